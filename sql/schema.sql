@@ -1,0 +1,41 @@
+-- The store of Weibing: every accepted event, every rejected one, and a few settings.
+-- All times are Beijing time (UTC+08:00) as wall-clock TIMESTAMPs, so that
+-- date_trunc('day', ts) or date_trunc('month', ts) give Beijing days and months.
+
+-- One row per accepted event. `id` is unique for all time: a repeated id is a
+-- duplicate and is never stored twice. `seq` is the order of arrival (gaps allowed).
+CREATE TABLE IF NOT EXISTS events (
+    seq         BIGINT    NOT NULL,
+    id          VARCHAR   PRIMARY KEY,
+    ts          TIMESTAMP NOT NULL,   -- the event's own time, Beijing time
+    kind        VARCHAR   NOT NULL,   -- scan, assess, enroll, service, train, outcome
+    district    VARCHAR   NOT NULL,   -- region code, e.g. 110106 (丰台区)
+    person      VARCHAR   NOT NULL,   -- pseudonymous person id, never a phone or id-card number
+    channel     VARCHAR,              -- scan: where the code was scanned
+    colour      VARCHAR,              -- assess: green, orange, pink, yellow, blue
+    team        VARCHAR,              -- enroll, service: the service team
+    category    VARCHAR,              -- service: one of the ten service categories
+    stage       VARCHAR,              -- train: enrolled, certified
+    rate        VARCHAR,              -- outcome: which of the nine rates
+    value       BOOLEAN,              -- outcome: the observation
+    received_at TIMESTAMP NOT NULL,   -- when the server committed it, Beijing time
+    source      VARCHAR   NOT NULL    -- the ingest key's name
+);
+
+-- Every rejected event, with what was sent, so nothing sent is ever lost.
+CREATE TABLE IF NOT EXISTS rejected (
+    received_at TIMESTAMP NOT NULL,
+    source      VARCHAR   NOT NULL,   -- the ingest key's name
+    format      VARCHAR   NOT NULL,   -- ndjson, json, csv, arrow
+    line        BIGINT    NOT NULL,   -- 1-based line (NDJSON, CSV) or array index (JSON)
+    event_id    VARCHAR,              -- the id, when one could be read
+    reason      VARCHAR   NOT NULL,   -- which field, and why
+    raw         VARCHAR   NOT NULL    -- the text as sent
+);
+
+-- Small settings that must survive a restart (the wall's launch moment).
+CREATE TABLE IF NOT EXISTS settings (
+    key         VARCHAR   PRIMARY KEY,
+    value       VARCHAR   NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);
