@@ -1,0 +1,470 @@
+//! Body decoders: NDJSON, JSON, CSV and Arrow IPC into [`Record`]s.
+//!
+//! A decoder never gives up on a whole body for one bad record: each record
+//! carries its own result, its 1-based line (or array index) and the text as
+//! sent, so the rejected ones can be kept. Only a body that cannot be split
+//! into records at all (a CSV header without the required columns, a JSON
+//! document that does not parse, a stream that is not Arrow) is refused whole.
+
+use std::io::Cursor;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use arrow::ipc::reader::StreamReader;
+
+use super::event::{FIELDS, REQUIRED, RawEvent, RawValue};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Json,
+    Csv,
+    Arrow,
+}
+
+impl Format {
+    /// From a Content-Type header (parameters such as `charset` are ignored).
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Some(Format::Ndjson),
+            "application/json" => Some(Format::Json),
+            "text/csv" => Some(Format::Csv),
+            "application/vnd.apache.arrow.stream" => Some(Format::Arrow),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Arrow => "arrow",
+        }
+    }
+}
+
+/// One record of a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// 1-based line (NDJSON, CSV) or array index (JSON), or row (Arrow).
+    pub line: u64,
+    /// The record as sent (Arrow rows are written out as JSON).
+    pub raw: String,
+    pub event: Result<RawEvent, String>,
+}
+
+/// A body that cannot be split into records.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the CSV header lacks the required column(s): {}", .0.join(", "))]
+    MissingColumns(Vec<String>),
+    #[error("{0}")]
+    Body(String),
+}
+
+pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    match format {
+        Format::Ndjson => Ok(ndjson(body)),
+        Format::Json => json(body),
+        Format::Csv => csv(body),
+        Format::Arrow => arrow(body),
+    }
+}
+
+fn ndjson(body: &[u8]) -> Vec<Record> {
+    let mut records = Vec::new();
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let number = i as u64 + 1;
+        let record = match std::str::from_utf8(line) {
+            Ok(text) => Record {
+                line: number,
+                raw: text.to_string(),
+                event: from_json_text(text),
+            },
+            Err(e) => Record {
+                line: number,
+                raw: String::from_utf8_lossy(line).into_owned(),
+                event: Err(format!(
+                    "line is not valid UTF-8 (byte {})",
+                    e.valid_up_to() + 1
+                )),
+            },
+        };
+        records.push(record);
+    }
+    records
+}
+
+fn from_json_text(text: &str) -> Result<RawEvent, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => from_json_value(&value),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+fn from_json_value(value: &serde_json::Value) -> Result<RawEvent, String> {
+    let serde_json::Value::Object(map) = value else {
+        return Err(format!("expected a JSON object, got {}", json_type(value)));
+    };
+    let mut raw = RawEvent::default();
+    for (key, value) in map {
+        // Unknown extra fields are ignored.
+        if let Some(field) = raw.field_mut(key) {
+            *field = match value {
+                serde_json::Value::String(s) => RawValue::Str(s.clone()),
+                serde_json::Value::Bool(b) => RawValue::Bool(*b),
+                other => RawValue::Other(json_type(other)),
+            };
+        }
+    }
+    Ok(raw)
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn json(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        DecodeError::Body(format!(
+            "body is not valid UTF-8 (byte {})",
+            e.valid_up_to() + 1
+        ))
+    })?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        // Keep each element's own text for the rejected table.
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+            .map_err(|e| DecodeError::Body(format!("body is not a valid JSON array: {e}")))?;
+        Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Record {
+                line: i as u64 + 1,
+                raw: item.get().to_string(),
+                event: from_json_text(item.get()),
+            })
+            .collect())
+    } else {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| DecodeError::Body(format!("body is not valid JSON: {e}")))?;
+        Ok(vec![Record {
+            line: 1,
+            raw: text.trim().to_string(),
+            event: from_json_value(&value),
+        }])
+    }
+}
+
+fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(body);
+    let header = reader
+        .byte_headers()
+        .map_err(|e| DecodeError::Body(format!("the CSV header cannot be read: {e}")))?
+        .clone();
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
+    let missing: Vec<String> = REQUIRED
+        .iter()
+        .filter(|r| !names.iter().any(|n| n == *r))
+        .map(|r| r.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(DecodeError::MissingColumns(missing));
+    }
+
+    let mut records = Vec::new();
+    let mut row = csv::ByteRecord::new();
+    loop {
+        let start = reader.position().byte() as usize;
+        let line = reader.position().line();
+        let more = match reader.read_byte_record(&mut row) {
+            Ok(more) => more,
+            Err(e) => {
+                // A broken row (e.g. an unclosed quote) ends what can be read.
+                records.push(Record {
+                    line,
+                    raw: String::from_utf8_lossy(&body[start.min(body.len())..]).into_owned(),
+                    event: Err(format!("CSV row cannot be read: {e}")),
+                });
+                break;
+            }
+        };
+        if !more {
+            break;
+        }
+        let line = row.position().map(|p| p.line()).unwrap_or(line);
+        let end = (reader.position().byte() as usize).min(body.len());
+        let raw = String::from_utf8_lossy(&body[start.min(end)..end])
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
+        let event = if row.len() != names.len() {
+            Err(format!(
+                "row has {} fields, the header has {}",
+                row.len(),
+                names.len()
+            ))
+        } else {
+            csv_row(&names, &row)
+        };
+        records.push(Record { line, raw, event });
+    }
+    Ok(records)
+}
+
+fn csv_row(names: &[String], row: &csv::ByteRecord) -> Result<RawEvent, String> {
+    let mut raw = RawEvent::default();
+    for (name, value) in names.iter().zip(row.iter()) {
+        if let Some(field) = raw.field_mut(name) {
+            let text =
+                std::str::from_utf8(value).map_err(|_| format!("{name}: not valid UTF-8"))?;
+            *field = if text.is_empty() {
+                RawValue::Missing
+            } else {
+                RawValue::Str(text.to_string())
+            };
+        }
+    }
+    Ok(raw)
+}
+
+fn arrow(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let reader = StreamReader::try_new(Cursor::new(body), None)
+        .map_err(|e| DecodeError::Body(format!("body is not an Arrow IPC stream: {e}")))?;
+    let schema = reader.schema();
+    let missing: Vec<String> = REQUIRED
+        .iter()
+        .filter(|r| schema.field_with_name(r).is_err())
+        .map(|r| r.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(DecodeError::Body(format!(
+            "the Arrow schema lacks the required column(s): {}",
+            missing.join(", ")
+        )));
+    }
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        if !FIELDS.contains(&name) {
+            continue;
+        }
+        let ok = match field.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+            DataType::Dictionary(_, v) => {
+                matches!(
+                    **v,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                )
+            }
+            DataType::Boolean => name == "value",
+            DataType::Timestamp(_, Some(_)) => name == "ts",
+            _ => false,
+        };
+        if !ok {
+            let wanted = match name {
+                "value" => "Boolean or Utf8 (true/false)",
+                "ts" => "Utf8 (RFC 3339) or Timestamp with a time zone",
+                _ => "Utf8",
+            };
+            return Err(DecodeError::Body(format!(
+                "Arrow column {name} has type {}, expected {wanted}",
+                field.data_type()
+            )));
+        }
+    }
+
+    let mut records = Vec::new();
+    let mut row_number = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| DecodeError::Body(format!("Arrow stream broken: {e}")))?;
+        // Every known column as text (or booleans for `value`).
+        let mut columns: Vec<(&str, Column)> = Vec::new();
+        for name in FIELDS {
+            let Some(column) = batch.column_by_name(name) else {
+                continue;
+            };
+            let column = if column.data_type() == &DataType::Boolean {
+                Column::Bool(column.as_boolean().clone())
+            } else {
+                let text = arrow::compute::cast(column, &DataType::Utf8).map_err(|e| {
+                    DecodeError::Body(format!("Arrow column {name} cannot be read as text: {e}"))
+                })?;
+                Column::Text(text.as_string::<i32>().clone())
+            };
+            columns.push((name, column));
+        }
+        for i in 0..batch.num_rows() {
+            row_number += 1;
+            let mut raw = RawEvent::default();
+            let mut shown = serde_json::Map::new();
+            for (name, column) in &columns {
+                let value = column.value(i);
+                shown.insert(
+                    name.to_string(),
+                    match &value {
+                        RawValue::Str(s) => serde_json::Value::String(s.clone()),
+                        RawValue::Bool(b) => serde_json::Value::Bool(*b),
+                        _ => serde_json::Value::Null,
+                    },
+                );
+                *raw.field_mut(name).expect("a known field") = value;
+            }
+            records.push(Record {
+                line: row_number,
+                raw: serde_json::Value::Object(shown).to_string(),
+                event: Ok(raw),
+            });
+        }
+    }
+    Ok(records)
+}
+
+enum Column {
+    Text(arrow::array::StringArray),
+    Bool(arrow::array::BooleanArray),
+}
+
+impl Column {
+    fn value(&self, i: usize) -> RawValue {
+        match self {
+            Column::Text(a) if a.is_valid(i) => RawValue::Str(a.value(i).to_string()),
+            Column::Bool(a) if a.is_valid(i) => RawValue::Bool(a.value(i)),
+            _ => RawValue::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> RawValue {
+        RawValue::Str(v.to_string())
+    }
+
+    #[test]
+    fn ndjson_keeps_each_line_apart() {
+        let records = ndjson(b"{\"id\":\"a\",\"person\":7}\n\nnot json\n\xff\xfe\n[1]\r\n");
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[0].line, 1);
+        let first = records[0].event.as_ref().unwrap();
+        assert_eq!(first.id, s("a"));
+        assert_eq!(first.person, RawValue::Other("a number"));
+        assert_eq!(records[1].line, 3);
+        assert!(
+            records[1]
+                .event
+                .as_ref()
+                .unwrap_err()
+                .starts_with("not valid JSON: ")
+        );
+        assert_eq!(records[2].line, 4);
+        assert_eq!(
+            records[2].event,
+            Err("line is not valid UTF-8 (byte 1)".to_string())
+        );
+        assert_eq!(records[3].line, 5);
+        assert_eq!(records[3].raw, "[1]");
+        assert_eq!(
+            records[3].event,
+            Err("expected a JSON object, got an array".to_string())
+        );
+    }
+
+    #[test]
+    fn json_arrays_number_their_elements_from_one() {
+        let records = json(br#"[{"id":"a"}, 5, {"id":"b","extra":{"x":1}}]"#).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1].line, 2);
+        assert_eq!(records[1].raw, "5");
+        assert_eq!(records[2].event.as_ref().unwrap().id, s("b"));
+        assert_eq!(
+            json(br#"{"id":"only"}"#).unwrap()[0]
+                .event
+                .as_ref()
+                .unwrap()
+                .id,
+            s("only")
+        );
+        assert!(matches!(json(b"[{\"id\":"), Err(DecodeError::Body(_))));
+    }
+
+    #[test]
+    fn csv_header_must_name_the_required_columns() {
+        assert_eq!(
+            csv(b"id,kind,person\n1,scan,p-123456\n"),
+            Err(DecodeError::MissingColumns(vec![
+                "ts".into(),
+                "district".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn csv_handles_bom_quotes_and_ragged_rows() {
+        let body = "\u{feff}id,ts,kind,district,person,channel\n\
+                    e1,2017-06-28T10:00:00+08:00,scan,110106,p-000001,\"hall,\nnorth\"\n\
+                    e2,2017-06-28T10:00:00+08:00,scan,110106\n\
+                    e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003,,extra\n";
+        let records = csv(body.as_bytes()).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].line, 2);
+        let first = records[0].event.as_ref().unwrap();
+        assert_eq!(first.id, s("e1"));
+        assert_eq!(first.channel, s("hall,\nnorth"));
+        assert_eq!(records[1].line, 4);
+        assert_eq!(records[1].raw, "e2,2017-06-28T10:00:00+08:00,scan,110106");
+        assert_eq!(
+            records[1].event,
+            Err("row has 4 fields, the header has 6".to_string())
+        );
+        assert_eq!(
+            records[2].event,
+            Err("row has 7 fields, the header has 6".to_string())
+        );
+    }
+
+    #[test]
+    fn content_types_pick_formats() {
+        assert_eq!(
+            Format::from_content_type("application/x-ndjson"),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::from_content_type("text/csv; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_content_type("Application/JSON"),
+            Some(Format::Json)
+        );
+        assert_eq!(Format::from_content_type("text/plain"), None);
+    }
+}

@@ -1,0 +1,609 @@
+//! The events partner systems send, and the rules that decide which are stored.
+//!
+//! Decoders (NDJSON, JSON, CSV, Arrow) turn each record into a [`RawEvent`];
+//! [`validate`] turns it into an [`Event`] or a reason naming the field.
+
+use chrono::DateTime;
+
+use crate::region::Region;
+use crate::time;
+
+/// How far ahead of the server clock an event's time may be.
+pub const MAX_FUTURE_MICROS: i64 = 5 * time::MICROS_PER_MINUTE;
+
+/// One field as a decoder found it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RawValue {
+    #[default]
+    Missing,
+    Str(String),
+    Bool(bool),
+    /// Present, but of a type no field takes here (a number, an array, …).
+    Other(&'static str),
+}
+
+impl RawValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            RawValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A record before validation: the fields the program defines, as sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawEvent {
+    pub id: RawValue,
+    pub ts: RawValue,
+    pub kind: RawValue,
+    pub district: RawValue,
+    pub person: RawValue,
+    pub channel: RawValue,
+    pub colour: RawValue,
+    pub team: RawValue,
+    pub category: RawValue,
+    pub stage: RawValue,
+    pub rate: RawValue,
+    pub value: RawValue,
+}
+
+/// The field names, in the order a CSV header or an Arrow schema may carry them.
+pub const FIELDS: [&str; 12] = [
+    "id", "ts", "kind", "district", "person", "channel", "colour", "team", "category", "stage",
+    "rate", "value",
+];
+
+/// Fields every event needs; a CSV header without them is refused whole.
+pub const REQUIRED: [&str; 5] = ["id", "ts", "kind", "district", "person"];
+
+impl RawEvent {
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut RawValue> {
+        Some(match name {
+            "id" => &mut self.id,
+            "ts" => &mut self.ts,
+            "kind" => &mut self.kind,
+            "district" => &mut self.district,
+            "person" => &mut self.person,
+            "channel" => &mut self.channel,
+            "colour" => &mut self.colour,
+            "team" => &mut self.team,
+            "category" => &mut self.category,
+            "stage" => &mut self.stage,
+            "rate" => &mut self.rate,
+            "value" => &mut self.value,
+            _ => return None,
+        })
+    }
+
+    /// The id, when it is a usable string (for error reports and duplicate checks).
+    pub fn id_text(&self) -> Option<&str> {
+        self.id.as_str()
+    }
+}
+
+/// A named choice with its code (on the wire) and its Chinese name.
+macro_rules! choice {
+    ($(#[$meta:meta])* $name:ident, $field:literal, [$(($variant:ident, $code:literal, $zh:literal)),+ $(,)?]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn chinese(self) -> &'static str {
+                match self { $($name::$variant => $zh),+ }
+            }
+
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
+            /// From its code, or its Chinese name.
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|c| c.code() == text || c.chinese() == text)
+            }
+
+            fn expected() -> String {
+                let codes: Vec<&str> = $name::ALL.iter().map(|c| c.code()).collect();
+                format!(concat!($field, ": must be one of {}"), codes.join(", "))
+            }
+        }
+    };
+}
+
+choice!(
+    /// The six kinds of activity.
+    Kind, "kind", [
+    (Scan, "scan", "扫码"),
+    (Assess, "assess", "评估"),
+    (Enroll, "enroll", "入组"),
+    (Service, "service", "服务"),
+    (Train, "train", "培训"),
+    (Outcome, "outcome", "效果"),
+]);
+
+choice!(
+    /// The five colours (五色) a person is sorted into by the self-assessment.
+    Colour, "colour", [
+    (Green, "green", "绿色"),
+    (Orange, "orange", "橙色"),
+    (Pink, "pink", "粉色"),
+    (Yellow, "yellow", "黄色"),
+    (Blue, "blue", "蓝色"),
+]);
+
+choice!(
+    /// The ten service categories (十类).
+    Category, "category", [
+    (IdeaPromotion, "idea_promotion", "传播理念"),
+    (SciencePush, "science_push", "科普推送"),
+    (Activity, "activity", "参与活动"),
+    (Learning, "learning", "学习知识"),
+    (SkillsTraining, "skills_training", "技能培训"),
+    (BehaviourContest, "behaviour_contest", "行为评比"),
+    (HealthManagement, "health_management", "健康管理"),
+    (PatientFollowup, "patient_followup", "患教回访"),
+    (Treatment, "treatment", "已病治疗"),
+    (KeyIntervention, "key_intervention", "重点干预"),
+]);
+
+choice!(
+    /// Health-guardian training stages.
+    Stage, "stage", [
+    (Enrolled, "enrolled", "参训"),
+    (Certified, "certified", "结业"),
+]);
+
+choice!(
+    /// The nine rates (九率); the city texts name participation where Fengtai's
+    /// names compliance, so both are kept.
+    Rate, "rate", [
+    (Awareness, "awareness", "知晓率"),
+    (Compliance, "compliance", "依从率"),
+    (Participation, "participation", "参与率"),
+    (Satisfaction, "satisfaction", "满意率"),
+    (Attainment, "attainment", "达标率"),
+    (Improvement, "improvement", "改善率"),
+    (Effectiveness, "effectiveness", "有效率"),
+    (Management, "management", "管理率"),
+    (Control, "control", "控制率"),
+    (Prevention, "prevention", "防变率"),
+]);
+
+/// A validated event, ready to store and count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    /// Beijing wall-clock microseconds (see [`crate::time`]).
+    pub ts: i64,
+    /// Position of the district in the region.
+    pub district: u8,
+    pub person: String,
+    pub detail: Detail,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Scan { channel: Option<String> },
+    Assess { colour: Colour },
+    Enroll { team: String },
+    Service { team: String, category: Category },
+    Train { stage: Stage },
+    Outcome { rate: Rate, value: bool },
+}
+
+impl Event {
+    pub fn kind(&self) -> Kind {
+        match self.detail {
+            Detail::Scan { .. } => Kind::Scan,
+            Detail::Assess { .. } => Kind::Assess,
+            Detail::Enroll { .. } => Kind::Enroll,
+            Detail::Service { .. } => Kind::Service,
+            Detail::Train { .. } => Kind::Train,
+            Detail::Outcome { .. } => Kind::Outcome,
+        }
+    }
+}
+
+/// Checks every rule; on failure the reason names each bad field.
+pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Event, String> {
+    let mut errors: Vec<String> = Vec::new();
+    let id = text(&raw.id, "id", 1, 128, &mut errors);
+    let ts = timestamp(&raw.ts, now_micros, &mut errors);
+    let kind = choose::<Kind>(&raw.kind, "kind", Kind::parse, Kind::expected, &mut errors);
+    let district = match string(&raw.district, "district", &mut errors) {
+        Some(d) => match region.district_index(d) {
+            Some(i) => Some(i),
+            None => {
+                errors.push(format!(
+                    "district: {d:?} is not a district of the region; send its code (e.g. {}) or its exact name (e.g. {})",
+                    region.districts[0].code, region.districts[0].name
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let person = person(&raw.person, &mut errors);
+
+    let detail = kind.and_then(|kind| match kind {
+        Kind::Scan => {
+            let channel = match &raw.channel {
+                RawValue::Missing => None,
+                RawValue::Str(s) if s.is_empty() => None,
+                other => text(other, "channel", 1, 128, &mut errors),
+            };
+            Some(Detail::Scan { channel })
+        }
+        Kind::Assess => choose(
+            &raw.colour,
+            "colour",
+            Colour::parse,
+            Colour::expected,
+            &mut errors,
+        )
+        .map(|colour| Detail::Assess { colour }),
+        Kind::Enroll => {
+            text(&raw.team, "team", 1, 128, &mut errors).map(|team| Detail::Enroll { team })
+        }
+        Kind::Service => {
+            let team = text(&raw.team, "team", 1, 128, &mut errors);
+            let category = choose(
+                &raw.category,
+                "category",
+                Category::parse,
+                Category::expected,
+                &mut errors,
+            );
+            Some(Detail::Service {
+                team: team?,
+                category: category?,
+            })
+        }
+        Kind::Train => choose(
+            &raw.stage,
+            "stage",
+            Stage::parse,
+            Stage::expected,
+            &mut errors,
+        )
+        .map(|stage| Detail::Train { stage }),
+        Kind::Outcome => {
+            let rate = choose(&raw.rate, "rate", Rate::parse, Rate::expected, &mut errors);
+            let value = boolean(&raw.value, &mut errors);
+            Some(Detail::Outcome {
+                rate: rate?,
+                value: value?,
+            })
+        }
+    });
+
+    match (id, ts, district, person, detail) {
+        (Some(id), Some(ts), Some(district), Some(person), Some(detail)) if errors.is_empty() => {
+            Ok(Event {
+                id,
+                ts,
+                district,
+                person,
+                detail,
+            })
+        }
+        _ => Err(errors.join("; ")),
+    }
+}
+
+fn string<'a>(value: &'a RawValue, field: &str, errors: &mut Vec<String>) -> Option<&'a str> {
+    match value {
+        RawValue::Str(s) => Some(s),
+        RawValue::Missing => {
+            errors.push(format!("{field}: missing"));
+            None
+        }
+        RawValue::Bool(_) => {
+            errors.push(format!("{field}: must be a string, got a boolean"));
+            None
+        }
+        RawValue::Other(kind) => {
+            errors.push(format!("{field}: must be a string, got {kind}"));
+            None
+        }
+    }
+}
+
+fn text(
+    value: &RawValue,
+    field: &str,
+    min: usize,
+    max: usize,
+    errors: &mut Vec<String>,
+) -> Option<String> {
+    let s = string(value, field, errors)?;
+    let chars = s.chars().count();
+    if chars < min || chars > max {
+        errors.push(format!(
+            "{field}: must be {min} to {max} characters, got {chars}"
+        ));
+        return None;
+    }
+    Some(s.to_string())
+}
+
+fn choose<T>(
+    value: &RawValue,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: fn() -> String,
+    errors: &mut Vec<String>,
+) -> Option<T> {
+    let s = string(value, field, errors)?;
+    match parse(s) {
+        Some(v) => Some(v),
+        None => {
+            errors.push(format!("{}, got {s:?}", expected()));
+            None
+        }
+    }
+}
+
+fn timestamp(value: &RawValue, now_micros: i64, errors: &mut Vec<String>) -> Option<i64> {
+    let s = string(value, "ts", errors)?;
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => {
+            let micros = time::beijing_micros(&t);
+            if micros > now_micros + MAX_FUTURE_MICROS {
+                errors.push(format!(
+                    "ts: {s} is more than 5 minutes ahead of the server clock ({})",
+                    time::rfc3339_secs(now_micros)
+                ));
+                None
+            } else {
+                Some(micros)
+            }
+        }
+        Err(_) => {
+            errors.push(format!(
+                "ts: {s:?} is not an RFC 3339 time with an offset, e.g. 2017-06-28T10:59:58+08:00"
+            ));
+            None
+        }
+    }
+}
+
+fn boolean(value: &RawValue, errors: &mut Vec<String>) -> Option<bool> {
+    match value {
+        RawValue::Bool(b) => Some(*b),
+        // CSV carries no types: its text true/false (or 1/0) is the boolean.
+        RawValue::Str(s) if matches!(s.as_str(), "true" | "1") => Some(true),
+        RawValue::Str(s) if matches!(s.as_str(), "false" | "0") => Some(false),
+        RawValue::Missing => {
+            errors.push("value: missing (true or false)".to_string());
+            None
+        }
+        RawValue::Str(s) => {
+            errors.push(format!("value: must be true or false, got {s:?}"));
+            None
+        }
+        RawValue::Other(kind) => {
+            errors.push(format!("value: must be true or false, got {kind}"));
+            None
+        }
+    }
+}
+
+/// Raw personal identifiers never enter the store: the person must be a pseudonym.
+fn person(value: &RawValue, errors: &mut Vec<String>) -> Option<String> {
+    let s = text(value, "person", 6, 128, errors)?;
+    if let Some(kind) = personal_identifier(&s) {
+        // The value itself is not echoed back: it may be a real number.
+        errors.push(format!(
+            "person: looks like {kind}; send the pseudonymous person id instead"
+        ));
+        return None;
+    }
+    Some(s)
+}
+
+/// What a person field looks like if it is a raw personal identifier.
+pub fn personal_identifier(s: &str) -> Option<&'static str> {
+    let compact: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+        .collect();
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mobile = compact
+        .strip_prefix("+86")
+        .or_else(|| compact.strip_prefix("0086"))
+        .unwrap_or(&compact);
+    if mobile.len() == 11 && digits(mobile) {
+        return Some("an 11-digit mobile phone number");
+    }
+    let bytes = compact.as_bytes();
+    if bytes.len() == 18
+        && digits(&compact[..17])
+        && (bytes[17].is_ascii_digit() || bytes[17] == b'X' || bytes[17] == b'x')
+    {
+        return Some("an 18-character resident identity card number");
+    }
+    if bytes.len() == 15 && digits(&compact) {
+        return Some("a 15-digit resident identity card number");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region() -> Region {
+        Region::load("beijing").unwrap()
+    }
+
+    fn now() -> i64 {
+        time::beijing_micros(&DateTime::parse_from_rfc3339("2017-06-28T11:00:00+08:00").unwrap())
+    }
+
+    fn raw(pairs: &[(&str, &str)]) -> RawEvent {
+        let mut r = RawEvent::default();
+        for (k, v) in pairs {
+            *r.field_mut(k).unwrap() = RawValue::Str(v.to_string());
+        }
+        r
+    }
+
+    fn base(kind: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("id", "e-1".into()),
+            ("ts", "2017-06-28T10:59:58+08:00".into()),
+            ("kind", kind.into()),
+            ("district", "110106".into()),
+            ("person", "p-7f3a9c21".into()),
+        ]
+    }
+
+    fn check(kind: &str, extra: &[(&str, &str)]) -> Result<Event, String> {
+        let base = base(kind);
+        let mut pairs: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.extend_from_slice(extra);
+        validate(&raw(&pairs), &region(), now())
+    }
+
+    #[test]
+    fn a_scan_by_district_name_is_stored_under_its_code() {
+        let mut r = raw(&[
+            ("id", "e-000002"),
+            ("ts", "2017-06-28T03:00:03Z"),
+            ("kind", "assess"),
+            ("district", "丰台区"),
+            ("person", "p-7f3a9c21"),
+            ("colour", "粉色"),
+        ]);
+        let e = validate(&r, &region(), now()).unwrap();
+        assert_eq!(e.district, 3);
+        assert_eq!(
+            e.detail,
+            Detail::Assess {
+                colour: Colour::Pink
+            }
+        );
+        assert_eq!(time::rfc3339(e.ts), "2017-06-28T11:00:03+08:00");
+        r.colour = RawValue::Str("purple".into());
+        assert_eq!(
+            validate(&r, &region(), now()).unwrap_err(),
+            "colour: must be one of green, orange, pink, yellow, blue, got \"purple\""
+        );
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (
+                vec![("ts", "2017-06-28 10:59:58")],
+                "ts: \"2017-06-28 10:59:58\" is not an RFC 3339 time with an offset, e.g. 2017-06-28T10:59:58+08:00",
+            ),
+            (
+                vec![("ts", "2017-06-28T11:05:01+08:00")],
+                "ts: 2017-06-28T11:05:01+08:00 is more than 5 minutes ahead of the server clock (2017-06-28T11:00:00+08:00)",
+            ),
+            (
+                vec![("kind", "visit")],
+                "kind: must be one of scan, assess, enroll, service, train, outcome, got \"visit\"",
+            ),
+            (
+                vec![("district", "110100")],
+                "district: \"110100\" is not a district of the region; send its code (e.g. 110101) or its exact name (e.g. 东城区)",
+            ),
+            (
+                vec![("person", "p-1")],
+                "person: must be 6 to 128 characters, got 3",
+            ),
+            (
+                vec![("person", "13812345678")],
+                "person: looks like an 11-digit mobile phone number; send the pseudonymous person id instead",
+            ),
+            (
+                vec![("person", "+86 138-1234-5678")],
+                "person: looks like an 11-digit mobile phone number; send the pseudonymous person id instead",
+            ),
+            (
+                vec![("person", "11010619900101123X")],
+                "person: looks like an 18-character resident identity card number; send the pseudonymous person id instead",
+            ),
+            (vec![("id", "")], "id: must be 1 to 128 characters, got 0"),
+        ];
+        for (overrides, expected) in cases {
+            let mut pairs: Vec<(&str, String)> = base("scan");
+            for (k, v) in &overrides {
+                pairs.retain(|(name, _)| name != k);
+                pairs.push((k, v.to_string()));
+            }
+            let r = raw(&pairs
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>());
+            assert_eq!(validate(&r, &region(), now()).unwrap_err(), expected);
+        }
+        // Exactly 5 minutes ahead is still accepted.
+        let mut pairs = base("scan");
+        pairs[1].1 = "2017-06-28T11:05:00+08:00".into();
+        let r = raw(&pairs
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>());
+        assert!(validate(&r, &region(), now()).is_ok());
+    }
+
+    #[test]
+    fn kind_specific_fields_are_required() {
+        assert_eq!(check("assess", &[]).unwrap_err(), "colour: missing");
+        assert_eq!(check("enroll", &[]).unwrap_err(), "team: missing");
+        assert_eq!(
+            check("service", &[("team", "ft-youanmen-hypertension")]).unwrap_err(),
+            "category: missing"
+        );
+        assert_eq!(
+            check("train", &[("stage", "graduated")]).unwrap_err(),
+            "stage: must be one of enrolled, certified, got \"graduated\""
+        );
+        assert_eq!(
+            check("outcome", &[("rate", "control"), ("value", "yes")]).unwrap_err(),
+            "value: must be true or false, got \"yes\""
+        );
+        assert_eq!(
+            check("outcome", &[("rate", "control"), ("value", "true")])
+                .unwrap()
+                .detail,
+            Detail::Outcome {
+                rate: Rate::Control,
+                value: true
+            }
+        );
+        assert_eq!(
+            check(
+                "service",
+                &[("team", "t-1"), ("category", "health_management")]
+            )
+            .unwrap()
+            .detail,
+            Detail::Service {
+                team: "t-1".into(),
+                category: Category::HealthManagement
+            }
+        );
+    }
+
+    #[test]
+    fn several_bad_fields_are_all_named() {
+        let mut r = raw(&[("id", "e-9"), ("kind", "scan"), ("person", "p-12345678")]);
+        r.district = RawValue::Other("a number");
+        assert_eq!(
+            validate(&r, &region(), now()).unwrap_err(),
+            "ts: missing; district: must be a string, got a number"
+        );
+    }
+}
