@@ -1,0 +1,174 @@
+//! The store: the one place that talks to DuckDB.
+//!
+//! DuckDB calls block, so the events database is owned by a dedicated writer
+//! thread ([`Store`] is its handle; async code sends it commands and awaits the
+//! answer). Requests that arrive while a transaction is being written are
+//! committed together in the next one (group commit), and an ingest request is
+//! answered only after its transaction has committed: DuckDB has then synced
+//! its write-ahead log, so the events survive `kill -9` and power loss.
+//!
+//! Accepted events are handed to the aggregator through a channel after commit,
+//! never before, so the live figures never count an event the store lost.
+//!
+//! The index (治未病指数) is computed by `sql/index.sql` on a small in-memory
+//! DuckDB owned by the tick (see [`index`]).
+
+pub mod index;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ingest::decode::Format;
+use crate::ingest::event::Event;
+use crate::region::Region;
+
+pub use writer::replay;
+
+pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] duckdb::Error),
+    /// A group commit failed; nothing of it was stored.
+    #[error("the transaction failed: {0}")]
+    Transaction(String),
+    #[error("the store has stopped")]
+    Closed,
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What one ingest request asks the store to keep.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The ingest key's name, kept with every row.
+    pub source: String,
+    pub format: Format,
+    /// Valid events, each id once (the request's own repeats are removed before).
+    pub events: Vec<Event>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub line: u64,
+    pub event_id: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// What the store did with a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub accepted: usize,
+    /// Events whose id was stored before (or by a request committed alongside).
+    pub duplicates: usize,
+}
+
+pub(crate) enum Command {
+    Ingest {
+        batch: Batch,
+        reply: oneshot::Sender<Result<Committed, StoreError>>,
+    },
+    SetSetting {
+        key: String,
+        value: String,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// Handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Command>,
+    path: PathBuf,
+}
+
+/// What the store found when it opened.
+pub struct Opened {
+    pub store: Store,
+    pub settings: Vec<(String, String)>,
+    /// Events replayed into the aggregator.
+    pub replayed: u64,
+    pub writer: std::thread::JoinHandle<()>,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, applies the schema, replays
+    /// every stored event into `replay_into`, then starts the writer thread,
+    /// which sends each committed batch of events to `accepted`.
+    ///
+    /// Blocking: call it at start-up, outside the async runtime's workers.
+    pub fn open(
+        path: &Path,
+        region: &Region,
+        replay_into: &mut dyn FnMut(Event),
+        accepted: std_mpsc::Sender<Vec<Event>>,
+    ) -> Result<Opened, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = duckdb::Connection::open(path)?;
+        conn.execute_batch(SCHEMA_SQL)?;
+        let replayed = writer::replay(&conn, region, replay_into)?;
+        let settings = writer::settings(&conn)?;
+        let (tx, rx) = mpsc::channel(1024);
+        let writer = writer::Writer::new(conn, region.clone(), accepted)?;
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Opened {
+            store: Store {
+                tx,
+                path: path.to_path_buf(),
+            },
+            settings,
+            replayed,
+            writer: handle,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a batch; answers after the commit.
+    pub async fn ingest(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Ingest { batch, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::SetSetting {
+                key: key.to_string(),
+                value: value.to_string(),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Writes the write-ahead log into the database file.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Checkpoint { reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}

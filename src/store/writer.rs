@@ -1,0 +1,347 @@
+//! The writer thread: owns the events database's connection.
+
+use std::collections::HashSet;
+use std::sync::mpsc as std_mpsc;
+
+use duckdb::{Connection, params};
+use tokio::sync::mpsc;
+
+use super::{Batch, Command, Committed, StoreError};
+use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
+use crate::region::Region;
+use crate::time;
+
+/// Requests committed together at most, so one transaction stays short.
+const GROUP_MAX_COMMANDS: usize = 64;
+const GROUP_MAX_EVENTS: usize = 200_000;
+
+/// A per-connection scratch table: a batch is appended here, then moved into
+/// `events` with one `INSERT … ON CONFLICT DO NOTHING`, which tells which ids
+/// were new.
+const STAGING_SQL: &str = "
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    seq BIGINT, id VARCHAR, ts_us BIGINT, kind VARCHAR, district VARCHAR, person VARCHAR,
+    channel VARCHAR, colour VARCHAR, team VARCHAR, category VARCHAR, stage VARCHAR,
+    rate VARCHAR, value BOOLEAN, source VARCHAR
+);";
+
+const MOVE_SQL: &str = "
+INSERT INTO events
+SELECT seq, id, make_timestamp(ts_us), kind, district, person, channel, colour, team,
+       category, stage, rate, value, make_timestamp(?::BIGINT), source
+FROM staging
+ON CONFLICT DO NOTHING
+RETURNING seq";
+
+pub(super) struct Writer {
+    conn: Connection,
+    region: Region,
+    accepted: std_mpsc::Sender<Vec<Event>>,
+    next_seq: i64,
+}
+
+impl Writer {
+    pub(super) fn new(
+        conn: Connection,
+        region: Region,
+        accepted: std_mpsc::Sender<Vec<Event>>,
+    ) -> Result<Writer, StoreError> {
+        conn.execute_batch(STAGING_SQL)?;
+        let next_seq: i64 =
+            conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM events", [], |r| {
+                r.get(0)
+            })?;
+        Ok(Writer {
+            conn,
+            region,
+            accepted,
+            next_seq,
+        })
+    }
+
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut ingests = Vec::new();
+            let mut events = 0;
+            let mut next = Some(first);
+            // Group commit: take what is already waiting, up to a bound.
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Ingest { batch, reply } => {
+                        events += batch.events.len();
+                        ingests.push((batch, reply));
+                    }
+                    Command::SetSetting { key, value, reply } => {
+                        let _ = reply.send(self.set_setting(&key, &value));
+                    }
+                    Command::Checkpoint { reply } => {
+                        let _ =
+                            reply.send(self.conn.execute_batch("CHECKPOINT").map_err(Into::into));
+                    }
+                }
+                if ingests.len() < GROUP_MAX_COMMANDS && events < GROUP_MAX_EVENTS {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !ingests.is_empty() {
+                self.commit_group(ingests);
+            }
+        }
+        // Every handle is gone: the server is stopping. Leave a clean file.
+        if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![key, value, time::now_beijing_micros()],
+        )?;
+        Ok(())
+    }
+
+    fn commit_group(
+        &mut self,
+        group: Vec<(
+            Batch,
+            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
+        )>,
+    ) {
+        // Ids repeated across requests of the group: the first one wins.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut firsts: Vec<Vec<(i64, &Event)>> = Vec::with_capacity(group.len());
+        let mut repeats = vec![0usize; group.len()];
+        for (i, (batch, _)) in group.iter().enumerate() {
+            let mut mine = Vec::with_capacity(batch.events.len());
+            for event in &batch.events {
+                if seen.insert(event.id.as_str()) {
+                    mine.push((self.next_seq, event));
+                    self.next_seq += 1;
+                } else {
+                    repeats[i] += 1;
+                }
+            }
+            firsts.push(mine);
+        }
+
+        let result = self.write(&group, &firsts);
+        match result {
+            Ok(inserted) => {
+                let mut accepted_events = Vec::new();
+                let mut answers = Vec::with_capacity(group.len());
+                for (i, mine) in firsts.iter().enumerate() {
+                    let mut accepted = 0;
+                    for (seq, event) in mine {
+                        if inserted.contains(seq) {
+                            accepted += 1;
+                            accepted_events.push((*event).clone());
+                        }
+                    }
+                    answers.push(Committed {
+                        accepted,
+                        duplicates: mine.len() - accepted + repeats[i],
+                    });
+                }
+                if !accepted_events.is_empty() {
+                    // The aggregator is gone only when the server is stopping.
+                    let _ = self.accepted.send(accepted_events);
+                }
+                for ((_, reply), answer) in group.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                let message = e.to_string();
+                for (_, reply) in group {
+                    let _ = reply.send(Err(StoreError::Transaction(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// One transaction: every new event and every rejected record of the group.
+    fn write(
+        &self,
+        group: &[(
+            Batch,
+            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
+        )],
+        firsts: &[Vec<(i64, &Event)>],
+    ) -> Result<HashSet<i64>, StoreError> {
+        let received = time::now_beijing_micros();
+        self.conn
+            .execute_batch("BEGIN TRANSACTION; DELETE FROM staging;")?;
+        {
+            let mut app = self
+                .conn
+                .appender_to_catalog_and_db("staging", "temp", "main")?;
+            for ((batch, _), mine) in group.iter().zip(firsts) {
+                for (seq, e) in mine {
+                    let code = self.region.districts[e.district as usize].code.as_str();
+                    let (channel, colour, team, category, stage, rate, value) = columns(&e.detail);
+                    app.append_row(params![
+                        seq,
+                        e.id,
+                        e.ts,
+                        e.kind().code(),
+                        code,
+                        e.person,
+                        channel,
+                        colour,
+                        team,
+                        category,
+                        stage,
+                        rate,
+                        value,
+                        batch.source,
+                    ])?;
+                }
+            }
+            app.flush()?;
+        }
+        let mut inserted = HashSet::new();
+        {
+            let mut stmt = self.conn.prepare_cached(MOVE_SQL)?;
+            let mut rows = stmt.query(params![received])?;
+            while let Some(row) = rows.next()? {
+                inserted.insert(row.get::<_, i64>(0)?);
+            }
+        }
+        {
+            let mut app = self.conn.appender("rejected")?;
+            for (batch, _) in group {
+                for r in &batch.rejected {
+                    app.append_row(params![
+                        duckdb::types::Value::Timestamp(
+                            duckdb::types::TimeUnit::Microsecond,
+                            received
+                        ),
+                        batch.source,
+                        batch.format.name(),
+                        r.line as i64,
+                        r.event_id,
+                        r.reason,
+                        r.raw,
+                    ])?;
+                }
+            }
+            app.flush()?;
+        }
+        self.conn.execute_batch("COMMIT")?;
+        Ok(inserted)
+    }
+}
+
+type Columns<'a> = (
+    Option<&'a str>,
+    Option<&'static str>,
+    Option<&'a str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<bool>,
+);
+
+fn columns(detail: &Detail) -> Columns<'_> {
+    match detail {
+        Detail::Scan { channel } => (channel.as_deref(), None, None, None, None, None, None),
+        Detail::Assess { colour } => (None, Some(colour.code()), None, None, None, None, None),
+        Detail::Enroll { team } => (None, None, Some(team), None, None, None, None),
+        Detail::Service { team, category } => (
+            None,
+            None,
+            Some(team),
+            Some(category.code()),
+            None,
+            None,
+            None,
+        ),
+        Detail::Train { stage } => (None, None, None, None, Some(stage.code()), None, None),
+        Detail::Outcome { rate, value } => (
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(rate.code()),
+            Some(*value),
+        ),
+    }
+}
+
+/// Feeds every stored event to `into`, in arrival order. Returns how many.
+pub fn replay(
+    conn: &Connection,
+    region: &Region,
+    into: &mut dyn FnMut(Event),
+) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, epoch_us(ts), kind, district, person, channel, colour, team, category,
+                stage, rate, value
+         FROM events ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut count = 0u64;
+    let mut skipped = 0u64;
+    while let Some(row) = rows.next()? {
+        let kind: String = row.get(2)?;
+        let district: String = row.get(3)?;
+        let text = |i: usize| -> Result<Option<String>, duckdb::Error> { row.get(i) };
+        let detail = match Kind::parse(&kind) {
+            Some(Kind::Scan) => Some(Detail::Scan { channel: text(5)? }),
+            Some(Kind::Assess) => text(6)?
+                .as_deref()
+                .and_then(Colour::parse)
+                .map(|colour| Detail::Assess { colour }),
+            Some(Kind::Enroll) => text(7)?.map(|team| Detail::Enroll { team }),
+            Some(Kind::Service) => {
+                match (text(7)?, text(8)?.as_deref().and_then(Category::parse)) {
+                    (Some(team), Some(category)) => Some(Detail::Service { team, category }),
+                    _ => None,
+                }
+            }
+            Some(Kind::Train) => text(9)?
+                .as_deref()
+                .and_then(Stage::parse)
+                .map(|stage| Detail::Train { stage }),
+            Some(Kind::Outcome) => match (
+                text(10)?.as_deref().and_then(Rate::parse),
+                row.get::<_, Option<bool>>(11)?,
+            ) {
+                (Some(rate), Some(value)) => Some(Detail::Outcome { rate, value }),
+                _ => None,
+            },
+            None => None,
+        };
+        match (detail, region.district_index(&district)) {
+            (Some(detail), Some(district)) => {
+                into(Event {
+                    id: row.get(0)?,
+                    ts: row.get(1)?,
+                    district,
+                    person: row.get(4)?,
+                    detail,
+                });
+                count += 1;
+            }
+            _ => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "stored events whose district is not in the region files were not counted"
+        );
+    }
+    Ok(count)
+}
+
+pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
