@@ -1,0 +1,397 @@
+//! Aggregate: the live figures, kept incrementally in memory.
+//!
+//! [`Aggregator::apply`] folds one accepted event into the counters in O(1),
+//! so a tick costs what arrived since the last one, not the whole history.
+//! At start the store replays its events through the same function once.
+//!
+//! Order does not matter: "latest" assessments and rate observations are
+//! chosen by (event time, event id), so replaying in any order gives the same
+//! figures, and a back-filled old event never overrides a newer one.
+//!
+//! Person ids are interned to dense numbers and never leave this module: the
+//! state built from it ([`state`]) holds counts only.
+
+pub mod state;
+pub mod tick;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::ingest::event::{Category, Colour, Detail, Event, Rate, Stage};
+use crate::time::MICROS_PER_MINUTE;
+
+/// Minutes of scans-per-minute history kept for the trend (60 shown, one spare).
+pub const TREND_MINUTES: i64 = 60;
+
+const SCAN: u8 = 1;
+const ASSESS: u8 = 2;
+const ENROLL: u8 = 4;
+const SERVICE: u8 = 8;
+const TRAIN: u8 = 16;
+const CERTIFIED: u8 = 32;
+
+/// The totals of the city or of one district.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Distinct persons with a scan.
+    pub people: u64,
+    pub scans: u64,
+    pub assessed: u64,
+    pub managed: u64,
+    pub interactive: u64,
+    pub services: u64,
+    pub trainees: u64,
+    pub guardians: u64,
+}
+
+impl Totals {
+    /// Counts a person's first event of a kind (the distinct figures).
+    fn first(&mut self, flag: u8) {
+        match flag {
+            SCAN => self.people += 1,
+            ASSESS => self.assessed += 1,
+            ENROLL => self.managed += 1,
+            SERVICE => self.interactive += 1,
+            TRAIN => self.trainees += 1,
+            CERTIFIED => self.guardians += 1,
+            _ => unreachable!("one flag at a time"),
+        }
+    }
+}
+
+/// Share of true among the persons observed for a rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateCount {
+    pub n: u64,
+    pub trues: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DistrictFigures {
+    pub totals: Totals,
+    /// Persons whose latest assessment was made here, by colour.
+    pub colours: [u64; 5],
+    /// Persons whose latest observation of each rate was made here.
+    pub rates: [RateCount; 10],
+}
+
+#[derive(Debug, Clone)]
+struct Latest<T> {
+    ts: i64,
+    id: Box<str>,
+    district: u8,
+    value: T,
+}
+
+impl<T> Latest<T> {
+    fn is_older_than(&self, ts: i64, id: &str) -> bool {
+        (self.ts, &*self.id) < (ts, id)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Person {
+    /// Kinds seen anywhere.
+    flags: u8,
+    /// Kinds seen per district; almost always one district.
+    districts: Vec<(u8, u8)>,
+    assessment: Option<Latest<Colour>>,
+}
+
+pub struct Aggregator {
+    ids: HashMap<Box<str>, u32>,
+    persons: Vec<Person>,
+    rates: HashMap<(u32, Rate), Latest<bool>>,
+    pub city: Totals,
+    pub colours: [u64; 5],
+    pub categories: [u64; 10],
+    pub districts: Vec<DistrictFigures>,
+    /// Scans per district by event minute (Beijing), for the trend window only.
+    minutes: BTreeMap<i64, Vec<u64>>,
+    /// Oldest minute still kept in `minutes`.
+    horizon: i64,
+    /// Events applied since the flag was last cleared.
+    changed: bool,
+}
+
+impl Aggregator {
+    pub fn new(districts: usize, now_micros: i64) -> Aggregator {
+        Aggregator {
+            ids: HashMap::new(),
+            persons: Vec::new(),
+            rates: HashMap::new(),
+            city: Totals::default(),
+            colours: [0; 5],
+            categories: [0; 10],
+            districts: vec![DistrictFigures::default(); districts],
+            minutes: BTreeMap::new(),
+            horizon: minute_of(now_micros) - TREND_MINUTES,
+            changed: true,
+        }
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        self.changed = true;
+        let d = event.district as usize;
+        let p = self.intern(&event.person);
+        match event.detail {
+            Detail::Scan { .. } => {
+                self.city.scans += 1;
+                self.districts[d].totals.scans += 1;
+                let minute = minute_of(event.ts);
+                if minute >= self.horizon {
+                    let n = self.districts.len();
+                    self.minutes.entry(minute).or_insert_with(|| vec![0; n])[d] += 1;
+                }
+                self.mark(p, event.district, SCAN);
+            }
+            Detail::Assess { colour } => {
+                self.mark(p, event.district, ASSESS);
+                let person = &mut self.persons[p as usize];
+                let newer = person
+                    .assessment
+                    .as_ref()
+                    .is_none_or(|old| old.is_older_than(event.ts, &event.id));
+                if newer {
+                    if let Some(old) = person.assessment.take() {
+                        self.colours[old.value.index()] -= 1;
+                        self.districts[old.district as usize].colours[old.value.index()] -= 1;
+                    }
+                    self.colours[colour.index()] += 1;
+                    self.districts[d].colours[colour.index()] += 1;
+                    self.persons[p as usize].assessment = Some(Latest {
+                        ts: event.ts,
+                        id: event.id.into_boxed_str(),
+                        district: event.district,
+                        value: colour,
+                    });
+                }
+            }
+            Detail::Enroll { .. } => self.mark(p, event.district, ENROLL),
+            Detail::Service { category, .. } => {
+                self.city.services += 1;
+                self.districts[d].totals.services += 1;
+                self.categories[category.index()] += 1;
+                self.mark(p, event.district, SERVICE);
+            }
+            Detail::Train { stage } => {
+                self.mark(p, event.district, TRAIN);
+                if stage == Stage::Certified {
+                    self.mark(p, event.district, CERTIFIED);
+                }
+            }
+            Detail::Outcome { rate, value } => {
+                let slot = self.rates.get(&(p, rate));
+                let newer = slot.is_none_or(|old| old.is_older_than(event.ts, &event.id));
+                if newer {
+                    if let Some(old) = self.rates.remove(&(p, rate)) {
+                        let count = &mut self.districts[old.district as usize].rates[rate.index()];
+                        count.n -= 1;
+                        count.trues -= old.value as u64;
+                    }
+                    let count = &mut self.districts[d].rates[rate.index()];
+                    count.n += 1;
+                    count.trues += value as u64;
+                    self.rates.insert(
+                        (p, rate),
+                        Latest {
+                            ts: event.ts,
+                            id: event.id.into_boxed_str(),
+                            district: event.district,
+                            value,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn intern(&mut self, person: &str) -> u32 {
+        if let Some(&p) = self.ids.get(person) {
+            return p;
+        }
+        let p = self.persons.len() as u32;
+        self.ids.insert(person.into(), p);
+        self.persons.push(Person::default());
+        p
+    }
+
+    /// Sets a kind on the person, city-wide and in the district, counting firsts.
+    fn mark(&mut self, p: u32, district: u8, flag: u8) {
+        let person = &mut self.persons[p as usize];
+        if person.flags & flag == 0 {
+            person.flags |= flag;
+            self.city.first(flag);
+        }
+        let slot = match person.districts.iter().position(|(d, _)| *d == district) {
+            Some(i) => &mut person.districts[i].1,
+            None => {
+                person.districts.push((district, 0));
+                &mut person.districts.last_mut().expect("just pushed").1
+            }
+        };
+        if *slot & flag == 0 {
+            *slot |= flag;
+            self.districts[district as usize].totals.first(flag);
+        }
+    }
+
+    /// Drops trend minutes older than the window ending at `now`.
+    pub fn advance(&mut self, now_micros: i64) {
+        let horizon = minute_of(now_micros) - TREND_MINUTES;
+        if horizon > self.horizon {
+            self.horizon = horizon;
+            self.minutes = self.minutes.split_off(&horizon);
+        }
+    }
+
+    /// Scans per minute, the 60 minutes ending at the minute of `now`, oldest first.
+    pub fn trend(&self, now_micros: i64) -> Vec<(i64, u64)> {
+        let current = minute_of(now_micros);
+        (current - TREND_MINUTES + 1..=current)
+            .map(|m| {
+                let scans = self.minutes.get(&m).map_or(0, |per| per.iter().sum());
+                (m * MICROS_PER_MINUTE, scans)
+            })
+            .collect()
+    }
+
+    /// Scans of each district whose event time falls in the last full minute.
+    pub fn last_minute(&self, now_micros: i64) -> Vec<u64> {
+        let previous = minute_of(now_micros) - 1;
+        self.minutes
+            .get(&previous)
+            .cloned()
+            .unwrap_or_else(|| vec![0; self.districts.len()])
+    }
+
+    /// Whether events were applied since the last call.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::replace(&mut self.changed, false)
+    }
+
+    pub fn persons(&self) -> usize {
+        self.persons.len()
+    }
+}
+
+/// The Beijing minute of a Beijing-micros time (floor, also before 1970).
+pub fn minute_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_MINUTE)
+}
+
+/// Rates in the order of the state document.
+pub fn rate_codes() -> impl Iterator<Item = Rate> {
+    Rate::ALL.iter().copied()
+}
+
+pub fn colour_codes() -> impl Iterator<Item = Colour> {
+    Colour::ALL.iter().copied()
+}
+
+pub fn category_codes() -> impl Iterator<Item = Category> {
+    Category::ALL.iter().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, ts: i64, district: u8, person: &str, detail: Detail) -> Event {
+        Event {
+            id: id.into(),
+            ts,
+            district,
+            person: person.into(),
+            detail,
+        }
+    }
+
+    #[test]
+    fn latest_assessment_wins_whatever_the_order() {
+        let events = [
+            ev(
+                "b",
+                20,
+                0,
+                "p-000001",
+                Detail::Assess {
+                    colour: Colour::Blue,
+                },
+            ),
+            ev(
+                "a",
+                20,
+                1,
+                "p-000001",
+                Detail::Assess {
+                    colour: Colour::Green,
+                },
+            ),
+            ev(
+                "c",
+                10,
+                2,
+                "p-000001",
+                Detail::Assess {
+                    colour: Colour::Pink,
+                },
+            ),
+        ];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let mut agg = Aggregator::new(3, 0);
+            for i in order {
+                agg.apply(events[i].clone());
+            }
+            // (20, "b") is the latest: blue, in district 0.
+            assert_eq!(agg.colours, [0, 0, 0, 0, 1]);
+            assert_eq!(agg.districts[0].colours, [0, 0, 0, 0, 1]);
+            assert_eq!(agg.districts[1].colours, [0; 5]);
+            assert_eq!(agg.city.assessed, 1);
+            assert_eq!(agg.districts[2].totals.assessed, 1);
+        }
+    }
+
+    #[test]
+    fn a_person_counts_once_per_place() {
+        let mut agg = Aggregator::new(2, 0);
+        agg.apply(ev("1", 0, 0, "p-000001", Detail::Scan { channel: None }));
+        agg.apply(ev("2", 0, 0, "p-000001", Detail::Scan { channel: None }));
+        agg.apply(ev("3", 0, 1, "p-000001", Detail::Scan { channel: None }));
+        agg.apply(ev(
+            "4",
+            0,
+            1,
+            "p-000001",
+            Detail::Train {
+                stage: Stage::Certified,
+            },
+        ));
+        assert_eq!(agg.city.people, 1);
+        assert_eq!(agg.city.scans, 3);
+        assert_eq!(agg.districts[0].totals.people, 1);
+        assert_eq!(agg.districts[1].totals.people, 1);
+        assert_eq!((agg.city.trainees, agg.city.guardians), (1, 1));
+        assert_eq!(agg.districts[0].totals.guardians, 0);
+    }
+
+    #[test]
+    fn trend_covers_sixty_minutes_ending_now() {
+        let now = 1000 * MICROS_PER_MINUTE + 5;
+        let mut agg = Aggregator::new(1, now);
+        for (id, minute) in [("a", 1000), ("b", 1000), ("c", 941), ("d", 940), ("e", 999)] {
+            agg.apply(ev(
+                id,
+                minute * MICROS_PER_MINUTE,
+                0,
+                id,
+                Detail::Scan { channel: None },
+            ));
+        }
+        let trend = agg.trend(now);
+        assert_eq!(trend.len(), 60);
+        assert_eq!(trend[0], (941 * MICROS_PER_MINUTE, 1));
+        assert_eq!(trend[58], (999 * MICROS_PER_MINUTE, 1));
+        assert_eq!(trend[59], (1000 * MICROS_PER_MINUTE, 2));
+        assert_eq!(agg.last_minute(now), vec![1]);
+    }
+}

@@ -1,0 +1,149 @@
+//! Publish: one state, many screens.
+//!
+//! The [`Hub`] keeps the current state document with its `epoch` and `seq`,
+//! turns each new state into an RFC 6902 delta (or a heartbeat when nothing
+//! changed), serializes it **once**, and broadcasts the same bytes to every
+//! socket. A socket that falls behind the broadcast buffer is not sent a
+//! backlog: it gets a fresh snapshot (see [`ws`]).
+
+pub mod protocol;
+pub mod ws;
+
+use std::sync::Mutex;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{broadcast, watch};
+
+use crate::aggregate::state::State;
+use crate::time;
+use protocol::ServerMessage;
+
+/// Frames kept for sockets that read slowly; beyond this they get a snapshot.
+const BROADCAST_FRAMES: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Delta,
+    Heartbeat,
+}
+
+/// One message for every socket, serialized once.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub seq: u64,
+    pub text: Utf8Bytes,
+}
+
+pub struct Hub {
+    epoch: u64,
+    // A std Mutex: held only to swap a few fields, never across an await.
+    inner: Mutex<Inner>,
+    frames: broadcast::Sender<Frame>,
+    closing: watch::Sender<bool>,
+}
+
+struct Inner {
+    seq: u64,
+    as_of: String,
+    state: serde_json::Value,
+    /// The snapshot message for (seq, as_of), made on first demand.
+    snapshot: Option<Utf8Bytes>,
+}
+
+impl Hub {
+    /// A hub whose first state (seq 1) is `state`. `epoch` must differ from
+    /// every earlier start's (the start time in milliseconds does).
+    pub fn new(epoch: u64, state: &State, now_micros: i64) -> Hub {
+        let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
+        let (closing, _) = watch::channel(false);
+        Hub {
+            epoch,
+            inner: Mutex::new(Inner {
+                seq: 1,
+                as_of: time::rfc3339(now_micros),
+                state: serde_json::to_value(state).expect("the state serializes"),
+                snapshot: None,
+            }),
+            frames,
+            closing,
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Publishes the tick's state: a delta if it differs, else a heartbeat.
+    pub fn publish(&self, state: &State, now_micros: i64) {
+        let next = serde_json::to_value(state).expect("the state serializes");
+        let as_of = time::rfc3339(now_micros);
+        let mut inner = self.inner.lock().expect("hub lock");
+        let ops = json_patch::diff(&inner.state, &next);
+        inner.as_of = as_of;
+        inner.snapshot = None;
+        let frame = if ops.0.is_empty() {
+            Frame {
+                kind: FrameKind::Heartbeat,
+                seq: inner.seq,
+                text: ServerMessage::Heartbeat {
+                    epoch: self.epoch,
+                    seq: inner.seq,
+                    as_of: &inner.as_of,
+                }
+                .to_json()
+                .into(),
+            }
+        } else {
+            inner.seq += 1;
+            inner.state = next;
+            Frame {
+                kind: FrameKind::Delta,
+                seq: inner.seq,
+                text: ServerMessage::Delta {
+                    epoch: self.epoch,
+                    seq: inner.seq,
+                    as_of: &inner.as_of,
+                    ops: &ops,
+                }
+                .to_json()
+                .into(),
+            }
+        };
+        // Sent under the lock so frames leave in seq order; no receiver is fine.
+        let _ = self.frames.send(frame);
+    }
+
+    /// The current snapshot message and its seq.
+    pub fn snapshot(&self) -> (u64, Utf8Bytes) {
+        let mut inner = self.inner.lock().expect("hub lock");
+        if inner.snapshot.is_none() {
+            let text = ServerMessage::Snapshot {
+                epoch: self.epoch,
+                seq: inner.seq,
+                as_of: &inner.as_of,
+                state: &inner.state,
+            }
+            .to_json();
+            inner.snapshot = Some(text.into());
+        }
+        (inner.seq, inner.snapshot.clone().expect("just made"))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
+        self.frames.subscribe()
+    }
+
+    pub fn clients(&self) -> usize {
+        self.frames.receiver_count()
+    }
+
+    /// Tells every socket the server is going away.
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}

@@ -1,0 +1,77 @@
+//! The websocket protocol's messages (docs/protocol.md). The only module that
+//! knows the envelope's JSON shape.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage<'a> {
+    Snapshot {
+        epoch: u64,
+        seq: u64,
+        as_of: &'a str,
+        state: &'a serde_json::Value,
+    },
+    Delta {
+        epoch: u64,
+        seq: u64,
+        as_of: &'a str,
+        ops: &'a json_patch::Patch,
+    },
+    Heartbeat {
+        epoch: u64,
+        seq: u64,
+        as_of: &'a str,
+    },
+    Error {
+        error: &'a str,
+    },
+}
+
+impl ServerMessage<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClientMessage {
+    Resync,
+}
+
+/// Reads a client's text frame.
+pub fn parse_client(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str(text)
+        .map_err(|e| format!("not a client message ({e}); the only one is {{\"type\":\"resync\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resync_is_the_only_client_message() {
+        assert_eq!(
+            parse_client(r#"{"type":"resync"}"#),
+            Ok(ClientMessage::Resync)
+        );
+        assert!(parse_client(r#"{"type":"subscribe"}"#).is_err());
+        assert!(parse_client("[]").is_err());
+        assert!(parse_client("not json").is_err());
+    }
+
+    #[test]
+    fn envelopes_carry_their_type() {
+        let json = ServerMessage::Heartbeat {
+            epoch: 7,
+            seq: 3,
+            as_of: "t",
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"heartbeat","epoch":7,"seq":3,"as_of":"t"}"#
+        );
+    }
+}

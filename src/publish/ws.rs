@@ -1,0 +1,209 @@
+//! One websocket client: a snapshot first, then the hub's frames.
+//!
+//! [`serve`] is generic over the sink and stream so tests can drive it with
+//! channels. A client whose socket does not take a frame within
+//! [`SEND_TIMEOUT`] is dropped, and one that fell behind the broadcast buffer
+//! is sent a fresh snapshot instead of the frames it missed: a stalled client
+//! never holds up the tick or the others, and costs no memory of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::protocol::{self, ClientMessage, ServerMessage};
+use super::{FrameKind, Hub};
+use crate::server::AppState;
+
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client messages are tiny; anything bigger is refused by the socket.
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    let hub = app.hub.clone();
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket: WebSocket| async move {
+            let (sink, stream) = socket.split();
+            let ended = serve(sink, stream, hub).await;
+            tracing::debug!(?ended, "websocket closed");
+        })
+}
+
+/// Why a client's loop ended (for logs and tests).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    ClientClosed,
+    SendFailed,
+    ServerClosing,
+}
+
+pub async fn serve<S, R, E>(mut sink: S, mut stream: R, hub: Arc<Hub>) -> Ended
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    // Subscribe before taking the snapshot, so no delta falls between them.
+    let mut frames = hub.subscribe();
+    let mut closing = hub.closing();
+    let (mut at, snapshot) = hub.snapshot();
+    if !send(&mut sink, snapshot).await {
+        return Ended::SendFailed;
+    }
+    loop {
+        tokio::select! {
+            frame = frames.recv() => {
+                let text = match frame {
+                    Ok(frame) => match frame.kind {
+                        FrameKind::Delta if frame.seq <= at => continue,
+                        FrameKind::Heartbeat if frame.seq < at => continue,
+                        FrameKind::Delta => {
+                            at = frame.seq;
+                            frame.text
+                        }
+                        FrameKind::Heartbeat => frame.text,
+                    },
+                    Err(RecvError::Lagged(_)) => {
+                        let (seq, snapshot) = hub.snapshot();
+                        at = seq;
+                        snapshot
+                    }
+                    Err(RecvError::Closed) => return Ended::ServerClosing,
+                };
+                if !send(&mut sink, text).await {
+                    return Ended::SendFailed;
+                }
+            }
+            message = stream.next() => {
+                let reply = match message {
+                    Some(Ok(Message::Text(text))) => match protocol::parse_client(text.as_str()) {
+                        Ok(ClientMessage::Resync) => {
+                            let (seq, snapshot) = hub.snapshot();
+                            at = seq;
+                            snapshot
+                        }
+                        Err(error) => ServerMessage::Error { error: &error }.to_json().into(),
+                    },
+                    Some(Ok(Message::Binary(_))) => ServerMessage::Error {
+                        error: "binary frames are not understood; send JSON text",
+                    }
+                    .to_json()
+                    .into(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ended::ClientClosed,
+                };
+                if !send(&mut sink, reply).await {
+                    return Ended::SendFailed;
+                }
+            }
+            _ = closing.changed() => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 1001,
+                        reason: Utf8Bytes::from_static("server stopping"),
+                    })))
+                    .await;
+                return Ended::ServerClosing;
+            }
+        }
+    }
+}
+
+async fn send<S: Sink<Message> + Unpin>(sink: &mut S, text: Utf8Bytes) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::aggregate::Aggregator;
+    use crate::aggregate::state::{self, Wall};
+    use crate::region::Region;
+    use crate::store::index::IndexOutput;
+
+    fn state_titled(title: &str) -> state::State {
+        let region = Region::load("beijing").unwrap();
+        let agg = Aggregator::new(region.districts.len(), 0);
+        let index = vec![
+            IndexOutput {
+                index: 0.0,
+                rank: 1,
+                components: Vec::new()
+            };
+            16
+        ];
+        state::build(state::Inputs {
+            region: &region,
+            agg: &agg,
+            index: &index,
+            now_micros: 0,
+            paces: Default::default(),
+            wall: Wall {
+                title: title.into(),
+                ..Wall::default()
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn a_client_that_fell_behind_gets_a_snapshot_not_a_backlog() {
+        let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0));
+        let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        // The client takes the snapshot and one more frame, then stalls until let go.
+        let gate = Arc::new(Semaphore::new(2));
+        let sink = futures_util::sink::unfold(
+            (seen.clone(), gate.clone()),
+            |(seen, gate), message: Message| async move {
+                gate.acquire().await.unwrap().forget();
+                if let Message::Text(t) = message {
+                    seen.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(t.as_str()).unwrap());
+                }
+                Ok::<_, std::convert::Infallible>((seen, gate))
+            },
+        );
+        let stream = futures_util::stream::pending::<Result<Message, std::convert::Infallible>>();
+        let client = tokio::spawn(serve(Box::pin(sink), stream, hub.clone()));
+        tokio::task::yield_now().await;
+        // 200 new states while the client is stalled: far beyond the buffer.
+        for i in 1..=200 {
+            hub.publish(&state_titled(&format!("t{i}")), i * 1_000_000);
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(10);
+        for _ in 0..100 {
+            if seen.lock().unwrap().len() >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0]["type"], "snapshot");
+        assert_eq!(seen[0]["seq"], 1);
+        assert_eq!(seen[1]["type"], "delta");
+        assert_eq!(seen[1]["seq"], 2);
+        // The frame it was stuck on, then, instead of 198 stale deltas, the current state.
+        assert_eq!(
+            (seen[2]["type"].as_str(), seen[2]["seq"].as_u64()),
+            (Some("delta"), Some(3))
+        );
+        assert_eq!(seen[3]["type"], "snapshot");
+        assert_eq!(seen[3]["seq"], 201);
+        assert_eq!(seen[3]["state"]["wall"]["title"], "t200");
+        assert_eq!(seen.len(), 4);
+        hub.close();
+        assert_eq!(client.await.unwrap(), Ended::ServerClosing);
+    }
+}
