@@ -1,0 +1,196 @@
+//! The command line: `serve`, `demo`, `simulate`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::{auth, server, simulate};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weibing",
+    version,
+    about = "Live command center of the capital's TCM preventive-health program (首都中医治未病)"
+)]
+pub struct Cli {
+    /// Log lines as text or as JSON objects.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Folder of the DuckDB file (created if missing).
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// Address to listen on; 127.0.0.1 keeps it on this machine, 0.0.0.0:8080 opens it.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Milliseconds between recomputations of the live figures.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub tick_ms: u64,
+    /// Region: `beijing` (built in) or a folder with districts.csv, weights.csv, targets.csv.
+    #[arg(long, default_value = "beijing")]
+    pub region: String,
+    /// Largest ingest body accepted, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// The key partner systems send as `Authorization: Bearer …` to ingest.
+    #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
+    pub ingest_key: Option<String>,
+    /// Staff token for automation (e.g. the wall's launch moment).
+    #[arg(long, env = "WEIBING_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> Config {
+        Config {
+            data_dir: self.data.clone(),
+            listen: self.listen,
+            tick: Duration::from_millis(self.tick_ms),
+            region: self.region.clone(),
+            max_body_bytes: self.max_body_bytes,
+            ingest_key: self.ingest_key.clone(),
+            admin_token: self.admin_token.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// At most this many events per second (default: as fast as the replay needs).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Seconds the replay of the morning (08:00–11:00) takes.
+    #[arg(long, default_value_t = 600)]
+    pub duration: u64,
+    /// People who have scanned at the replay's 11:00.
+    #[arg(long, default_value_t = simulate::LAUNCH_PEOPLE)]
+    pub people: u64,
+    /// Seed of the random choices (colours, districts, services).
+    #[arg(long, default_value_t = 20170628)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with the launch simulator feeding it through the ingest API.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        replay: ReplayArgs,
+    },
+    /// Replay a launch morning into a running server through its ingest API.
+    Simulate {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        /// Its ingest key.
+        #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
+        key: String,
+        #[command(flatten)]
+        replay: ReplayArgs,
+        /// Keep sending a trickle of new people after the replay's 11:00.
+        #[arg(long = "continue")]
+        keep_going: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let running = server::start(args.config()).await?;
+            println!("weibing listening on http://{}", running.addr);
+            running.run_until_signal().await
+        }
+        Command::Demo { mut serve, replay } => {
+            let ingest_key = serve
+                .ingest_key
+                .get_or_insert_with(auth::random_secret)
+                .clone();
+            let admin_token = serve
+                .admin_token
+                .get_or_insert_with(auth::random_secret)
+                .clone();
+            let running = server::start(serve.config()).await?;
+            let url = format!("http://{}", running.addr);
+            println!("weibing listening on {url}");
+            println!();
+            println!("  wall screen   {url}/");
+            println!("  ingest key    {ingest_key}");
+            println!("  admin token   {admin_token}");
+            println!(
+                "  database      {}",
+                serve.config().database_path().display()
+            );
+            println!();
+            println!(
+                "  the launch simulator is replaying the morning of 2017-06-28 through {url}/api/v1/events"
+            );
+            println!("  press ctrl-c to stop");
+            let options = simulate::Options {
+                url: url.clone(),
+                key: ingest_key,
+                rate: replay.rate,
+                duration: Duration::from_secs(replay.duration),
+                people: replay.people,
+                keep_going: true,
+                bad_share: 0.001,
+                seed: replay.seed,
+            };
+            let simulator = tokio::spawn(simulate::run(options));
+            tokio::select! {
+                _ = server::shutdown_signal() => {}
+                result = simulator => {
+                    if let Ok(Err(e)) = result {
+                        tracing::error!(error = %e, "the simulator stopped");
+                    }
+                    server::shutdown_signal().await;
+                }
+            }
+            running.stop().await
+        }
+        Command::Simulate {
+            url,
+            key,
+            replay,
+            keep_going,
+        } => {
+            let summary = simulate::run(simulate::Options {
+                url,
+                key,
+                rate: replay.rate,
+                duration: Duration::from_secs(replay.duration),
+                people: replay.people,
+                keep_going,
+                bad_share: 0.0,
+                seed: replay.seed,
+            })
+            .await?;
+            println!(
+                "people {} · events sent {} · accepted {} · duplicates {} · rejected {}",
+                summary.people,
+                summary.sent,
+                summary.accepted,
+                summary.duplicates,
+                summary.rejected
+            );
+            Ok(())
+        }
+    }
+}

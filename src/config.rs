@@ -1,0 +1,37 @@
+//! The server's settings, passed down explicitly (no globals).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder of the DuckDB file (`weibing.duckdb`).
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tick: Duration,
+    /// `beijing` or a folder of region files.
+    pub region: String,
+    pub max_body_bytes: usize,
+    pub ingest_key: Option<String>,
+    pub admin_token: Option<String>,
+}
+
+impl Config {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("weibing.duckdb")
+    }
+
+    /// Defaults for a server on `data_dir`, listening on a free loopback port.
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            tick: Duration::from_millis(100),
+            region: "beijing".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            ingest_key: Some("test-ingest-key".into()),
+            admin_token: Some("test-admin-token".into()),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Weibing: the live command center of a city's preventive-health program.
+//!
+//! The data flows through these modules, in this order:
+//!
+//! - [`ingest`]: `POST /api/v1/events`. Decodes NDJSON, JSON, CSV and Arrow
+//!   bodies into records ([`ingest::decode`]), validates each one
+//!   ([`ingest::event`]), answers after the store committed ([`ingest::http`]).
+//! - [`store`]: the only module that touches DuckDB. A writer thread owns the
+//!   events database (group commit, duplicates by id, rejected events kept);
+//!   [`store::index`] runs `sql/index.sql` for the tick.
+//! - [`aggregate`]: the live figures kept incrementally in memory
+//!   ([`aggregate::Aggregator`]), the tick that folds new events in
+//!   ([`aggregate::tick`]) and the state document it builds ([`aggregate::state`]).
+//! - [`publish`]: the hub that turns each state into a JSON Patch delta or a
+//!   heartbeat, serialized once for every websocket ([`publish::ws`]).
+//! - [`web`]: the embedded wall screen.
+//!
+//! Around them: [`server`] wires the stages and the HTTP routes, [`cli`] is the
+//! command line, [`simulate`] replays a launch morning through the ingest API,
+//! [`region`] reads the region's files, [`auth`] checks keys, [`wall`] holds
+//! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings.
+
+pub mod aggregate;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod publish;
+pub mod region;
+pub mod server;
+pub mod simulate;
+pub mod store;
+pub mod time;
+pub mod wall;
+pub mod web;

@@ -1,0 +1,97 @@
+//! The wall's launch moment: `POST /api/v1/wall` (admin) puts every wall in
+//! the "before launch" state or launches it. Kept in the store's settings, so
+//! it survives a restart and a page reload, and published in the state.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
+use serde::Deserialize;
+
+use crate::aggregate::state::{Phase, WALL_TITLE, Wall};
+use crate::server::AppState;
+use crate::time;
+
+pub const SETTING: &str = "wall";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WallRequest {
+    pub phase: Phase,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub countdown_to: Option<String>,
+}
+
+/// The wall state saved in the settings, or the default (live) one.
+pub fn from_setting(settings: &[(String, String)]) -> Wall {
+    settings
+        .iter()
+        .find(|(k, _)| k == SETTING)
+        .and_then(|(_, v)| serde_json::from_str(v).ok())
+        .unwrap_or_default()
+}
+
+pub async fn post_wall(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<WallRequest>,
+) -> Response {
+    if !app.keys.is_admin(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "staff only: send Authorization: Bearer <admin token>",
+        );
+    }
+    let countdown_to = match request.countdown_to.as_deref() {
+        None | Some("") => None,
+        Some(t) => match DateTime::parse_from_rfc3339(t) {
+            Ok(t) => Some(time::rfc3339_secs(time::beijing_micros(&t))),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "countdown_to: not an RFC 3339 time with an offset",
+                );
+            }
+        },
+    };
+    let title = match request.title {
+        Some(t) if t.chars().count() > 64 => {
+            return error(StatusCode::BAD_REQUEST, "title: at most 64 characters");
+        }
+        Some(t) if !t.trim().is_empty() => t,
+        _ => WALL_TITLE.to_string(),
+    };
+    let previous = app.wall.lock().expect("wall lock").clone();
+    let wall = Wall {
+        phase: request.phase,
+        title,
+        countdown_to,
+        launched_at: match request.phase {
+            Phase::Live if previous.phase == Phase::Before || previous.launched_at.is_none() => {
+                Some(time::rfc3339_secs(time::now_beijing_micros()))
+            }
+            Phase::Live => previous.launched_at.clone(),
+            Phase::Before => None,
+        },
+    };
+    let saved = serde_json::to_string(&wall).expect("the wall serializes");
+    if let Err(e) = app.store.set_setting(SETTING, &saved).await {
+        tracing::error!(error = %e, "wall state not saved");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the wall state could not be saved",
+        );
+    }
+    *app.wall.lock().expect("wall lock") = wall.clone();
+    tracing::info!(phase = ?wall.phase, "wall launch state changed");
+    // Walls see it at once, not at the next tick.
+    app.wake.notify_one();
+    Json(wall).into_response()
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}

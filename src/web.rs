@@ -1,0 +1,45 @@
+//! The web front-end (web/dist, built by build.rs from web/), embedded in the
+//! binary so the wall works on an intranet with nothing else installed.
+
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "web/dist/"]
+struct Assets;
+
+/// `/` and every path the front-end routes itself: the page.
+pub async fn index() -> Response {
+    asset("index.html", false)
+}
+
+/// `/assets/*`: hashed file names, cached for good.
+pub async fn static_file(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path.split('/').any(|part| part == ".." || part.is_empty()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    asset(path, path.starts_with("assets/"))
+}
+
+fn asset(path: &str, immutable: bool) -> Response {
+    match Assets::get(path) {
+        Some(file) => {
+            let cache = if immutable {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, file.metadata.mimetype().to_string()),
+                    (header::CACHE_CONTROL, cache.to_string()),
+                ],
+                file.data,
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
