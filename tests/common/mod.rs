@@ -1,0 +1,188 @@
+//! The test harness: the real server on 127.0.0.1:0 over a temporary DuckDB
+//! file, a real HTTP client and a real websocket client.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use weibing::config::Config;
+use weibing::server::{self, Running};
+
+pub const INGEST_KEY: &str = "test-ingest-key";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestServer {
+    pub url: String,
+    pub ws_url: String,
+    pub dir: PathBuf,
+    running: Option<Running>,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(dir: &Path) -> TestServer {
+        TestServer::start_with(Config::for_tests(dir)).await
+    }
+
+    pub async fn start_with(config: Config) -> TestServer {
+        let dir = config.data_dir.clone();
+        let running = server::start(config).await.expect("the server starts");
+        TestServer {
+            url: format!("http://{}", running.addr),
+            ws_url: format!("ws://{}/ws", running.addr),
+            dir,
+            running: Some(running),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.running.as_ref().expect("running").epoch
+    }
+
+    /// Graceful stop: returns once the database file is closed.
+    pub async fn stop(mut self) {
+        self.running
+            .take()
+            .expect("running")
+            .stop()
+            .await
+            .expect("a clean stop");
+    }
+
+    pub async fn post(&self, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        self.post_with_key(Some(INGEST_KEY), content_type, body)
+            .await
+    }
+
+    pub async fn post_with_key(
+        &self,
+        key: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/events", self.url))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("the request is answered");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("a body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    pub async fn ndjson(&self, lines: &[Value]) -> Value {
+        let body: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let (status, answer) = self.post("application/x-ndjson", body.join("\n")).await;
+        assert_eq!(status, 200, "ingest answered {answer}");
+        answer
+    }
+
+    pub async fn snapshot(&self) -> Value {
+        self.client
+            .get(format!("{}/api/v1/snapshot", self.url))
+            .send()
+            .await
+            .expect("snapshot answered")
+            .json()
+            .await
+            .expect("snapshot is JSON")
+    }
+
+    /// Polls the snapshot until `ready` holds for its state.
+    pub async fn wait_for(&self, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let snapshot = self.snapshot().await;
+            if ready(&snapshot["state"]) {
+                return snapshot;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last state: {}",
+                    snapshot["state"]["totals"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn ws(&self) -> WsClient {
+        let (socket, _) = tokio_tungstenite::connect_async(&self.ws_url)
+            .await
+            .expect("the websocket opens");
+        WsClient { socket }
+    }
+}
+
+pub struct WsClient {
+    pub socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    /// The next JSON text message (fails after 10 s).
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("the socket is open")
+                .expect("a frame");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).expect("JSON text"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.expect("sent");
+    }
+}
+
+/// A fresh temporary folder (kept alive by the returned guard).
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("weibing-test-")
+        .tempdir()
+        .expect("a temp dir")
+}
+
+/// Beijing time now, RFC 3339.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+pub fn scan(id: &str, district: &str, person: &str, ts: &str) -> Value {
+    serde_json::json!({"id": id, "ts": ts, "kind": "scan", "district": district, "person": person, "channel": "test"})
+}
+
+/// Opens a stopped server's database directly, to check what was stored.
+pub fn open_db(dir: &Path) -> duckdb::Connection {
+    duckdb::Connection::open(dir.join("weibing.duckdb")).expect("the database opens")
+}
+
+pub fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect("a count")
+}
+
+/// The fixture of a small launch morning (synthetic people).
+pub fn fixture_lines() -> Vec<Value> {
+    include_str!("../../fixtures/events-launch-small.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("fixture lines are JSON"))
+        .collect()
+}

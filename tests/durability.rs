@@ -1,0 +1,143 @@
+//! An answered event survives `kill -9`: the real binary, killed hard.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answered_events_survive_sigkill() {
+    let dir = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick-ms",
+            "200",
+            "--data",
+        ])
+        .arg(dir.path())
+        .env("WEIBING_INGEST_KEY", INGEST_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("weibing listening on ")
+        .expect("the address line")
+        .to_string();
+
+    let client = reqwest::Client::new();
+    let mut answered = 0;
+    for batch in 0..5 {
+        let body: Vec<String> = (0..200)
+            .map(|i| {
+                scan(
+                    &format!("k-{batch}-{i}"),
+                    "110108",
+                    &format!("p-kill-{batch:02}-{i:04}"),
+                    "2017-06-28T10:00:00+08:00",
+                )
+                .to_string()
+            })
+            .collect();
+        let r = client
+            .post(format!("{url}/api/v1/events"))
+            .bearer_auth(INGEST_KEY)
+            .header("content-type", "application/x-ndjson")
+            .body(body.join("\n"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let answer: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(answer["accepted"], 200);
+        answered += 200;
+    }
+    // SIGKILL: no checkpoint, no clean close.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let db = open_db(dir.path());
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), answered);
+    assert_eq!(
+        count(&db, "SELECT count(DISTINCT id) FROM events"),
+        answered
+    );
+    drop(db);
+
+    // And the restarted server counts them all.
+    let server = TestServer::start(dir.path()).await;
+    let s = server.snapshot().await;
+    assert_eq!(s["state"]["totals"]["people"], json!(answered));
+    assert_eq!(s["state"]["districts"]["110108"]["scans"], json!(answered));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_reaches_its_people_through_the_ingest_api() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_weibing"))
+        .args([
+            "simulate",
+            "--url",
+            &server.url,
+            "--key",
+            INGEST_KEY,
+            "--duration",
+            "3",
+            "--people",
+            "1500",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.starts_with("people 1500 · events sent "),
+        "{printed}"
+    );
+    assert!(printed.contains("duplicates 0 · rejected 0"), "{printed}");
+    let s = server
+        .wait_for("1500 people", |s| s["totals"]["people"] == 1500)
+        .await;
+    let state = &s["state"];
+    let colours: u64 = state["colours"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(colours, state["totals"]["assessed"].as_u64().unwrap());
+    let by_district: u64 = state["districts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|d| d["people"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        by_district, 1500,
+        "each simulated person scans in one district"
+    );
+    assert!(
+        state["districts"]["110105"]["people"].as_u64().unwrap()
+            > state["districts"]["110109"]["people"].as_u64().unwrap(),
+        "Chaoyang, the most populous, has more people than Mentougou"
+    );
+    server.stop().await;
+}

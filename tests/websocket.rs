@@ -1,0 +1,227 @@
+//! The websocket: a snapshot, then deltas that rebuild every later state
+//! exactly, heartbeats, resync, and clear answers to bad client frames.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deltas_applied_to_the_snapshot_give_the_next_snapshots() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let mut ws = server.ws().await;
+    let first = ws.next_json().await;
+    assert_eq!(first["type"], "snapshot");
+    assert_eq!(first["epoch"], json!(server.epoch()));
+    let mut doc = first["state"].clone();
+    let mut seq = first["seq"].as_u64().unwrap();
+    assert_eq!(doc["totals"]["people"], 0);
+
+    let events = fixture_lines();
+    let mut scans = 0;
+    let mut deltas = 0;
+    for chunk in events.chunks(50) {
+        server.ndjson(chunk).await;
+        scans += chunk.iter().filter(|e| e["kind"] == "scan").count();
+        // The first snapshot that counts this chunk; its state is the state of its seq.
+        let target = server
+            .wait_for("the chunk", |s| s["totals"]["scans"] == scans)
+            .await;
+        let target_seq = target["seq"].as_u64().unwrap();
+        while seq < target_seq {
+            let message = ws.next_json().await;
+            assert_eq!(message["epoch"], first["epoch"]);
+            match message["type"].as_str().unwrap() {
+                "delta" => {
+                    assert_eq!(message["seq"].as_u64().unwrap(), seq + 1, "no gap");
+                    let ops: json_patch::Patch =
+                        serde_json::from_value(message["ops"].clone()).unwrap();
+                    json_patch::patch(&mut doc, &ops).expect("the ops apply");
+                    seq += 1;
+                    deltas += 1;
+                }
+                "heartbeat" => assert_eq!(message["seq"].as_u64().unwrap(), seq),
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(seq, target_seq);
+        assert_eq!(
+            doc, target["state"],
+            "the patched copy equals the snapshot at seq {seq}"
+        );
+    }
+    assert!(
+        deltas >= events.len() / 50,
+        "at least one delta per chunk, got {deltas}"
+    );
+
+    // Nothing changes now: heartbeats repeat the seq.
+    let heartbeat = loop {
+        let m = ws.next_json().await;
+        if m["type"] == "heartbeat" {
+            break m;
+        }
+        assert_eq!(m["type"], "delta");
+        let ops: json_patch::Patch = serde_json::from_value(m["ops"].clone()).unwrap();
+        json_patch::patch(&mut doc, &ops).unwrap();
+        seq = m["seq"].as_u64().unwrap();
+    };
+    assert_eq!(heartbeat["seq"].as_u64().unwrap(), seq);
+    assert_eq!(doc["totals"]["scans"], scans);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_can_resync_and_bad_frames_get_an_answer() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let mut ws = server.ws().await;
+    assert_eq!(ws.next_json().await["type"], "snapshot");
+
+    ws.send_text(r#"{"type":"resync"}"#).await;
+    let mut got_snapshot = false;
+    for _ in 0..50 {
+        let m = ws.next_json().await;
+        if m["type"] == "snapshot" {
+            got_snapshot = true;
+            break;
+        }
+    }
+    assert!(got_snapshot, "a resync is answered with a snapshot");
+
+    ws.send_text("hello").await;
+    let answer = loop {
+        let m = ws.next_json().await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a client message")
+    );
+
+    futures_util::SinkExt::send(&mut ws.socket, Message::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
+    let answer = loop {
+        let m = ws.next_json().await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert_eq!(
+        answer["error"],
+        "binary frames are not understood; send JSON text"
+    );
+
+    // A frame over the limit closes that socket, not the server.
+    ws.send_text(&"x".repeat(64 * 1024)).await;
+    let mut closed = false;
+    for _ in 0..100 {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            futures_util::StreamExt::next(&mut ws.socket),
+        )
+        .await
+        {
+            Ok(Some(Ok(Message::Text(_)))) => continue,
+            _ => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed);
+    let snapshot = server.snapshot().await;
+    assert_eq!(snapshot["type"], "snapshot");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graceful_stop_says_going_away() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let mut ws = server.ws().await;
+    assert_eq!(ws.next_json().await["type"], "snapshot");
+    let stopping = tokio::spawn(server.stop());
+    let code = loop {
+        match futures_util::StreamExt::next(&mut ws.socket).await {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wall_launch_moment_is_in_the_state_and_survives_a_restart() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let post = |token: Option<&str>, body: Value| {
+        let mut r = server
+            .client
+            .post(format!("{}/api/v1/wall", server.url))
+            .json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        post(None, json!({"phase": "before"}))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(Some(INGEST_KEY), json!({"phase": "before"}))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = post(
+        Some(ADMIN_TOKEN),
+        json!({"phase": "before", "countdown_to": "2017-06-28T02:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let s = server
+        .wait_for("before launch", |s| s["wall"]["phase"] == "before")
+        .await;
+    assert_eq!(
+        s["state"]["wall"],
+        json!({"phase": "before", "title": "首都中医治未病 · 实时指挥大屏", "countdown_to": "2017-06-28T10:00:00+08:00", "launched_at": null})
+    );
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    assert_eq!(server.snapshot().await["state"]["wall"]["phase"], "before");
+    let r = server
+        .client
+        .post(format!("{}/api/v1/wall", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"phase": "live"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s = server
+        .wait_for("launched", |s| s["wall"]["phase"] == "live")
+        .await;
+    assert!(
+        s["state"]["wall"]["launched_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00")
+    );
+    server.stop().await;
+}
