@@ -10,7 +10,8 @@
 --   district_rates(code, rate, value, n)
 --       each rate's share of true among the persons observed (n ≥ 1 only)
 --
--- Components lie in [0, 1]:
+-- Components lie in [0, 1], rounded to 4 decimals (as published in the state,
+-- so the index can be checked by hand from the published numbers):
 --   coverage  = min(1, people    / target_people)
 --   enrolment = min(1, managed   / target_managed)
 --   guardians = min(1, guardians / target_guardians)
@@ -19,17 +20,17 @@
 -- rank 1 is the highest index; ties go to the lower code.
 WITH components AS (
     SELECT f.code, 'coverage' AS component,
-           least(1.0::DOUBLE, f.people / t.target_people) AS value
+           round(least(1.0::DOUBLE, f.people / t.target_people), 4) AS value
     FROM district_figures f JOIN district_target t USING (code)
     WHERE t.target_people > 0
     UNION ALL
     SELECT f.code, 'enrolment',
-           least(1.0::DOUBLE, f.managed / t.target_managed)
+           round(least(1.0::DOUBLE, f.managed / t.target_managed), 4)
     FROM district_figures f JOIN district_target t USING (code)
     WHERE t.target_managed > 0
     UNION ALL
     SELECT f.code, 'guardians',
-           least(1.0::DOUBLE, f.guardians / t.target_guardians)
+           round(least(1.0::DOUBLE, f.guardians / t.target_guardians), 4)
     FROM district_figures f JOIN district_target t USING (code)
     WHERE t.target_guardians > 0
     UNION ALL

@@ -27,6 +27,8 @@ const REPLAY_START: &str = "08:00";
 const REPLAY_MINUTES: f64 = 180.0;
 const STEP: Duration = Duration::from_millis(250);
 const MAX_BATCH: usize = 5_000;
+/// How long the launch figure stays on the wall before the afternoon trickle.
+const HOLD: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -352,10 +354,11 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         interval.tick().await;
         let x = started.elapsed().as_secs_f64() / options.duration.as_secs_f64().max(0.001);
         let due = if x >= 1.0 {
-            if made >= options.people && options.keep_going {
-                // After 11:00: a steady trickle of new people, about 4 a second.
-                let after = started.elapsed().as_secs_f64() - options.duration.as_secs_f64();
-                options.people + (after * 4.0) as u64
+            let after = started.elapsed().as_secs_f64() - options.duration.as_secs_f64();
+            if made >= options.people && options.keep_going && after > HOLD.as_secs_f64() {
+                // After 11:00 (and a moment on the launch figure): a steady
+                // trickle of new people, about 4 a second.
+                options.people + ((after - HOLD.as_secs_f64()) * 4.0) as u64
             } else {
                 options.people
             }

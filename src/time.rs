@@ -33,9 +33,9 @@ pub fn from_beijing_micros(micros: i64) -> DateTime<FixedOffset> {
         .expect("a fixed offset maps every local time once")
 }
 
-/// RFC 3339 with `+08:00`, milliseconds when there are any.
+/// RFC 3339 with `+08:00` and milliseconds.
 pub fn rfc3339(micros: i64) -> String {
-    from_beijing_micros(micros).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    from_beijing_micros(micros).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 /// RFC 3339 to the whole second (minute buckets, predictions).
@@ -51,7 +51,7 @@ mod tests {
     fn round_trips_through_beijing_micros() {
         let t = DateTime::parse_from_rfc3339("2017-06-28T02:59:58Z").unwrap();
         let micros = beijing_micros(&t);
-        assert_eq!(rfc3339(micros), "2017-06-28T10:59:58+08:00");
+        assert_eq!(rfc3339(micros), "2017-06-28T10:59:58.000+08:00");
         assert_eq!(
             rfc3339_secs(micros - micros % MICROS_PER_MINUTE),
             "2017-06-28T10:59:00+08:00"

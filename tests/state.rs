@@ -35,6 +35,11 @@ fn colour_of(colour: &str) -> String {
     .to_string()
 }
 
+/// Shares are published to 4 decimals.
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 /// The figures of the fixture, by plain recounting (no code shared with the server).
 struct Expected {
     totals: BTreeMap<String, Value>,
@@ -145,7 +150,7 @@ fn recount(events: &[Value]) -> Expected {
         }
         let rates: BTreeMap<String, Value> = rates
             .into_iter()
-            .map(|(k, (n, t))| (k, json!({"value": t as f64 / n as f64, "n": n})))
+            .map(|(k, (n, t))| (k, json!({"value": round4(t as f64 / n as f64), "n": n})))
             .collect();
         let mut d = serde_json::Map::new();
         for (k, v) in totals(Some(code)) {
@@ -167,7 +172,7 @@ fn recount(events: &[Value]) -> Expected {
 fn index_by_hand(district: &Value, weights: &Value) -> (BTreeMap<String, f64>, f64) {
     let mut components = BTreeMap::new();
     let share = |v: &str, t: &str| {
-        (district[v].as_f64().unwrap() / district["targets"][t].as_f64().unwrap()).min(1.0)
+        round4((district[v].as_f64().unwrap() / district["targets"][t].as_f64().unwrap()).min(1.0))
     };
     components.insert("coverage".to_string(), share("people", "people"));
     components.insert("enrolment".to_string(), share("managed", "managed"));

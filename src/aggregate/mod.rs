@@ -65,6 +65,16 @@ pub struct RateCount {
     pub trues: u64,
 }
 
+impl RateCount {
+    /// Share of true, rounded to 4 decimals: the value published and indexed.
+    pub fn share(&self) -> f64 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        (self.trues as f64 / self.n as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DistrictFigures {
     pub totals: Totals,

@@ -164,7 +164,7 @@ pub fn build(inputs: Inputs<'_>) -> State {
                         (
                             r.code(),
                             RateDoc {
-                                value: count.trues as f64 / count.n as f64,
+                                value: count.share(),
                                 n: count.n,
                             },
                         )

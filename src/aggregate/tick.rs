@@ -71,7 +71,7 @@ impl TickEngine {
                     rates: super::rate_codes()
                         .filter_map(|r| {
                             let c = d.rates[r.index()];
-                            (c.n > 0).then(|| (r.code(), c.trues as f64 / c.n as f64, c.n))
+                            (c.n > 0).then(|| (r.code(), c.share(), c.n))
                         })
                         .collect(),
                 })

@@ -491,7 +491,7 @@ mod tests {
                 colour: Colour::Pink
             }
         );
-        assert_eq!(time::rfc3339(e.ts), "2017-06-28T11:00:03+08:00");
+        assert_eq!(time::rfc3339_secs(e.ts), "2017-06-28T11:00:03+08:00");
         r.colour = RawValue::Str("purple".into());
         assert_eq!(
             validate(&r, &region(), now()).unwrap_err(),
