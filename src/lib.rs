@@ -18,13 +18,15 @@
 //! Around them: [`server`] wires the stages and the HTTP routes, [`cli`] is the
 //! command line, [`simulate`] replays a launch morning through the ingest API,
 //! [`region`] reads the region's files, [`auth`] checks keys, [`wall`] holds
-//! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings.
+//! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings, [`metrics`] the
+//! telemetry behind `/metrics` and `/readyz`.
 
 pub mod aggregate;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod metrics;
 pub mod publish;
 pub mod region;
 pub mod server;

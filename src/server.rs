@@ -18,6 +18,7 @@ use crate::aggregate::state::Wall;
 use crate::aggregate::tick::{self, TickEngine};
 use crate::auth::Keys;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::publish::{Hub, ws};
 use crate::region::Region;
 use crate::store::Store;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
     pub max_body_bytes: usize,
+    pub metrics: Arc<Metrics>,
+    pub tick: std::time::Duration,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -45,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/events", post(ingest::http::post_events))
         .route("/api/v1/wall", post(wall::post_wall))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(get(web::static_file))
         .with_state(state)
 }
@@ -57,6 +62,39 @@ async fn snapshot(axum::extract::State(app): axum::extract::State<AppState>) -> 
             (header::CACHE_CONTROL, "no-store"),
         ],
         text.as_str().to_string(),
+    )
+}
+
+/// Ready when the store takes commands and the tick ran within three ticks.
+async fn readyz(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    let age_ms = (time::now_beijing_micros() - app.metrics.last_tick()) / 1000;
+    let limit_ms = 3 * app.tick.as_millis() as i64 + 1000;
+    let store = app.store.is_alive();
+    let ready = store && age_ms <= limit_ms;
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "ready": ready,
+        "store": if store { "open" } else { "stopped" },
+        "last_tick_ms_ago": age_ms,
+        "tick_ms": app.tick.as_millis() as u64,
+        "epoch": app.hub.epoch(),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(app.hub.clients()),
     )
 }
 
@@ -98,7 +136,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
     .await?;
     let epoch = chrono::Utc::now().timestamp_millis() as u64;
-    let hub = Arc::new(Hub::new(epoch, &first?, now));
+    let metrics = Arc::new(Metrics::new(config.database_path()));
+    metrics.ticked(0.0, now);
+    let hub = Arc::new(Hub::new(epoch, &first?, now, metrics.fan_out.clone()));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -117,6 +157,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         wall,
         wake: wake.clone(),
         max_body_bytes: config.max_body_bytes,
+        metrics: metrics.clone(),
+        tick: config.tick,
     };
     let tick = tokio::spawn(tick::run(
         engine,
@@ -124,6 +166,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         config.tick,
         wake,
         shutdown_rx.clone(),
+        metrics,
     ));
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(

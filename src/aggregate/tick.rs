@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 use super::Aggregator;
 use super::state::{self, Pace, State, Wall};
 use crate::ingest::event::Event;
+use crate::metrics::Metrics;
 use crate::publish::Hub;
 use crate::region::Region;
 use crate::store::index::{IndexEngine, IndexInput, IndexOutput};
@@ -133,6 +134,7 @@ pub async fn run(
     every: Duration,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -149,12 +151,19 @@ pub async fn run(
         }
         let mut e = engine.take().expect("the engine is back after each tick");
         let hub = hub.clone();
+        let metrics = metrics.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let now = time::now_beijing_micros();
             match e.tick(now) {
-                Ok(state) => hub.publish(&state, now),
-                Err(err) => tracing::error!(error = %err, "tick failed; the last state stays up"),
+                Ok(state) => {
+                    hub.publish(&state, now);
+                    metrics.ticked(started.elapsed().as_secs_f64(), now);
+                }
+                Err(err) => {
+                    metrics.tick_failures.inc();
+                    tracing::error!(error = %err, "tick failed; the last state stays up");
+                }
             }
             let took = started.elapsed();
             if took > Duration::from_millis(500) {

@@ -53,18 +53,24 @@ pub enum IngestError {
     Read,
 }
 
-impl IntoResponse for IngestError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl IngestError {
+    pub fn status(&self) -> StatusCode {
+        match self {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
             IngestError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::BadBody(_) | IngestError::Read => StatusCode::BAD_REQUEST,
-            IngestError::Store(e) => {
-                tracing::error!(error = %e, "ingest not committed");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-        };
+            IngestError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let IngestError::Store(e) = &self {
+            tracing::error!(error = %e, "ingest not committed");
+        }
         let mut response = (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),
@@ -85,9 +91,25 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Answer>, IngestError> {
+    let result = ingest(&app, &headers, body).await;
+    if let Err(e) = &result {
+        let status = e.status().as_u16();
+        app.metrics
+            .refused_requests
+            .get_or_create(&crate::metrics::StatusLabel { status })
+            .inc();
+    }
+    result
+}
+
+async fn ingest(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Json<Answer>, IngestError> {
     let source = app
         .keys
-        .ingest_source(&headers)
+        .ingest_source(headers)
         .ok_or(IngestError::Unauthorized)?
         .to_string();
     let content_type = headers
@@ -108,6 +130,7 @@ pub async fn post_events(
 
     let region = app.region.clone();
     // Decoding and validating a large body is CPU work: off the async workers.
+    let key = source.clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&bytes, format, &region, &source))
         .await
         .map_err(|_| IngestError::Read)?;
@@ -116,12 +139,15 @@ pub async fn post_events(
         Err((batch, message)) => {
             // The whole body is kept as one rejected record, then refused.
             app.store.ingest(batch).await.map_err(IngestError::Store)?;
+            app.metrics.ingested(&key, 0, 0, 1);
             return Err(IngestError::BadBody(message));
         }
     };
     let committed = app.store.ingest(batch).await.map_err(IngestError::Store)?;
     answer.accepted = committed.accepted;
     answer.duplicates += committed.duplicates;
+    app.metrics
+        .ingested(&key, answer.accepted, answer.duplicates, answer.rejected);
     Ok(Json(answer))
 }
 

@@ -15,6 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 
 use crate::aggregate::state::State;
+use crate::metrics::FanOut;
 use crate::time;
 use protocol::ServerMessage;
 
@@ -41,6 +42,7 @@ pub struct Hub {
     inner: Mutex<Inner>,
     frames: broadcast::Sender<Frame>,
     closing: watch::Sender<bool>,
+    pub fan_out: FanOut,
 }
 
 struct Inner {
@@ -54,7 +56,7 @@ struct Inner {
 impl Hub {
     /// A hub whose first state (seq 1) is `state`. `epoch` must differ from
     /// every earlier start's (the start time in milliseconds does).
-    pub fn new(epoch: u64, state: &State, now_micros: i64) -> Hub {
+    pub fn new(epoch: u64, state: &State, now_micros: i64, fan_out: FanOut) -> Hub {
         let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
         let (closing, _) = watch::channel(false);
         Hub {
@@ -67,6 +69,7 @@ impl Hub {
             }),
             frames,
             closing,
+            fan_out,
         }
     }
 

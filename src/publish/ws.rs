@@ -51,7 +51,7 @@ where
     let mut frames = hub.subscribe();
     let mut closing = hub.closing();
     let (mut at, snapshot) = hub.snapshot();
-    if !send(&mut sink, snapshot).await {
+    if !send(&hub, &mut sink, snapshot).await {
         return Ended::SendFailed;
     }
     loop {
@@ -68,13 +68,14 @@ where
                         FrameKind::Heartbeat => frame.text,
                     },
                     Err(RecvError::Lagged(_)) => {
+                        hub.fan_out.snapshots_for_laggards.inc();
                         let (seq, snapshot) = hub.snapshot();
                         at = seq;
                         snapshot
                     }
                     Err(RecvError::Closed) => return Ended::ServerClosing,
                 };
-                if !send(&mut sink, text).await {
+                if !send(&hub, &mut sink, text).await {
                     return Ended::SendFailed;
                 }
             }
@@ -96,7 +97,7 @@ where
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ended::ClientClosed,
                 };
-                if !send(&mut sink, reply).await {
+                if !send(&hub, &mut sink, reply).await {
                     return Ended::SendFailed;
                 }
             }
@@ -113,11 +114,20 @@ where
     }
 }
 
-async fn send<S: Sink<Message> + Unpin>(sink: &mut S, text: Utf8Bytes) -> bool {
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await,
-        Ok(Ok(()))
-    )
+async fn send<S: Sink<Message> + Unpin>(hub: &Hub, sink: &mut S, text: Utf8Bytes) -> bool {
+    let bytes = text.len() as u64;
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+        Ok(Ok(())) => {
+            hub.fan_out.bytes_sent.inc_by(bytes);
+            hub.fan_out.frames_sent.inc();
+            true
+        }
+        Ok(Err(_)) => false,
+        Err(_) => {
+            hub.fan_out.dropped_slow_clients.inc();
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_fell_behind_gets_a_snapshot_not_a_backlog() {
-        let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0));
+        let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0, Default::default()));
         let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
         // The client takes the snapshot and one more frame, then stalls until let go.
         let gate = Arc::new(Semaphore::new(2));
@@ -203,6 +213,8 @@ mod tests {
         assert_eq!(seen[3]["seq"], 201);
         assert_eq!(seen[3]["state"]["wall"]["title"], "t200");
         assert_eq!(seen.len(), 4);
+        assert_eq!(hub.fan_out.snapshots_for_laggards.get(), 1);
+        assert_eq!(hub.fan_out.frames_sent.get(), 4);
         hub.close();
         assert_eq!(client.await.unwrap(), Ended::ServerClosing);
     }

@@ -135,6 +135,11 @@ impl Store {
         })
     }
 
+    /// Whether the writer thread is still taking commands.
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

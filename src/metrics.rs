@@ -1,0 +1,180 @@
+//! Telemetry for a supervisor: Prometheus metrics (`GET /metrics`) and the
+//! facts behind readiness (`GET /readyz`). Cross-cutting: every stage records
+//! into the one [`Metrics`], which only the HTTP layer renders.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabel {
+    /// The ingest key's name (never the key itself).
+    pub key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: u16,
+}
+
+/// Counters the hub and the sockets share.
+#[derive(Clone, Debug, Default)]
+pub struct FanOut {
+    pub bytes_sent: Counter,
+    pub frames_sent: Counter,
+    pub dropped_slow_clients: Counter,
+    pub snapshots_for_laggards: Counter,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub accepted: Family<KeyLabel, Counter>,
+    pub duplicates: Family<KeyLabel, Counter>,
+    pub rejected: Family<KeyLabel, Counter>,
+    pub refused_requests: Family<StatusLabel, Counter>,
+    pub tick_seconds: Histogram,
+    pub tick_failures: Counter,
+    pub fan_out: FanOut,
+    clients: Gauge,
+    wal_bytes: Gauge,
+    database_bytes: Gauge,
+    /// Beijing micros of the last completed tick.
+    last_tick: AtomicI64,
+    database: PathBuf,
+}
+
+impl Metrics {
+    pub fn new(database: PathBuf) -> Metrics {
+        let mut registry = Registry::with_prefix("weibing");
+        let accepted = Family::<KeyLabel, Counter>::default();
+        let duplicates = Family::<KeyLabel, Counter>::default();
+        let rejected = Family::<KeyLabel, Counter>::default();
+        let refused_requests = Family::<StatusLabel, Counter>::default();
+        // 1 ms to about 16 s.
+        let tick_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let fan_out = FanOut::default();
+        let (clients, wal_bytes, database_bytes) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        let tick_failures = Counter::default();
+        registry.register(
+            "events_accepted",
+            "Events stored, by ingest key",
+            accepted.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Events whose id was stored before, by ingest key",
+            duplicates.clone(),
+        );
+        registry.register(
+            "events_rejected",
+            "Events rejected and kept with their reason, by ingest key",
+            rejected.clone(),
+        );
+        registry.register(
+            "ingest_refused_requests",
+            "Ingest requests refused whole, by HTTP status",
+            refused_requests.clone(),
+        );
+        registry.register(
+            "tick_duration_seconds",
+            "Time to fold in new events and publish the state",
+            tick_seconds.clone(),
+        );
+        registry.register(
+            "tick_failures",
+            "Ticks that failed (the last state stayed up)",
+            tick_failures.clone(),
+        );
+        registry.register(
+            "websocket_clients",
+            "Websocket clients connected",
+            clients.clone(),
+        );
+        registry.register(
+            "websocket_bytes_sent",
+            "Bytes of messages sent to websocket clients",
+            fan_out.bytes_sent.clone(),
+        );
+        registry.register(
+            "websocket_frames_sent",
+            "Messages sent to websocket clients",
+            fan_out.frames_sent.clone(),
+        );
+        registry.register(
+            "websocket_dropped_slow_clients",
+            "Clients dropped because a send timed out",
+            fan_out.dropped_slow_clients.clone(),
+        );
+        registry.register(
+            "websocket_lag_snapshots",
+            "Snapshots sent to clients that fell behind",
+            fan_out.snapshots_for_laggards.clone(),
+        );
+        registry.register(
+            "store_wal_bytes",
+            "Size of DuckDB's write-ahead log",
+            wal_bytes.clone(),
+        );
+        registry.register(
+            "store_database_bytes",
+            "Size of the DuckDB file",
+            database_bytes.clone(),
+        );
+        Metrics {
+            registry,
+            accepted,
+            duplicates,
+            rejected,
+            refused_requests,
+            tick_seconds,
+            tick_failures,
+            fan_out,
+            clients,
+            wal_bytes,
+            database_bytes,
+            last_tick: AtomicI64::new(0),
+            database,
+        }
+    }
+
+    pub fn ingested(&self, key: &str, accepted: usize, duplicates: usize, rejected: usize) {
+        let label = KeyLabel {
+            key: key.to_string(),
+        };
+        self.accepted.get_or_create(&label).inc_by(accepted as u64);
+        self.duplicates
+            .get_or_create(&label)
+            .inc_by(duplicates as u64);
+        self.rejected.get_or_create(&label).inc_by(rejected as u64);
+    }
+
+    pub fn ticked(&self, seconds: f64, at_micros: i64) {
+        self.tick_seconds.observe(seconds);
+        self.last_tick.store(at_micros, Ordering::Relaxed);
+    }
+
+    pub fn last_tick(&self) -> i64 {
+        self.last_tick.load(Ordering::Relaxed)
+    }
+
+    /// The metrics in Prometheus' text format, with the gauges read now.
+    pub fn render(&self, clients: usize) -> String {
+        self.clients.set(clients as i64);
+        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len() as i64).unwrap_or(0);
+        let mut wal = self.database.clone().into_os_string();
+        wal.push(".wal");
+        self.wal_bytes.set(size(PathBuf::from(wal)));
+        self.database_bytes.set(size(self.database.clone()));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String does not fail");
+        out
+    }
+}
