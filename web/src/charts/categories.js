@@ -1,0 +1,69 @@
+// The ten service categories (十类服务): service events per category.
+import { ChartHost, TEXT, MUTED } from './echarts.js';
+import { echarts } from './echarts.js';
+import { thousands } from '../format.js';
+
+export const CATEGORIES = [
+  'idea_promotion', 'science_push', 'activity', 'learning', 'skills_training',
+  'behaviour_contest', 'health_management', 'patient_followup', 'treatment', 'key_intervention',
+];
+
+export class Categories {
+  constructor(el, valuesEl, t) {
+    this.t = t;
+    this.host = new ChartHost(el, () => this.base(), (s) => this.update(s));
+    this.items = new Map();
+    for (const key of CATEGORIES) {
+      const li = document.createElement('li');
+      li.dataset.testid = `category-${key}`;
+      valuesEl.append(li);
+      this.items.set(key, li);
+    }
+  }
+
+  base() {
+    return {
+      animationDurationUpdate: 900,
+      grid: { left: 12, right: 56, top: 4, bottom: 0, containLabel: true },
+      xAxis: { type: 'value', show: false, max: (v) => Math.max(v.max * 1.05, 1) },
+      yAxis: {
+        type: 'category',
+        inverse: true,
+        data: CATEGORIES.map((k) => this.t.categoryNames[k]),
+        axisLine: { show: false },
+        axisTick: { show: false },
+        axisLabel: { color: TEXT, fontSize: 14, margin: 10 },
+      },
+      series: [{
+        type: 'bar',
+        silent: true,
+        barWidth: 10,
+        showBackground: true,
+        backgroundStyle: { color: 'rgba(63,208,255,0.06)', borderRadius: 5 },
+        itemStyle: {
+          borderRadius: 5,
+          color: new echarts.graphic.LinearGradient(0, 0, 1, 0, [
+            { offset: 0, color: '#2a4fd6' },
+            { offset: 1, color: '#4fe3c1' },
+          ]),
+        },
+        label: { show: true, position: 'right', color: MUTED, fontSize: 14, formatter: (p) => thousands(p.value) },
+        data: CATEGORIES.map(() => 0),
+      }],
+    };
+  }
+
+  update(state) {
+    const values = CATEGORIES.map((k) => state.categories?.[k] || 0);
+    return { key: values.join(','), option: { series: [{ data: values }] } };
+  }
+
+  render(state) {
+    this.host.render(state);
+    for (const [key, li] of this.items) {
+      const n = state.categories?.[key] || 0;
+      li.dataset.value = String(n);
+      li.textContent = `${this.t.categoryNames[key]} ${n}`;
+    }
+  }
+}

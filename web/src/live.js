@@ -1,0 +1,205 @@
+// The wall's copy of the server state, kept current over the websocket
+// (docs/protocol.md): a snapshot, then RFC 6902 deltas applied in place, with
+// seq/epoch checked on every message. Any doubt (a gap, a new epoch, a patch
+// that does not apply) asks for a fresh snapshot; until it comes, the last
+// picture stays up. The socket reconnects by itself with back-off.
+import { applyPatch } from 'fast-json-patch/index.mjs';
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+const DEFAULT_TICK_MS = 2_000;
+// How many message spacings to keep for estimating the server's tick.
+const SPACINGS = 8;
+// Stale after 3 ticks of silence, but never sooner than this (a GC pause in a
+// 50 ms-tick test must not flash the banner).
+const STALE_FLOOR_MS = 1_000;
+// An open socket that stays silent this long is taken for dead and replaced.
+const DEAD_TICKS = 6;
+const DEAD_FLOOR_MS = 8_000;
+
+export function socketUrl(loc) {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  const token = new URLSearchParams(loc.search).get('token');
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  return `${scheme}//${loc.host}/ws${query}`;
+}
+
+export class Live {
+  /**
+   * @param {object} o
+   * @param {string} o.url websocket URL
+   * @param {(state: object, info: object) => void} o.onState after every change of the copy
+   * @param {(status: object) => void} o.onStatus when connection or staleness changes
+   */
+  constructor({ url, onState, onStatus }) {
+    this.url = url;
+    this.onState = onState;
+    this.onStatus = onStatus;
+    this.state = null;
+    this.epoch = null;
+    this.seq = -1;
+    this.asOf = null;
+    this.awaitingSnapshot = true;
+    this.socket = null;
+    this.attempt = 0;
+    this.lastMessageAt = 0;
+    this.lastTickAt = 0;
+    this.spacings = [];
+    this.counts = { snapshots: 0, deltas: 0, resyncs: 0, connects: 0 };
+    this.status = { connected: false, stale: true, everConnected: false };
+    this.retryTimer = 0;
+    this.watchTimer = setInterval(() => this.watch(), 250);
+  }
+
+  start() {
+    this.connect();
+  }
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = 0;
+    let socket;
+    try {
+      socket = new WebSocket(this.url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    this.awaitingSnapshot = true;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.counts.connects += 1;
+      this.lastMessageAt = performance.now();
+      this.lastTickAt = 0;
+      this.setStatus({ connected: true, everConnected: true });
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      this.receive(event.data);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.setStatus({ connected: false, stale: true });
+      this.scheduleReconnect();
+    };
+    // onerror is always followed by onclose; nothing to do twice.
+    socket.onerror = null;
+  }
+
+  scheduleReconnect() {
+    if (this.retryTimer) return;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    // ±25% jitter so a hall full of screens does not reconnect in lockstep.
+    const delay = base * (0.75 + Math.random() * 0.5);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  tickMs() {
+    if (this.spacings.length < 3) return DEFAULT_TICK_MS;
+    const sorted = [...this.spacings].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1];
+  }
+
+  watch() {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    const silent = performance.now() - this.lastMessageAt;
+    const tick = this.tickMs();
+    const stale = silent > Math.max(3 * tick, STALE_FLOOR_MS);
+    if (stale !== this.status.stale) this.setStatus({ stale });
+    if (silent > Math.max(DEAD_TICKS * tick, DEAD_FLOOR_MS)) {
+      // A half-open socket: close it and reconnect rather than freeze silently.
+      const socket = this.socket;
+      this.socket = null;
+      socket.onclose = null;
+      socket.close();
+      this.setStatus({ connected: false, stale: true });
+      this.scheduleReconnect();
+    }
+  }
+
+  setStatus(change) {
+    const next = { ...this.status, ...change };
+    if (next.connected === this.status.connected && next.stale === this.status.stale
+      && next.everConnected === this.status.everConnected) return;
+    this.status = next;
+    this.onStatus(next, this);
+  }
+
+  /**
+   * Every message proves the server alive. Only the spacing between two
+   * tick messages (delta or heartbeat) measures the tick: a snapshot comes
+   * whenever it is asked for.
+   */
+  noteMessage(tick) {
+    const now = performance.now();
+    if (tick && this.lastTickAt) {
+      this.spacings.push(now - this.lastTickAt);
+      if (this.spacings.length > SPACINGS) this.spacings.shift();
+    }
+    this.lastTickAt = tick ? now : 0;
+    this.lastMessageAt = now;
+  }
+
+  resync() {
+    this.awaitingSnapshot = true;
+    this.counts.resyncs += 1;
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send('{"type":"resync"}');
+    }
+  }
+
+  receive(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case 'snapshot':
+        this.noteMessage(false);
+        this.state = msg.state;
+        this.epoch = msg.epoch;
+        this.seq = msg.seq;
+        this.asOf = msg.as_of;
+        this.awaitingSnapshot = false;
+        this.attempt = 0;
+        this.counts.snapshots += 1;
+        this.setStatus({ stale: false });
+        this.onState(this.state, { kind: 'snapshot', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
+        break;
+      case 'delta':
+        this.noteMessage(true);
+        if (this.awaitingSnapshot) return;
+        if (msg.epoch !== this.epoch) return this.resync();
+        if (msg.seq <= this.seq) return;
+        if (msg.seq !== this.seq + 1) return this.resync();
+        try {
+          // Mutates the copy in place: no new document per delta.
+          applyPatch(this.state, msg.ops, false, true);
+        } catch {
+          return this.resync();
+        }
+        this.seq = msg.seq;
+        this.asOf = msg.as_of;
+        this.counts.deltas += 1;
+        this.setStatus({ stale: false });
+        this.onState(this.state, { kind: 'delta', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
+        break;
+      case 'heartbeat':
+        this.noteMessage(true);
+        if (this.awaitingSnapshot) return;
+        if (msg.epoch !== this.epoch || msg.seq > this.seq) return this.resync();
+        this.asOf = msg.as_of;
+        this.setStatus({ stale: false });
+        this.onState(this.state, { kind: 'heartbeat', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
+        break;
+      default:
+        // {"type":"error"} and anything newer: nothing the wall can act on.
+        break;
+    }
+  }
+}

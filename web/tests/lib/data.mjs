@@ -1,0 +1,67 @@
+// Synthetic events (person ids p-XXXXXXXX only) and the figures they must
+// produce, worked out here independently of the server.
+export const CODES = [
+  '110101', '110102', '110105', '110106', '110107', '110108', '110109', '110111',
+  '110112', '110113', '110114', '110115', '110116', '110117', '110118', '110119',
+];
+export const COLOURS = ['green', 'orange', 'pink', 'yellow', 'blue'];
+
+/** RFC 3339 in Beijing time (+08:00), `msAgo` before now. */
+export function beijingTs(msAgo = 0) {
+  const ms = Date.now() - msAgo;
+  return new Date(ms + 8 * 3600e3).toISOString().replace('Z', '+08:00');
+}
+
+export const personId = (n) => `p-${String(n).padStart(8, '0')}`;
+
+/**
+ * The first batch. District i has 5 + 3·i people who scan (one of them twice);
+ * person 1 also scans in a second district (one person, counted in both
+ * districts but once in the city); every other person in a district assesses,
+ * colours in turn; person 2 is re-assessed later with another colour (only the
+ * latest counts).
+ */
+export function firstBatch(prefix) {
+  const events = [];
+  let n = 0;
+  let id = 0;
+  const ev = (e, msAgo) => events.push({ id: `${prefix}-${++id}`, ts: beijingTs(msAgo), ...e });
+  const people = {};
+  const colours = Object.fromEntries(COLOURS.map((c) => [c, 0]));
+  const persons = new Set();
+  let assessedTurn = 0;
+  CODES.forEach((code, i) => {
+    const count = 5 + 3 * i;
+    people[code] = count;
+    for (let k = 0; k < count; k += 1) {
+      n += 1;
+      const person = personId(n);
+      persons.add(person);
+      ev({ kind: 'scan', district: code, person, channel: 'test' }, 20_000);
+      if (k === 0) ev({ kind: 'scan', district: code, person, channel: 'test' }, 19_000);
+      if (k % 2 === 0) {
+        const colour = COLOURS[assessedTurn % 5];
+        assessedTurn += 1;
+        ev({ kind: 'assess', district: code, person, colour }, 18_000);
+        colours[colour] += 1;
+      }
+    }
+  });
+  // Person 1 (of 东城区) scans in 西城区 too.
+  ev({ kind: 'scan', district: CODES[1], person: personId(1), channel: 'test' }, 17_000);
+  people[CODES[1]] += 1;
+  // Person 1 was assessed first (k = 0) as green; a later assessment says blue.
+  ev({ kind: 'assess', district: CODES[0], person: personId(1), colour: 'blue' }, 16_000);
+  colours.green -= 1;
+  colours.blue += 1;
+  return { events, expected: { people: persons.size, districts: people, colours }, lastPerson: n };
+}
+
+/** `count` new people scanning, spread over the districts, numbered from `from`. */
+export function moreScans(prefix, from, count) {
+  const events = [];
+  for (let k = 0; k < count; k += 1) {
+    events.push({ id: `${prefix}-${k}`, ts: beijingTs(1000), kind: 'scan', district: CODES[(from + k) % CODES.length], person: personId(from + k), channel: 'test' });
+  }
+  return events;
+}

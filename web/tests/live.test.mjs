@@ -1,0 +1,150 @@
+// The wall's protocol client (src/live.js) without a browser: snapshot,
+// in-place deltas, and every case that must end in a resync (a gap, a new
+// epoch, a heartbeat ahead, a patch that does not apply), which the real
+// server rarely produces on demand; also the reconnect back-off.
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+
+class FakeSocket {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 3;
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = FakeSocket.CONNECTING;
+    this.sent = [];
+    FakeSocket.all.push(this);
+  }
+  open() {
+    this.readyState = FakeSocket.OPEN;
+    this.onopen?.();
+  }
+  message(obj) {
+    this.onmessage?.({ data: JSON.stringify(obj) });
+  }
+  send(text) {
+    this.sent.push(JSON.parse(text));
+  }
+  close() {
+    this.readyState = FakeSocket.CLOSED;
+    this.onclose?.();
+  }
+}
+
+globalThis.WebSocket = FakeSocket;
+const { Live, socketUrl } = await import('../src/live.js');
+
+const state = () => ({ totals: { people: 10 }, districts: { 110106: { people: 4 } } });
+let live;
+let seen;
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  seen = [];
+  live = new Live({ url: 'ws://wall/ws', onState: (s, info) => seen.push({ ...info, people: s.totals.people }), onStatus: () => {} });
+  live.start();
+  FakeSocket.all[0].open();
+});
+
+afterEach(() => {
+  clearInterval(live.watchTimer);
+  clearTimeout(live.retryTimer);
+});
+
+const socket = () => FakeSocket.all[FakeSocket.all.length - 1];
+const snap = (epoch, seq, s = state()) => ({ type: 'snapshot', epoch, seq, as_of: '2017-06-28T10:59:58.000+08:00', state: s });
+const delta = (epoch, seq, ops) => ({ type: 'delta', epoch, seq, as_of: '2017-06-28T11:00:00.000+08:00', ops });
+
+test('the socket URL follows the page: ws or wss, same host, the token passed on', () => {
+  assert.equal(socketUrl({ protocol: 'http:', host: 'wall:8080', search: '' }), 'ws://wall:8080/ws');
+  assert.equal(socketUrl({ protocol: 'https:', host: 'wall', search: '?token=a%20b&lang=en' }), 'wss://wall/ws?token=a%20b');
+});
+
+test('a snapshot, then deltas applied in place in order', () => {
+  socket().message(snap(7, 41));
+  const copy = live.state;
+  socket().message(delta(7, 42, [{ op: 'replace', path: '/totals/people', value: 82969 }]));
+  socket().message(delta(7, 43, [{ op: 'replace', path: '/districts/110106/people', value: 5 }]));
+  assert.equal(live.state, copy, 'the same object, patched in place');
+  assert.deepEqual(live.state, { totals: { people: 82969 }, districts: { 110106: { people: 5 } } });
+  assert.deepEqual(seen.map((s) => [s.kind, s.seq, s.people]), [['snapshot', 41, 10], ['delta', 42, 82969], ['delta', 43, 82969]]);
+  assert.deepEqual(socket().sent, []);
+});
+
+test('an old or repeated delta is ignored', () => {
+  socket().message(snap(7, 41));
+  socket().message(delta(7, 41, [{ op: 'replace', path: '/totals/people', value: 1 }]));
+  socket().message(delta(7, 40, [{ op: 'replace', path: '/totals/people', value: 1 }]));
+  assert.equal(live.state.totals.people, 10);
+  assert.deepEqual(socket().sent, []);
+});
+
+test('a gap asks for a snapshot and ignores deltas until it comes; the picture stays', () => {
+  socket().message(snap(7, 41));
+  socket().message(delta(7, 43, [{ op: 'replace', path: '/totals/people', value: 99 }]));
+  assert.deepEqual(socket().sent, [{ type: 'resync' }]);
+  assert.equal(live.state.totals.people, 10, 'the last state stays up');
+  socket().message(delta(7, 44, [{ op: 'replace', path: '/totals/people', value: 98 }]));
+  assert.equal(live.state.totals.people, 10);
+  socket().message(snap(7, 44, { totals: { people: 98 }, districts: {} }));
+  socket().message(delta(7, 45, [{ op: 'replace', path: '/totals/people', value: 100 }]));
+  assert.equal(live.state.totals.people, 100);
+  assert.equal(live.counts.resyncs, 1);
+});
+
+test('a new epoch (delta or heartbeat) asks for a snapshot', () => {
+  socket().message(snap(7, 41));
+  socket().message(delta(8, 1, [{ op: 'replace', path: '/totals/people', value: 1 }]));
+  assert.deepEqual(socket().sent, [{ type: 'resync' }]);
+  socket().message(snap(8, 1));
+  socket().message({ type: 'heartbeat', epoch: 9, seq: 1, as_of: '2017-06-28T11:00:02.000+08:00' });
+  assert.deepEqual(socket().sent, [{ type: 'resync' }, { type: 'resync' }]);
+});
+
+test('a heartbeat ahead of our seq is a gap; one at our seq only refreshes the time', () => {
+  socket().message(snap(7, 41));
+  socket().message({ type: 'heartbeat', epoch: 7, seq: 41, as_of: '2017-06-28T11:00:02.000+08:00' });
+  assert.deepEqual(socket().sent, []);
+  assert.equal(live.asOf, '2017-06-28T11:00:02.000+08:00');
+  socket().message({ type: 'heartbeat', epoch: 7, seq: 42, as_of: '2017-06-28T11:00:04.000+08:00' });
+  assert.deepEqual(socket().sent, [{ type: 'resync' }]);
+});
+
+test('a patch that does not apply asks for a snapshot', () => {
+  socket().message(snap(7, 41));
+  socket().message(delta(7, 42, [{ op: 'remove', path: '/no/such/thing' }]));
+  assert.deepEqual(socket().sent, [{ type: 'resync' }]);
+});
+
+test('errors and unknown messages change nothing', () => {
+  socket().message(snap(7, 41));
+  socket().message({ type: 'error', error: 'nope' });
+  socket().message({ type: 'something-new' });
+  socket().onmessage({ data: 'not json' });
+  assert.equal(live.seq, 41);
+  assert.deepEqual(socket().sent, []);
+});
+
+test('reconnects back off from 0.5 s, doubling to 10 s, with jitter; a snapshot resets it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const delays = [];
+  for (let i = 0; i < 7; i += 1) {
+    const before = FakeSocket.all.length;
+    socket().close();
+    // Find the delay: advance until a new socket is made.
+    let waited = 0;
+    while (FakeSocket.all.length === before && waited < 20_000) {
+      t.mock.timers.tick(10);
+      waited += 10;
+    }
+    delays.push(waited);
+  }
+  const bases = [500, 1000, 2000, 4000, 8000, 10_000, 10_000];
+  delays.forEach((d, i) => {
+    assert.ok(d >= bases[i] * 0.75 - 10 && d <= bases[i] * 1.25 + 10, `attempt ${i + 1}: ${d} ms for a ${bases[i]} ms base`);
+  });
+  socket().open();
+  socket().message(snap(7, 1));
+  assert.equal(live.attempt, 0);
+});
