@@ -29,8 +29,8 @@ const SERVICE: u8 = 8;
 const TRAIN: u8 = 16;
 const CERTIFIED: u8 = 32;
 
-/// The totals of the city or of one district.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The totals of the city or of one district, as the state document carries them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Totals {
     /// Distinct persons with a scan.
     pub people: u64,

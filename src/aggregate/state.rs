@@ -15,7 +15,7 @@ use crate::time;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct State {
     pub region: String,
-    pub totals: TotalsDoc,
+    pub totals: Totals,
     pub colours: BTreeMap<&'static str, u64>,
     pub categories: BTreeMap<&'static str, u64>,
     pub targets: BTreeMap<&'static str, TargetDoc>,
@@ -23,33 +23,6 @@ pub struct State {
     pub trend: Vec<TrendPoint>,
     pub districts: BTreeMap<String, DistrictDoc>,
     pub wall: Wall,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct TotalsDoc {
-    pub people: u64,
-    pub scans: u64,
-    pub assessed: u64,
-    pub managed: u64,
-    pub interactive: u64,
-    pub services: u64,
-    pub trainees: u64,
-    pub guardians: u64,
-}
-
-impl From<Totals> for TotalsDoc {
-    fn from(t: Totals) -> TotalsDoc {
-        TotalsDoc {
-            people: t.people,
-            scans: t.scans,
-            assessed: t.assessed,
-            managed: t.managed,
-            interactive: t.interactive,
-            services: t.services,
-            trainees: t.trainees,
-            guardians: t.guardians,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -72,7 +45,7 @@ pub struct TrendPoint {
 pub struct DistrictDoc {
     pub name: String,
     #[serde(flatten)]
-    pub totals: TotalsDoc,
+    pub totals: Totals,
     pub scans_last_minute: u64,
     pub colours: BTreeMap<&'static str, u64>,
     pub rates: BTreeMap<&'static str, RateDoc>,
@@ -176,7 +149,7 @@ pub fn build(inputs: Inputs<'_>) -> State {
                 d.code.clone(),
                 DistrictDoc {
                     name: d.name.clone(),
-                    totals: figures.totals.into(),
+                    totals: figures.totals,
                     scans_last_minute: last_minute[i],
                     colours: colours(&figures.colours),
                     rates,
@@ -201,7 +174,7 @@ pub fn build(inputs: Inputs<'_>) -> State {
     };
     State {
         region: region.name.clone(),
-        totals: agg.city.into(),
+        totals: agg.city,
         colours: colours(&agg.colours),
         categories: category_codes()
             .map(|c| (c.code(), agg.categories[c.index()]))
