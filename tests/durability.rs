@@ -141,3 +141,82 @@ async fn the_simulator_reaches_its_people_through_the_ingest_api() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_closes_sockets_and_checkpoints() {
+    let dir = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick-ms",
+            "200",
+            "--data",
+        ])
+        .arg(dir.path())
+        .env("WEIBING_INGEST_KEY", INGEST_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("weibing listening on ")
+        .unwrap()
+        .to_string();
+    let body: Vec<String> = (0..300)
+        .map(|i| {
+            scan(
+                &format!("g-{i}"),
+                "110105",
+                &format!("p-term-{i:04}"),
+                "2017-06-28T10:00:00+08:00",
+            )
+            .to_string()
+        })
+        .collect();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(INGEST_KEY)
+        .header("content-type", "application/x-ndjson")
+        .body(body.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ws_url = format!("{}/ws", url.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let wal = dir.path().join("weibing.duckdb.wal");
+    assert!(wal.exists(), "the commit went to the write-ahead log");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        match futures_util::StreamExt::next(&mut socket).await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+                break u16::from(frame.code);
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 1001, "going away");
+    drop(socket);
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "a clean exit: {exit:?}");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        wal_len, 0,
+        "the WAL was checkpointed into the database file"
+    );
+    let db = open_db(dir.path());
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), 300);
+}
