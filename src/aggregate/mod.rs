@@ -405,3 +405,161 @@ mod tests {
         assert_eq!(agg.last_minute(now), vec![1]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! For random event sequences, the incremental figures equal a recount
+    //! from scratch by plain set arithmetic, in any arrival order.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ingest::event::{Colour, Detail, Event, Rate, Stage};
+
+    const DISTRICTS: u8 = 3;
+
+    fn event() -> impl Strategy<Value = (u8, u8, i64, u8, u8)> {
+        // (person, district, minute, kind, choice)
+        (0u8..12, 0..DISTRICTS, 0i64..5, 0u8..6, 0u8..10)
+    }
+
+    fn build(i: usize, (person, district, minute, kind, choice): (u8, u8, i64, u8, u8)) -> Event {
+        let detail = match kind {
+            0 => Detail::Scan { channel: None },
+            1 => Detail::Assess {
+                colour: Colour::ALL[choice as usize % 5],
+            },
+            2 => Detail::Enroll { team: "t".into() },
+            3 => Detail::Service {
+                team: "t".into(),
+                category: crate::ingest::event::Category::ALL[choice as usize],
+            },
+            4 => Detail::Train {
+                stage: if choice % 2 == 0 {
+                    Stage::Enrolled
+                } else {
+                    Stage::Certified
+                },
+            },
+            _ => Detail::Outcome {
+                rate: Rate::ALL[choice as usize % 3],
+                value: choice % 2 == 0,
+            },
+        };
+        Event {
+            id: format!("e-{i:04}"),
+            ts: minute * MICROS_PER_MINUTE,
+            district,
+            person: format!("p-{person:06}"),
+            detail,
+        }
+    }
+
+    /// (people, scans, assessed, managed, interactive, services, trainees, guardians)
+    /// in the city, colours, and (n, trues) per district per rate, by recounting.
+    #[allow(clippy::type_complexity)]
+    fn recount(events: &[Event]) -> (Totals, [u64; 5], BTreeMap<(u8, Rate), (u64, u64)>) {
+        let distinct = |f: &dyn Fn(&Detail) -> bool| {
+            events
+                .iter()
+                .filter(|e| f(&e.detail))
+                .map(|e| e.person.clone())
+                .collect::<BTreeSet<_>>()
+                .len() as u64
+        };
+        let totals = Totals {
+            people: distinct(&|d| matches!(d, Detail::Scan { .. })),
+            scans: events
+                .iter()
+                .filter(|e| matches!(e.detail, Detail::Scan { .. }))
+                .count() as u64,
+            assessed: distinct(&|d| matches!(d, Detail::Assess { .. })),
+            managed: distinct(&|d| matches!(d, Detail::Enroll { .. })),
+            interactive: distinct(&|d| matches!(d, Detail::Service { .. })),
+            services: events
+                .iter()
+                .filter(|e| matches!(e.detail, Detail::Service { .. }))
+                .count() as u64,
+            trainees: distinct(&|d| matches!(d, Detail::Train { .. })),
+            guardians: distinct(&|d| {
+                matches!(
+                    d,
+                    Detail::Train {
+                        stage: Stage::Certified
+                    }
+                )
+            }),
+        };
+        let mut latest_colour: BTreeMap<&str, (i64, &str, Colour)> = BTreeMap::new();
+        let mut latest_rate: BTreeMap<(&str, Rate), (i64, &str, u8, bool)> = BTreeMap::new();
+        for e in events {
+            match &e.detail {
+                Detail::Assess { colour } => {
+                    let slot = latest_colour
+                        .entry(&e.person)
+                        .or_insert((e.ts, &e.id, *colour));
+                    if (slot.0, slot.1) < (e.ts, e.id.as_str()) {
+                        *slot = (e.ts, &e.id, *colour);
+                    }
+                }
+                Detail::Outcome { rate, value } => {
+                    let slot = latest_rate
+                        .entry((&e.person, *rate))
+                        .or_insert((e.ts, &e.id, e.district, *value));
+                    if (slot.0, slot.1) < (e.ts, e.id.as_str()) {
+                        *slot = (e.ts, &e.id, e.district, *value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut colours = [0; 5];
+        for (_, _, c) in latest_colour.values() {
+            colours[c.index()] += 1;
+        }
+        let mut rates = BTreeMap::new();
+        for ((_, rate), (_, _, d, v)) in &latest_rate {
+            let r: &mut (u64, u64) = rates.entry((*d, *rate)).or_default();
+            r.0 += 1;
+            r.1 += *v as u64;
+        }
+        (totals, colours, rates)
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_equals_recount_in_any_order(
+            raw in proptest::collection::vec(event(), 0..80),
+            seed in any::<u64>(),
+        ) {
+            let events: Vec<Event> = raw.into_iter().enumerate().map(|(i, r)| build(i, r)).collect();
+            let (totals, colours, rates) = recount(&events);
+            // The same events in a shuffled order.
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            let mut s = seed;
+            for i in (1..order.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                order.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            for sequence in [(0..events.len()).collect::<Vec<_>>(), order] {
+                let mut agg = Aggregator::new(DISTRICTS as usize, 0);
+                for &i in &sequence {
+                    agg.apply(events[i].clone());
+                }
+                prop_assert_eq!(agg.city, totals);
+                prop_assert_eq!(agg.colours, colours);
+                let district_colours: u64 = agg.districts.iter().map(|d| d.colours.iter().sum::<u64>()).sum();
+                prop_assert_eq!(district_colours, totals.assessed);
+                for d in 0..DISTRICTS {
+                    for rate in Rate::ALL {
+                        let want = rates.get(&(d, *rate)).copied().unwrap_or((0, 0));
+                        let got = agg.districts[d as usize].rates[rate.index()];
+                        prop_assert_eq!((got.n, got.trues), want);
+                    }
+                }
+            }
+        }
+    }
+}
