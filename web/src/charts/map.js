@@ -114,6 +114,7 @@ export class DistrictMap {
     const m = this.metric;
     const data = [];
     let max = 0;
+    let min = Infinity;
     let matched = 0;
     for (const name of FEATURE_NAMES) {
       const d = BY_NAME.get(name);
@@ -122,6 +123,7 @@ export class DistrictMap {
       matched += 1;
       const value = Number(doc[m]) || 0;
       if (value > max) max = value;
+      if (value < min) min = value;
       const core = CORE_LABELS[name];
       if (!core) data.push({ name, value });
       else if (!core.nameOnly) data.push({ name, value, label: { offset: core.offset } });
@@ -130,9 +132,12 @@ export class DistrictMap {
     this.el.dataset.regions = String(matched);
     this.el.dataset.metric = m;
     const top = max > 0 ? max : 1;
+    // The scale spans the districts' own range, so close values (the index
+    // sits near 50 everywhere) still show which district leads.
+    const bottom = min < max ? min : 0;
     return {
       key: `${m}|${data.map((x) => x.value).join(',')}`,
-      option: { visualMap: { max: top }, series: [{ data }] },
+      option: { visualMap: { min: bottom, max: top }, series: [{ data }] },
     };
   }
 
