@@ -163,6 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     server::shutdown_signal().await;
                 }
             }
+            tracing::info!("stopping");
             running.stop().await
         }
         Command::Simulate {
