@@ -1,0 +1,151 @@
+//! Hostile and broken input: each gets a clear answer, none crashes the
+//! server or loses the good events beside it.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_lines_never_sink_their_neighbours() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let ts = "2017-06-28T10:00:00+08:00";
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let mut body: Vec<u8> = Vec::new();
+    body.extend_from_slice(
+        scan("ok-1", "110101", "p-00000001", ts)
+            .to_string()
+            .as_bytes(),
+    );
+    body.extend_from_slice(b"\n");
+    body.extend_from_slice(deep.as_bytes());
+    body.extend_from_slice(b"\n{\"id\":\"bad-utf8\",\"person\":\"p-\xff\xfe\"}\n");
+    body.extend_from_slice(
+        json!({"id": null, "ts": [1], "kind": {"x": 1}, "district": 110101, "person": true})
+            .to_string()
+            .as_bytes(),
+    );
+    body.extend_from_slice(b"\n");
+    body.extend_from_slice(
+        scan("ok-2", "110102", "p-00000002", ts)
+            .to_string()
+            .as_bytes(),
+    );
+    let (status, answer) = server.post("application/x-ndjson", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["accepted"], 2);
+    assert_eq!(answer["rejected"], 3);
+    let errors = answer["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["line"], 2);
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON: recursion limit exceeded"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[1]["line"], 3);
+    assert_eq!(errors[1]["error"], "line is not valid UTF-8 (byte 30)");
+    assert_eq!(errors[2]["line"], 4);
+    assert_eq!(
+        errors[2]["error"],
+        "id: must be a string, got null; ts: must be a string, got an array; kind: must be a string, got an object; district: must be a string, got a number; person: must be a string, got a boolean"
+    );
+
+    // An empty body is an empty batch.
+    assert_eq!(
+        server.post("application/x-ndjson", "").await,
+        (
+            200,
+            json!({"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []})
+        )
+    );
+    assert_eq!(
+        server.post("application/json", "[]").await,
+        (
+            200,
+            json!({"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []})
+        )
+    );
+    server
+        .wait_for("the two good scans", |s| s["totals"]["scans"] == 2)
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quotes_sql_html_and_control_characters_are_stored_as_text() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let ts = "2017-06-28T10:00:00+08:00";
+    let nasty = [
+        "x'); DROP TABLE events; --",
+        "<script>alert(1)</script>",
+        "quote \" and \\ backslash",
+        "tab\tnewline\ncarriage\rbell\u{7}",
+    ];
+    let lines: Vec<_> = nasty
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({"id": id, "ts": ts, "kind": "service", "district": "110106",
+                              "person": format!("p-nasty-{i}"), "team": id, "category": "learning"})
+        })
+        .collect();
+    assert_eq!(server.ndjson(&lines).await["accepted"], 4);
+    let snapshot = server
+        .wait_for("four services", |s| s["totals"]["services"] == 4)
+        .await;
+    let text = snapshot.to_string();
+    assert!(
+        !text.contains("<script>"),
+        "team names and ids never reach viewers"
+    );
+    server.stop().await;
+    let db = open_db(dir.path());
+    for id in nasty {
+        let team: String = db
+            .query_row("SELECT team FROM events WHERE id = ?", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(team, id);
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_paths_cannot_climb_out() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/..%2f..%2fCargo.toml",
+        "/..%2fsrc%2fmain.rs",
+        "/assets//etc/passwd",
+        "/assets/nothing-here.js",
+    ] {
+        let r = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("[package]") && !body.contains("root:"),
+            "{path}"
+        );
+    }
+    let page = server
+        .client
+        .get(format!("{}/", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("首都中医治未病"));
+    server.stop().await;
+}
