@@ -273,62 +273,95 @@ fn columns(detail: &Detail) -> Columns<'_> {
     }
 }
 
-/// Feeds every stored event to `into`, in arrival order. Returns how many.
+fn get(a: &arrow::array::StringArray, i: usize) -> Option<&str> {
+    use arrow::array::Array;
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Feeds every stored event to `into`. Returns how many.
+///
+/// The aggregator does not depend on order, so the table is streamed as it
+/// lies on disk, in Arrow batches, without a sort.
 pub fn replay(
     conn: &Connection,
     region: &Region,
     into: &mut dyn FnMut(Event),
 ) -> Result<u64, StoreError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Int64Type};
+
     let mut stmt = conn.prepare(
-        "SELECT id, epoch_us(ts), kind, district, person, channel, colour, team, category,
+        "SELECT id, epoch_us(ts) AS ts, kind, district, person, channel, colour, team, category,
                 stage, rate, value
-         FROM events ORDER BY seq",
+         FROM events",
     )?;
-    let mut rows = stmt.query([])?;
+    let text = |a: &arrow::array::ArrayRef| -> Result<arrow::array::StringArray, StoreError> {
+        let cast = arrow::compute::cast(a, &DataType::Utf8)
+            .map_err(|e| StoreError::Transaction(format!("reading the store: {e}")))?;
+        Ok(cast.as_string::<i32>().clone())
+    };
     let mut count = 0u64;
     let mut skipped = 0u64;
-    while let Some(row) = rows.next()? {
-        let kind: String = row.get(2)?;
-        let district: String = row.get(3)?;
-        let text = |i: usize| -> Result<Option<String>, duckdb::Error> { row.get(i) };
-        let detail = match Kind::parse(&kind) {
-            Some(Kind::Scan) => Some(Detail::Scan { channel: text(5)? }),
-            Some(Kind::Assess) => text(6)?
-                .as_deref()
-                .and_then(Colour::parse)
-                .map(|colour| Detail::Assess { colour }),
-            Some(Kind::Enroll) => text(7)?.map(|team| Detail::Enroll { team }),
-            Some(Kind::Service) => {
-                match (text(7)?, text(8)?.as_deref().and_then(Category::parse)) {
-                    (Some(team), Some(category)) => Some(Detail::Service { team, category }),
-                    _ => None,
+    for batch in stmt.query_arrow([])? {
+        let c = batch.columns();
+        let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
+        let ts = c[1].as_primitive::<Int64Type>();
+        let (channel, colour, team, category, stage, rate) = (
+            text(&c[5])?,
+            text(&c[6])?,
+            text(&c[7])?,
+            text(&c[8])?,
+            text(&c[9])?,
+            text(&c[10])?,
+        );
+        let value = c[11].as_boolean();
+        for i in 0..batch.num_rows() {
+            let detail = match Kind::parse(kind.value(i)) {
+                Some(Kind::Scan) => Some(Detail::Scan {
+                    channel: get(&channel, i).map(str::to_string),
+                }),
+                Some(Kind::Assess) => get(&colour, i)
+                    .and_then(Colour::parse)
+                    .map(|colour| Detail::Assess { colour }),
+                Some(Kind::Enroll) => get(&team, i).map(|t| Detail::Enroll {
+                    team: t.to_string(),
+                }),
+                Some(Kind::Service) => {
+                    match (get(&team, i), get(&category, i).and_then(Category::parse)) {
+                        (Some(team), Some(category)) => Some(Detail::Service {
+                            team: team.to_string(),
+                            category,
+                        }),
+                        _ => None,
+                    }
                 }
+                Some(Kind::Train) => get(&stage, i)
+                    .and_then(Stage::parse)
+                    .map(|stage| Detail::Train { stage }),
+                Some(Kind::Outcome) => {
+                    match (get(&rate, i).and_then(Rate::parse), value.is_valid(i)) {
+                        (Some(rate), true) => Some(Detail::Outcome {
+                            rate,
+                            value: value.value(i),
+                        }),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            match (detail, region.district_index(district.value(i))) {
+                (Some(detail), Some(d)) => {
+                    into(Event {
+                        id: id.value(i).to_string(),
+                        ts: ts.value(i),
+                        district: d,
+                        person: person.value(i).to_string(),
+                        detail,
+                    });
+                    count += 1;
+                }
+                _ => skipped += 1,
             }
-            Some(Kind::Train) => text(9)?
-                .as_deref()
-                .and_then(Stage::parse)
-                .map(|stage| Detail::Train { stage }),
-            Some(Kind::Outcome) => match (
-                text(10)?.as_deref().and_then(Rate::parse),
-                row.get::<_, Option<bool>>(11)?,
-            ) {
-                (Some(rate), Some(value)) => Some(Detail::Outcome { rate, value }),
-                _ => None,
-            },
-            None => None,
-        };
-        match (detail, region.district_index(&district)) {
-            (Some(detail), Some(district)) => {
-                into(Event {
-                    id: row.get(0)?,
-                    ts: row.get(1)?,
-                    district,
-                    person: row.get(4)?,
-                    detail,
-                });
-                count += 1;
-            }
-            _ => skipped += 1,
         }
     }
     if skipped > 0 {
