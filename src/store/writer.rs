@@ -109,46 +109,55 @@ impl Writer {
             tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
         )>,
     ) {
-        // Ids repeated across requests of the group: the first one wins.
+        // Each event's seq, or None for an id repeated across requests of the
+        // group (the first one wins).
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut firsts: Vec<Vec<(i64, &Event)>> = Vec::with_capacity(group.len());
-        let mut repeats = vec![0usize; group.len()];
-        for (i, (batch, _)) in group.iter().enumerate() {
-            let mut mine = Vec::with_capacity(batch.events.len());
-            for event in &batch.events {
-                if seen.insert(event.id.as_str()) {
-                    mine.push((self.next_seq, event));
-                    self.next_seq += 1;
-                } else {
-                    repeats[i] += 1;
-                }
-            }
-            firsts.push(mine);
-        }
+        let seqs: Vec<Vec<Option<i64>>> = group
+            .iter()
+            .map(|(batch, _)| {
+                batch
+                    .events
+                    .iter()
+                    .map(|event| {
+                        seen.insert(event.id.as_str()).then(|| {
+                            self.next_seq += 1;
+                            self.next_seq - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
 
-        let result = self.write(&group, &firsts);
-        match result {
+        match self.write(&group, &seqs) {
             Ok(inserted) => {
+                // The events move on to the aggregator: no copy on this path.
                 let mut accepted_events = Vec::new();
-                let mut answers = Vec::with_capacity(group.len());
-                for (i, mine) in firsts.iter().enumerate() {
-                    let mut accepted = 0;
-                    for (seq, event) in mine {
-                        if inserted.contains(seq) {
-                            accepted += 1;
-                            accepted_events.push((*event).clone());
-                        }
-                    }
-                    answers.push(Committed {
-                        accepted,
-                        duplicates: mine.len() - accepted + repeats[i],
-                    });
+                let mut replies = Vec::with_capacity(group.len());
+                for ((batch, reply), seqs) in group.into_iter().zip(seqs) {
+                    let total = batch.events.len();
+                    let before = accepted_events.len();
+                    accepted_events.extend(
+                        batch
+                            .events
+                            .into_iter()
+                            .zip(seqs)
+                            .filter(|(_, seq)| seq.is_some_and(|s| inserted.contains(&s)))
+                            .map(|(event, _)| event),
+                    );
+                    let accepted = accepted_events.len() - before;
+                    replies.push((
+                        reply,
+                        Committed {
+                            accepted,
+                            duplicates: total - accepted,
+                        },
+                    ));
                 }
                 if !accepted_events.is_empty() {
                     // The aggregator is gone only when the server is stopping.
                     let _ = self.accepted.send(accepted_events);
                 }
-                for ((_, reply), answer) in group.into_iter().zip(answers) {
+                for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
             }
@@ -170,7 +179,7 @@ impl Writer {
             Batch,
             tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
         )],
-        firsts: &[Vec<(i64, &Event)>],
+        seqs: &[Vec<Option<i64>>],
     ) -> Result<HashSet<i64>, StoreError> {
         let received = time::now_beijing_micros();
         self.conn
@@ -179,8 +188,9 @@ impl Writer {
             let mut app = self
                 .conn
                 .appender_to_catalog_and_db("staging", "temp", "main")?;
-            for ((batch, _), mine) in group.iter().zip(firsts) {
-                for (seq, e) in mine {
+            for ((batch, _), seqs) in group.iter().zip(seqs) {
+                for (e, seq) in batch.events.iter().zip(seqs) {
+                    let Some(seq) = seq else { continue };
                     let code = self.region.districts[e.district as usize].code.as_str();
                     let (channel, colour, team, category, stage, rate, value) = columns(&e.detail);
                     app.append_row(params![
