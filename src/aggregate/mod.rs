@@ -16,7 +16,7 @@ pub mod tick;
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ingest::event::{Category, Colour, Detail, Event, Rate, Stage};
+use crate::ingest::event::{Colour, Detail, Event, Rate, Stage};
 use crate::time::MICROS_PER_MINUTE;
 
 /// Minutes of scans-per-minute history kept for the trend (60 shown, one spare).
@@ -82,6 +82,16 @@ pub struct DistrictFigures {
     pub colours: [u64; 5],
     /// Persons whose latest observation of each rate was made here.
     pub rates: [RateCount; 10],
+}
+
+impl DistrictFigures {
+    /// The rates observed here (n ≥ 1), with their counts.
+    pub fn observed_rates(&self) -> impl Iterator<Item = (Rate, RateCount)> + '_ {
+        Rate::ALL
+            .iter()
+            .map(|r| (*r, self.rates[r.index()]))
+            .filter(|(_, c)| c.n > 0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -278,28 +288,11 @@ impl Aggregator {
     pub fn take_changed(&mut self) -> bool {
         std::mem::replace(&mut self.changed, false)
     }
-
-    pub fn persons(&self) -> usize {
-        self.persons.len()
-    }
 }
 
 /// The Beijing minute of a Beijing-micros time (floor, also before 1970).
 pub fn minute_of(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_MINUTE)
-}
-
-/// Rates in the order of the state document.
-pub fn rate_codes() -> impl Iterator<Item = Rate> {
-    Rate::ALL.iter().copied()
-}
-
-pub fn colour_codes() -> impl Iterator<Item = Colour> {
-    Colour::ALL.iter().copied()
-}
-
-pub fn category_codes() -> impl Iterator<Item = Category> {
-    Category::ALL.iter().copied()
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Aggregator, Totals, category_codes, colour_codes, rate_codes};
+use super::{Aggregator, Totals};
+use crate::ingest::event::{Category, Colour};
 use crate::region::Region;
 use crate::store::index::IndexOutput;
 use crate::time;
@@ -119,7 +120,8 @@ pub fn build(inputs: Inputs<'_>) -> State {
         wall,
     } = inputs;
     let colours = |counts: &[u64; 5]| -> BTreeMap<&'static str, u64> {
-        colour_codes()
+        Colour::ALL
+            .iter()
             .map(|c| (c.code(), counts[c.index()]))
             .collect()
     };
@@ -130,18 +132,16 @@ pub fn build(inputs: Inputs<'_>) -> State {
         .enumerate()
         .map(|(i, d)| {
             let figures = &agg.districts[i];
-            let rates = rate_codes()
-                .filter_map(|r| {
-                    let count = figures.rates[r.index()];
-                    (count.n > 0).then(|| {
-                        (
-                            r.code(),
-                            RateDoc {
-                                value: count.share(),
-                                n: count.n,
-                            },
-                        )
-                    })
+            let rates = figures
+                .observed_rates()
+                .map(|(r, count)| {
+                    (
+                        r.code(),
+                        RateDoc {
+                            value: count.share(),
+                            n: count.n,
+                        },
+                    )
                 })
                 .collect();
             let out = &index[i];
@@ -176,7 +176,8 @@ pub fn build(inputs: Inputs<'_>) -> State {
         region: region.name.clone(),
         totals: agg.city,
         colours: colours(&agg.colours),
-        categories: category_codes()
+        categories: Category::ALL
+            .iter()
             .map(|c| (c.code(), agg.categories[c.index()]))
             .collect(),
         targets: BTreeMap::from([

@@ -69,11 +69,9 @@ impl TickEngine {
                     people: d.totals.people,
                     managed: d.totals.managed,
                     guardians: d.totals.guardians,
-                    rates: super::rate_codes()
-                        .filter_map(|r| {
-                            let c = d.rates[r.index()];
-                            (c.n > 0).then(|| (r.code(), c.share(), c.n))
-                        })
+                    rates: d
+                        .observed_rates()
+                        .map(|(r, c)| (r.code(), c.share(), c.n))
                         .collect(),
                 })
                 .collect();
@@ -119,10 +117,6 @@ impl TickEngine {
             });
             ((per_minute * 10.0).round() / 10.0, eta)
         })
-    }
-
-    pub fn persons(&self) -> usize {
-        self.agg.persons()
     }
 }
 
