@@ -102,7 +102,6 @@ async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> i
 pub struct Running {
     pub addr: SocketAddr,
     pub epoch: u64,
-    pub replayed: u64,
     shutdown: watch::Sender<bool>,
     hub: Arc<Hub>,
     serve: JoinHandle<std::io::Result<()>>,
@@ -183,7 +182,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         epoch,
-        replayed: opened.replayed,
         shutdown,
         hub,
         serve,

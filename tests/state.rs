@@ -278,7 +278,6 @@ async fn the_state_of_a_fixture_is_exact() {
         json!({"people": 104000, "managed": 15000, "guardians": 10400})
     );
     assert_eq!(state["districts"]["110118"]["name"], "密云区");
-    // The tie at 10:00:00: the greater id (blue) wins over fx-00000-a (green).
     assert_eq!(state["wall"]["phase"], "live");
     // No person id anywhere in what viewers receive.
     let text = snapshot.to_string();

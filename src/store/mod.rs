@@ -16,7 +16,7 @@
 pub mod index;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -79,16 +79,12 @@ pub(crate) enum Command {
         value: String,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    Checkpoint {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
 }
 
 /// Handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Command>,
-    path: PathBuf,
 }
 
 /// What the store found when it opened.
@@ -125,10 +121,7 @@ impl Store {
             .name("store-writer".into())
             .spawn(move || writer.run(rx))?;
         Ok(Opened {
-            store: Store {
-                tx,
-                path: path.to_path_buf(),
-            },
+            store: Store { tx },
             settings,
             replayed,
             writer: handle,
@@ -138,10 +131,6 @@ impl Store {
     /// Whether the writer thread is still taking commands.
     pub fn is_alive(&self) -> bool {
         !self.tx.is_closed()
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Stores a batch; answers after the commit.
@@ -162,16 +151,6 @@ impl Store {
                 value: value.to_string(),
                 reply,
             })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Writes the write-ahead log into the database file.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::Checkpoint { reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?

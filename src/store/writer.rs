@@ -74,10 +74,6 @@ impl Writer {
                     Command::SetSetting { key, value, reply } => {
                         let _ = reply.send(self.set_setting(&key, &value));
                     }
-                    Command::Checkpoint { reply } => {
-                        let _ =
-                            reply.send(self.conn.execute_batch("CHECKPOINT").map_err(Into::into));
-                    }
                 }
                 if ingests.len() < GROUP_MAX_COMMANDS && events < GROUP_MAX_EVENTS {
                     next = rx.try_recv().ok();

@@ -159,13 +159,6 @@ pub fn temp_dir() -> tempfile::TempDir {
         .expect("a temp dir")
 }
 
-/// Beijing time now, RFC 3339.
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
-
 pub fn scan(id: &str, district: &str, person: &str, ts: &str) -> Value {
     serde_json::json!({"id": id, "ts": ts, "kind": "scan", "district": district, "person": person, "channel": "test"})
 }
