@@ -8,9 +8,8 @@ use std::process::{Command, Stdio};
 use common::*;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn answered_events_survive_sigkill() {
-    let dir = temp_dir();
+/// The real binary serving `dir` on a free port, and its address.
+fn spawn_server(dir: &std::path::Path) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
         .args([
             "serve",
@@ -20,7 +19,7 @@ async fn answered_events_survive_sigkill() {
             "200",
             "--data",
         ])
-        .arg(dir.path())
+        .arg(dir)
         .env("WEIBING_INGEST_KEY", INGEST_KEY)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -35,6 +34,13 @@ async fn answered_events_survive_sigkill() {
         .strip_prefix("weibing listening on ")
         .expect("the address line")
         .to_string();
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answered_events_survive_sigkill() {
+    let dir = temp_dir();
+    let (mut child, url) = spawn_server(dir.path());
 
     let client = reqwest::Client::new();
     let mut answered = 0;
@@ -145,30 +151,7 @@ async fn the_simulator_reaches_its_people_through_the_ingest_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_sockets_and_checkpoints() {
     let dir = temp_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tick-ms",
-            "200",
-            "--data",
-        ])
-        .arg(dir.path())
-        .env("WEIBING_INGEST_KEY", INGEST_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("weibing listening on ")
-        .unwrap()
-        .to_string();
+    let (mut child, url) = spawn_server(dir.path());
     let body: Vec<String> = (0..300)
         .map(|i| {
             scan(
