@@ -2,7 +2,8 @@
 // (docs/protocol.md): a snapshot, then RFC 6902 deltas applied in place, with
 // seq/epoch checked on every message. Any doubt (a gap, a new epoch, a patch
 // that does not apply) asks for a fresh snapshot; until it comes, the last
-// picture stays up. The socket reconnects by itself with back-off.
+// picture stays up. The socket reconnects by itself with back-off, until the
+// server says the credential ended ({"type":"ended"}, or close code 4001).
 import { applyPatch } from 'fast-json-patch/index.mjs';
 
 const BACKOFF_FIRST_MS = 500;
@@ -16,6 +17,8 @@ const STALE_FLOOR_MS = 1_000;
 // An open socket that stays silent this long is taken for dead and replaced.
 const DEAD_TICKS = 6;
 const DEAD_FLOOR_MS = 8_000;
+// The server closes the sockets of a revoked or expired link with this code.
+const CLOSE_ENDED = 4001;
 
 export function socketUrl(loc) {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -30,11 +33,18 @@ export class Live {
    * @param {string} o.url websocket URL
    * @param {(state: object, info: object) => void} o.onState after every change of the copy
    * @param {(status: object) => void} o.onStatus when connection or staleness changes
+   * @param {(reason: string) => void} [o.onEnded] the credential was revoked or
+   *   expired: the socket is closed for good and no reconnect follows
+   * @param {(info: {opened: boolean, code: number}) => void} [o.onClose] after a
+   *   socket closed (a handshake refused with 401 closes before it opened)
    */
-  constructor({ url, onState, onStatus }) {
+  constructor({ url, onState, onStatus, onEnded = () => {}, onClose = () => {} }) {
     this.url = url;
     this.onState = onState;
     this.onStatus = onStatus;
+    this.onEnded = onEnded;
+    this.onClose = onClose;
+    this.ended = null;
     this.state = null;
     this.epoch = null;
     this.seq = -1;
@@ -55,7 +65,30 @@ export class Live {
     this.connect();
   }
 
+  /** Closes the socket for good: no reconnect, no more callbacks. */
+  stop() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = 0;
+    clearInterval(this.watchTimer);
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close();
+    }
+  }
+
+  end(reason) {
+    if (this.ended) return;
+    this.ended = reason;
+    this.stop();
+    this.setStatus({ connected: false, stale: true });
+    this.onEnded(reason);
+  }
+
   connect() {
+    if (this.ended) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = 0;
     let socket;
@@ -67,8 +100,10 @@ export class Live {
     }
     this.socket = socket;
     this.awaitingSnapshot = true;
+    let opened = false;
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      opened = true;
       this.counts.connects += 1;
       this.lastMessageAt = performance.now();
       this.lastTickAt = 0;
@@ -78,18 +113,23 @@ export class Live {
       if (this.socket !== socket) return;
       this.receive(event.data);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (event?.code === CLOSE_ENDED) {
+        this.end('ended');
+        return;
+      }
       this.setStatus({ connected: false, stale: true });
       this.scheduleReconnect();
+      this.onClose({ opened, code: event?.code ?? 0 });
     };
     // onerror is always followed by onclose; nothing to do twice.
     socket.onerror = null;
   }
 
   scheduleReconnect() {
-    if (this.retryTimer) return;
+    if (this.retryTimer || this.ended) return;
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
     this.attempt += 1;
     // ±25% jitter so a hall full of screens does not reconnect in lockstep.
@@ -196,6 +236,10 @@ export class Live {
         this.asOf = msg.as_of;
         this.setStatus({ stale: false });
         this.onState(this.state, { kind: 'heartbeat', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
+        break;
+      case 'ended':
+        // The link or wall token was revoked or expired: reconnecting is futile.
+        this.end(typeof msg.reason === 'string' ? msg.reason : 'ended');
         break;
       default:
         // {"type":"error"} and anything newer: nothing the wall can act on.

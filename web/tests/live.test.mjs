@@ -26,9 +26,9 @@ class FakeSocket {
   send(text) {
     this.sent.push(JSON.parse(text));
   }
-  close() {
+  close(code = 1000) {
     this.readyState = FakeSocket.CLOSED;
-    this.onclose?.();
+    this.onclose?.({ code });
   }
 }
 
@@ -38,11 +38,21 @@ const { Live, socketUrl } = await import('../src/live.js');
 const state = () => ({ totals: { people: 10 }, districts: { 110106: { people: 4 } } });
 let live;
 let seen;
+let ended;
+let closes;
 
 beforeEach(() => {
   FakeSocket.all = [];
   seen = [];
-  live = new Live({ url: 'ws://wall/ws', onState: (s, info) => seen.push({ ...info, people: s.totals.people }), onStatus: () => {} });
+  ended = [];
+  closes = [];
+  live = new Live({
+    url: 'ws://wall/ws',
+    onState: (s, info) => seen.push({ ...info, people: s.totals.people }),
+    onStatus: () => {},
+    onEnded: (reason) => ended.push(reason),
+    onClose: (info) => closes.push(info),
+  });
   live.start();
   FakeSocket.all[0].open();
 });
@@ -147,4 +157,37 @@ test('reconnects back off from 0.5 s, doubling to 10 s, with jitter; a snapshot 
   socket().open();
   socket().message(snap(7, 1));
   assert.equal(live.attempt, 0);
+});
+
+test('{"type":"ended"} closes the socket for good: no reconnect, the last state kept', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  socket().message(snap(7, 41));
+  socket().message({ type: 'ended', reason: 'revoked' });
+  assert.deepEqual(ended, ['revoked']);
+  assert.equal(socket().readyState, FakeSocket.CLOSED);
+  const sockets = FakeSocket.all.length;
+  t.mock.timers.tick(30_000);
+  assert.equal(FakeSocket.all.length, sockets, 'no new socket');
+  assert.equal(live.status.connected, false);
+  assert.equal(live.state.totals.people, 10);
+});
+
+test('close code 4001 (credential ended) stops reconnecting too', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  socket().message(snap(7, 41));
+  socket().close(4001);
+  assert.deepEqual(ended, ['ended']);
+  t.mock.timers.tick(30_000);
+  assert.equal(FakeSocket.all.length, 1, 'no new socket');
+});
+
+test('a handshake refused (closed before it opened) is told to onClose, and reconnects', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  socket().close(1006);
+  assert.deepEqual(closes, [{ opened: true, code: 1006 }]);
+  t.mock.timers.tick(700);
+  assert.equal(FakeSocket.all.length, 2);
+  socket().close(1006);
+  assert.deepEqual(closes[1], { opened: false, code: 1006 });
+  assert.deepEqual(ended, []);
 });
