@@ -1,163 +1,20 @@
-// The wall screen: one state document from the server (src/live.js), drawn
-// by panels that are each built once and then only updated.
-import './styles/wall.css';
+// The wall screen's page (index.html): the wall (src/wall.js) fed by one
+// websocket (src/live.js), and the launch keys of the wall PC.
 import { Live, socketUrl } from './live.js';
-import { Stage } from './stage.js';
-import { Flop } from './flop.js';
-import { pickLang, strings, DEFAULT_TITLE } from './i18n.js';
-import { beijing, hms, ymd, thousands } from './format.js';
-import { DistrictMap, ROTATE_MS } from './charts/map.js';
-import { Colours } from './charts/colours.js';
-import { Ranking } from './charts/ranking.js';
-import { Trend } from './charts/trend.js';
-import { Targets } from './charts/targets.js';
-import { Categories } from './charts/categories.js';
-import { Figures } from './panels/figures.js';
-import { Ticker } from './panels/ticker.js';
-import { Cover } from './panels/cover.js';
+import { createWall, fontsReady } from './wall.js';
+import { pickLang, strings } from './i18n.js';
 import { bindLaunchKeys } from './panels/keys.js';
 
-// Drawing more often than this buys nothing on a wall and costs CPU when the
-// server ticks fast; the state itself is always current.
-const MIN_RENDER_GAP_MS = 250;
-
-const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const lang = pickLang(location.search);
 const t = strings(lang);
-const now = () => Date.now();
 
 document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
 document.body.classList.add(`lang-${lang}`);
-for (const el of document.querySelectorAll('[data-i18n]')) {
-  const v = t[el.dataset.i18n];
-  if (typeof v === 'string') el.textContent = v;
-}
 document.title = t.title;
 
-const flop = new Flop($('flop'));
-const headline = $('headline');
-const headlineValue = $('headline-value');
-const headlineSub = $('headline-sub');
-
-const map = new DistrictMap($('chart-map'), {
-  lang, t, tableEl: $('map-table'), valuesEl: $('district-values'), tabsEl: $('metric-tabs'),
-});
-const colours = new Colours($('chart-donut'), $('colour-legend'), t);
-const ranking = new Ranking($('chart-ranking'), $('ranking-values'), lang);
-const trend = new Trend($('chart-trend'), $('trend-value'), t);
-const targets = new Targets($('chart-gauges'), $('target-cells'), t, now);
-const categories = new Categories($('chart-categories'), $('category-values'), t);
-const figures = new Figures($('figures'), t);
-const ticker = new Ticker($('ticker-track'), lang, t);
-const cover = new Cover({
-  root: $('cover'), title: $('cover-title'), sub: $('cover-sub'),
-  countdown: $('countdown'), clock: $('cover-clock'), t, now,
-});
-const hosts = [map.host, colours.host, ranking.host, trend.host, targets.host, categories.host];
-
-const stage = new Stage($('stage'), (density) => {
-  for (const h of hosts) h.init(density);
-});
-
-// ---- the header: clock, connection, freshness -------------------------------
-const sync = $('sync');
-const conn = $('conn');
-const connText = $('conn-text');
-const freshness = $('freshness');
-const staleBanner = $('stale-banner');
-const staleText = $('stale-text');
-let live = null;
-
-function showClock() {
-  const ms = now();
-  const b = beijing(ms);
-  $('clock-date').textContent = ymd(ms);
-  $('clock-weekday').textContent = t.weekdays[b.weekday];
-  $('clock-time').textContent = `${b.hh}:${b.mm}:${b.ss}`;
-  cover.tick();
-}
-
-function showFreshness(asOf) {
-  const ms = asOf ? Date.parse(asOf) : NaN;
-  freshness.textContent = Number.isNaN(ms) ? t.freshnessNone : t.freshness(hms(ms));
-  freshness.dataset.asOf = asOf || '';
-  return ms;
-}
-
-function showStatus(status) {
-  const state = !status.everConnected && !status.connected ? 'connecting'
-    : status.connected && !status.stale ? 'live' : 'stale';
-  conn.dataset.state = state;
-  connText.textContent = state === 'live' ? t.connLive : state === 'connecting' ? t.connConnecting : t.connDown;
-  // The banner is for a wall that had data and lost it; a first connection
-  // shows the cover's "connecting" instead.
-  const stale = state === 'stale' && live?.state != null;
-  staleBanner.hidden = !stale;
-  document.body.classList.toggle('stale', stale);
-  if (stale) {
-    const ms = live?.asOf ? Date.parse(live.asOf) : NaN;
-    staleText.textContent = Number.isNaN(ms) ? t.staleNone : t.stale(hms(ms));
-  }
-}
-
-// ---- drawing -----------------------------------------------------------------
-let renderTimer = 0;
-let lastRender = 0;
-
-function scheduleRender() {
-  if (renderTimer) return;
-  const wait = Math.max(0, lastRender + MIN_RENDER_GAP_MS - performance.now());
-  renderTimer = setTimeout(() => {
-    renderTimer = 0;
-    lastRender = performance.now();
-    render(live.state);
-  }, wait);
-}
-
-function render(state) {
-  if (!state) return;
-  const people = state.totals?.people ?? 0;
-  flop.set(people);
-  headline.setAttribute('aria-label', `${t.people} ${people}`);
-  headlineValue.textContent = String(people);
-  headlineSub.textContent = t.headlineSub(thousands(state.totals?.scans), thousands(state.totals?.assessed));
-  map.render(state);
-  colours.render(state);
-  ranking.render(state);
-  trend.render(state);
-  targets.render(state);
-  categories.render(state);
-  figures.render(state);
-  ticker.render(state);
-  const title = state.wall?.title && !(lang === 'en' && state.wall.title === DEFAULT_TITLE) ? state.wall.title : t.title;
-  $('title').textContent = title;
-  cover.render(state.wall, title);
-}
-
-function onState(state, info) {
-  showFreshness(info.asOf);
-  sync.dataset.epoch = String(info.epoch);
-  sync.dataset.seq = String(info.seq);
-  sync.dataset.snapshots = String(live.counts.snapshots);
-  sync.dataset.deltas = String(live.counts.deltas);
-  sync.dataset.resyncs = String(live.counts.resyncs);
-  sync.dataset.connects = String(live.counts.connects);
-  sync.dataset.tickMs = String(Math.round(live.tickMs()));
-  if (info.kind === 'heartbeat') return;
-  // A snapshot (first one, resync, new epoch) is drawn at once.
-  if (info.kind === 'snapshot') {
-    clearTimeout(renderTimer);
-    renderTimer = 0;
-    lastRender = performance.now();
-    render(state);
-  } else {
-    scheduleRender();
-  }
-}
-
 // ---- the toast (key feedback) ---------------------------------------------------
-const toastEl = $('toast');
+const toastEl = document.getElementById('toast');
 let toastTimer = 0;
 function toast(text) {
   toastEl.textContent = text;
@@ -166,22 +23,12 @@ function toast(text) {
   toastTimer = setTimeout(() => { toastEl.hidden = true; }, 4000);
 }
 
-// ---- start ---------------------------------------------------------------------
 async function start() {
-  showClock();
-  showFreshness(null);
-  setInterval(showClock, 1000);
-  setInterval(() => map.rotate(), ROTATE_MS);
+  const wall = createWall({ lang, t });
   // The charts draw text on canvas: let the shipped font load first.
-  try {
-    await Promise.race([
-      Promise.all([document.fonts.load('16px WallSans', '首都丰台区0123'), document.fonts.load('bold 16px WallSans', '首都丰台区0123')]),
-      new Promise((resolve) => setTimeout(resolve, 3000)),
-    ]);
-  } catch { /* draw with the fallback font */ }
-  stage.checkDensity();
-  live = new Live({ url: socketUrl(location), onState, onStatus: showStatus });
-  showStatus(live.status);
+  await fontsReady();
+  const live = new Live({ url: socketUrl(location), onState: wall.onState, onStatus: wall.onStatus });
+  wall.attach(live);
   live.start();
   bindLaunchKeys({ token: params.get('token'), t, toast });
 }
