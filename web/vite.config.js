@@ -1,5 +1,6 @@
-// `npm run build` writes dist/ (index.html + assets/), which the weibing
-// binary embeds and serves at / and /assets/*.
+// `npm run build` writes dist/: three pages and their assets, which the
+// weibing binary embeds: index.html (the wall, at /), console.html (the staff
+// console, at /console) and view.html (a leader's link, at /v/<token>).
 import { defineConfig } from 'vite';
 
 export default defineConfig({
@@ -14,5 +15,12 @@ export default defineConfig({
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 1200,
     reportCompressedSize: true,
+    rollupOptions: {
+      input: {
+        index: 'index.html',
+        console: 'console.html',
+        view: 'view.html',
+      },
+    },
   },
 });

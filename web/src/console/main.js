@@ -1,0 +1,213 @@
+// The staff console (/console): login, then the live figures from the staff
+// state over /ws (the session cookie authenticates the socket), ingest
+// health, rejected records, access management, the wall, export, settings
+// and the audit trail. docs/api.md is the contract.
+import './console.css';
+import { Live } from '../live.js';
+import { hms } from '../format.js';
+import { api, setCsrf, whenUnauthorized } from './api.js';
+import { $ } from './dom.js';
+import { Figures } from './figures.js';
+import { Ingest } from './ingest.js';
+import { Access } from './access.js';
+import { WallControl, Export } from './wall-export.js';
+import { Settings } from './settings.js';
+import { Audit } from './audit.js';
+
+const TABS = ['overview', 'regions', 'access', 'wall', 'settings', 'audit'];
+// The state's tables are redrawn at most this often; the counters at once.
+const TABLE_GAP_MS = 1000;
+
+// ---- confirm (a <dialog>, not window.confirm: styled, and testable) -------------
+const dialog = $('confirm');
+let answer = null;
+$('confirm-ok').addEventListener('click', () => dialog.close('ok'));
+$('confirm-cancel').addEventListener('click', () => dialog.close('cancel'));
+dialog.addEventListener('close', () => {
+  answer?.(dialog.returnValue === 'ok');
+  answer = null;
+});
+function confirmDialog(text) {
+  $('confirm-text').textContent = text;
+  dialog.returnValue = '';
+  dialog.showModal();
+  return new Promise((resolve) => { answer = resolve; });
+}
+
+const figures = new Figures();
+const ingest = new Ingest();
+const access = new Access({ confirm: confirmDialog });
+const wallControl = new WallControl();
+new Export();
+const settings = new Settings();
+const audit = new Audit();
+
+// ---- live: the staff state --------------------------------------------------------
+let live = null;
+let drawTimer = 0;
+let lastDraw = 0;
+
+function showStatus(status) {
+  const state = !status.everConnected && !status.connected ? 'connecting'
+    : status.connected && !status.stale ? 'live' : 'stale';
+  $('conn').dataset.state = state;
+  $('conn-text').textContent = state === 'live' ? '实时' : state === 'connecting' ? '连接中' : '重连中';
+  const banner = $('stale-banner');
+  const stale = state === 'stale' && live?.state != null;
+  banner.hidden = !stale;
+  if (stale) {
+    const ms = Date.parse(live.asOf ?? '');
+    banner.textContent = Number.isNaN(ms) ? '实时数据连接中断，正在自动重连'
+      : `实时数据连接中断，正在自动重连 · 下面是 ${hms(ms)} 的数据`;
+  }
+}
+
+function draw() {
+  drawTimer = 0;
+  lastDraw = performance.now();
+  figures.render(live.state);
+  wallControl.render(live.state.wall);
+}
+
+function onState(state, info) {
+  const ms = Date.parse(info.asOf ?? '');
+  const fresh = $('freshness');
+  fresh.textContent = Number.isNaN(ms) ? '等待数据…' : `数据更新于 ${hms(ms)}`;
+  fresh.dataset.asOf = info.asOf ?? '';
+  if (info.kind === 'heartbeat') return;
+  if (info.kind === 'snapshot') {
+    clearTimeout(drawTimer);
+    draw();
+  } else if (!drawTimer) {
+    drawTimer = setTimeout(draw, Math.max(0, lastDraw + TABLE_GAP_MS - performance.now()));
+  }
+}
+
+function socketUrl() {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+}
+
+// ---- tabs --------------------------------------------------------------------------
+function showTab(name) {
+  if (!TABS.includes(name)) name = 'overview';
+  for (const b of document.querySelectorAll('#tabs [data-tab]')) {
+    b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  }
+  for (const p of document.querySelectorAll('#pages [data-page]')) p.hidden = p.dataset.page !== name;
+  document.body.dataset.tab = name;
+  if (name === 'access') access.load();
+  if (name === 'settings') settings.load();
+  if (name === 'audit') audit.load();
+}
+for (const b of document.querySelectorAll('#tabs [data-tab]')) {
+  b.addEventListener('click', () => {
+    history.replaceState(null, '', `#${b.dataset.tab}`);
+    showTab(b.dataset.tab);
+  });
+}
+
+// ---- session --------------------------------------------------------------------------
+function showLogin(message) {
+  stopConsole();
+  document.body.dataset.view = 'login';
+  $('app').hidden = true;
+  $('login').hidden = false;
+  const err = $('login-error');
+  err.hidden = !message;
+  err.textContent = message ?? '';
+  $('login-password').value = '';
+  $('login-name').focus();
+}
+
+function startConsole(session) {
+  setCsrf(session.csrf);
+  $('user-name').textContent = session.name ?? '';
+  $('login').hidden = true;
+  $('app').hidden = false;
+  document.body.dataset.view = 'console';
+  showTab(location.hash.slice(1));
+  live = new Live({
+    url: socketUrl(),
+    onState,
+    onStatus: showStatus,
+    // A socket refused before it opened: the session may have ended.
+    onClose: ({ opened }) => {
+      if (!opened) api('GET', '/api/v1/session').catch(() => {});
+    },
+  });
+  showStatus(live.status);
+  live.start();
+  ingest.start();
+}
+
+function stopConsole() {
+  live?.stop();
+  live = null;
+  clearTimeout(drawTimer);
+  drawTimer = 0;
+  ingest.stop();
+  access.hideOnce();
+  setCsrf('');
+}
+
+whenUnauthorized(() => {
+  if (document.body.dataset.view === 'console') showLogin('登录已过期，请重新登录');
+});
+
+let retryTimer = 0;
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const button = $('login-submit');
+  const err = $('login-error');
+  button.disabled = true;
+  err.hidden = true;
+  try {
+    const session = await api('POST', '/api/v1/login', { name: $('login-name').value.trim(), password: $('login-password').value }, { quiet401: true });
+    $('login-password').value = '';
+    startConsole(session);
+  } catch (ex) {
+    $('login-password').value = '';
+    if (ex.status === 429) {
+      // Too many failures: say how long to wait, counting down.
+      let left = ex.retryAfter ?? 900;
+      const tell = () => {
+        err.textContent = `登录失败次数过多，请 ${Math.floor(left / 60)} 分 ${left % 60} 秒后再试（${ex.message}）`;
+        err.dataset.retryAfter = String(left);
+      };
+      tell();
+      clearInterval(retryTimer);
+      retryTimer = setInterval(() => {
+        left -= 1;
+        if (left <= 0) {
+          clearInterval(retryTimer);
+          err.textContent = '现在可以再试一次';
+          return;
+        }
+        tell();
+      }, 1000);
+    } else if (ex.status === 401) {
+      err.textContent = `登录失败：用户名或密码错误（${ex.message}）`;
+    } else {
+      err.textContent = `登录失败：${ex.message}`;
+    }
+    err.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  try {
+    await api('POST', '/api/v1/logout', undefined, { quiet401: true });
+  } catch { /* the session is gone either way */ }
+  showLogin('已退出登录');
+});
+
+// On load: a live session goes straight to the console.
+(async () => {
+  try {
+    startConsole(await api('GET', '/api/v1/session', undefined, { quiet401: true }));
+  } catch (e) {
+    showLogin(e.status === 401 ? null : `无法连接服务器：${e.message}`);
+  }
+})();

@@ -1,0 +1,107 @@
+// The wall's launch moment (POST /api/v1/wall) and the monthly export link
+// (GET /api/v1/export).
+import { api } from './api.js';
+import { h, $, fullTime } from './dom.js';
+import { beijing } from '../format.js';
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** "2017-06-28T10:00:00+08:00" → "2017-06-28T10:00:00" for a datetime-local input (Beijing time). */
+function toLocalInput(rfc3339) {
+  const ms = Date.parse(rfc3339 ?? '');
+  if (Number.isNaN(ms)) return '';
+  const b = beijing(ms);
+  return `${b.year}-${pad(b.month)}-${pad(b.day)}T${b.hh}:${b.mm}:${b.ss}`;
+}
+
+/** A datetime-local value, read as Beijing time, as RFC 3339. */
+function fromLocalInput(value) {
+  if (!value) return null;
+  const full = value.length === 16 ? `${value}:00` : value;
+  return `${full}+08:00`;
+}
+
+export class WallControl {
+  constructor() {
+    this.form = $('wall-form');
+    this.wall = null;
+    this.touched = false;
+    this.form.addEventListener('input', () => { this.touched = true; });
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+  }
+
+  /** The state's `wall` document, on every state change. */
+  render(wall) {
+    if (!wall) return;
+    const key = JSON.stringify(wall);
+    if (key === this.key) return;
+    this.key = key;
+    this.wall = wall;
+    const fact = (k, label, value) => [h('dt', {}, label), h('dd', { dataset: { testid: `wall-now-${k}` } }, value)];
+    $('wall-now').replaceChildren(
+      ...fact('phase', '当前状态', wall.phase === 'before' ? '启动前（封面）' : '已启动'),
+      ...fact('title', '标题', String(wall.title ?? '')),
+      ...fact('countdown', '倒计时至', fullTime(wall.countdown_to)),
+      ...fact('launched', '启动于', fullTime(wall.launched_at)),
+    );
+    // Fill the form from the server unless staff are editing it.
+    if (!this.touched) this.fill(wall);
+  }
+
+  fill(wall) {
+    const f = this.form.elements;
+    for (const r of this.form.querySelectorAll('input[name="phase"]')) r.checked = r.value === wall.phase;
+    f.title.value = wall.title ?? '';
+    f.countdown.value = toLocalInput(wall.countdown_to);
+  }
+
+  async submit() {
+    const f = this.form.elements;
+    const err = this.form.querySelector('[data-role="error"]');
+    const ok = this.form.querySelector('[data-role="ok"]');
+    err.hidden = true;
+    ok.hidden = true;
+    const phase = this.form.querySelector('input[name="phase"]:checked')?.value;
+    if (!phase) {
+      err.textContent = '请选择状态';
+      err.hidden = false;
+      return;
+    }
+    const body = { phase, title: f.title.value.trim() || null, countdown_to: fromLocalInput(f.countdown.value) };
+    try {
+      await api('POST', '/api/v1/wall', body);
+      this.touched = false;
+      ok.textContent = phase === 'live' ? '已启动：所有大屏显示实时数据' : '已设为启动前：所有大屏显示封面';
+      ok.hidden = false;
+    } catch (e) {
+      if (e.status === 401) return;
+      err.textContent = `未能应用：${e.message}`;
+      err.hidden = false;
+    }
+  }
+}
+
+export class Export {
+  constructor() {
+    this.form = $('export-form');
+    this.link = $('export-link');
+    const b = beijing(Date.now());
+    this.form.elements.month.value = `${b.year}-${pad(b.month)}`;
+    this.form.addEventListener('input', () => this.update());
+    this.form.addEventListener('change', () => this.update());
+    this.form.addEventListener('submit', (e) => e.preventDefault());
+    this.update();
+  }
+
+  update() {
+    const f = this.form.elements;
+    const month = f.month.value;
+    const q = new URLSearchParams({ month, level: f.level.value, format: f.format.value });
+    this.link.href = `/api/v1/export?${q}`;
+    this.link.setAttribute('download', `weibing-${month}-${f.level.value}.${f.format.value}`);
+    this.link.classList.toggle('disabled', !/^\d{4}-\d{2}$/.test(month));
+  }
+}
