@@ -2,9 +2,10 @@
 """Regenerates the wall's font: Noto Sans CJK SC (SIL OFL 1.1, see OFL.txt),
 cut down to the characters the wall can show.
 
-The characters are every non-ASCII character in web/index.html and web/src/
-(all UI strings and the 16 district names live there), printable ASCII, and a
-little CJK punctuation. Run it after adding a UI string:
+The characters are every non-ASCII character in web/index.html, web/view.html
+and web/src/ (all UI strings and the 16 district names live there; the staff
+console, web/src/console/, uses the system's fonts and is left out), printable
+ASCII, and a little CJK punctuation. Run it after adding a UI string:
 
     apt-get install fonts-noto-cjk      # the source font (Debian, OFL)
     pip install fonttools brotli
@@ -35,7 +36,10 @@ EXTRA = "，。：；！？、·…—“”‘’（）《》【】「」％＋
 
 def wanted_text():
     chars = {chr(c) for c in range(0x20, 0x7F)}
-    files = [WEB / "index.html", *sorted((WEB / "src").rglob("*.js")), *sorted((WEB / "src").rglob("*.css"))]
+    # The wall and the leaders' view; the console uses the system's fonts.
+    console = WEB / "src" / "console"
+    sources = [*sorted((WEB / "src").rglob("*.js")), *sorted((WEB / "src").rglob("*.css"))]
+    files = [WEB / "index.html", WEB / "view.html", *(f for f in sources if console not in f.parents)]
     for f in files:
         chars.update(ch for ch in f.read_text(encoding="utf-8") if ord(ch) > 0x7F and ch.isprintable())
     chars.update(EXTRA)

@@ -1,0 +1,294 @@
+// A leader's read-only link (/v/<token>): the figures that matter on a phone
+// held upright, the wall's layout when it is turned (or on a desktop). One
+// websocket (/ws?token=…) feeds both. A revoked or expired link (401, or
+// {"type":"ended"}) stops reconnecting and says so, full screen.
+import '../styles/wall.css';
+import './view.css';
+import { Live } from '../live.js';
+import { Flop } from '../flop.js';
+import { strings, districtName } from '../i18n.js';
+import { hms, thousands, share, dayTime } from '../format.js';
+import { DISTRICTS } from '../regions.js';
+
+const t = strings('zh');
+const $ = (id) => document.getElementById(id);
+const COLOURS = ['green', 'orange', 'pink', 'yellow', 'blue'];
+const TARGETS = ['people', 'interactive', 'managed', 'guardians'];
+const DISTRICT_FIGURES = [
+  ['scans', '扫码次数'], ['assessed', '已评估'], ['managed', '管理人数'], ['interactive', '互动人数'],
+  ['services', '服务次数'], ['guardians', '健康守护者'], ['scans_last_minute', '近1分钟扫码'], ['index', '治未病指数'],
+];
+const SUPPRESSED = '过少';
+// Phone-first: redraw at most this often (the state itself is always current).
+const RENDER_GAP_MS = 400;
+
+/** The token is the path's last part: /v/<token>. */
+const token = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop() || '');
+
+// ---- the portrait page, built once -------------------------------------------------
+const flop = new Flop($('v-flop'));
+
+const targetRows = new Map();
+for (const k of TARGETS) {
+  const fill = document.createElement('i');
+  const bar = el('div', 'v-bar', fill);
+  const name = el('span', 'v-t-name', t.targetNames[k]);
+  const pct = el('b', 'v-t-pct tabular');
+  const val = el('span', 'v-t-val tabular');
+  const li = el('li', 'v-target', el('div', 'v-t-line', name, pct), bar, val);
+  li.dataset.testid = `v-target-${k}`;
+  li.hidden = true;
+  $('v-targets').append(li);
+  targetRows.set(k, { li, fill, pct, val });
+}
+
+const colourRows = new Map();
+for (const c of COLOURS) {
+  const seg = el('i', `seg ${c}`);
+  $('v-colour-bar').append(seg);
+  const count = el('b', 'tabular');
+  const pct = el('span', 'v-c-pct tabular');
+  const li = el('li', `v-colour ${c}`, el('i', 'swatch'), el('span', 'v-c-name', t.colourNames[c]), count, pct);
+  li.dataset.testid = `v-colour-${c}`;
+  $('v-colours').append(li);
+  colourRows.set(c, { seg, count, pct, li });
+}
+
+const rankRows = new Map();
+for (const d of DISTRICTS) {
+  const rank = el('span', 'v-r-rank tabular');
+  const fill = document.createElement('i');
+  const index = el('b', 'v-r-index tabular');
+  const people = el('span', 'v-r-people tabular');
+  const li = el('li', 'v-rank', rank, el('span', 'v-r-name', d.zh), el('div', 'v-bar thin', fill), index, people);
+  li.dataset.testid = `v-rank-${d.code}`;
+  rankRows.set(d.code, { li, rank, fill, index, people });
+}
+
+const districtCells = new Map();
+for (const [k, label] of DISTRICT_FIGURES) {
+  const dd = el('dd', 'tabular');
+  dd.dataset.testid = `v-district-${k}`;
+  $('v-district').append(el('div', 'v-fig', el('dt', '', label), dd));
+  districtCells.set(k, dd);
+}
+
+function el(tag, cls, ...children) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// ---- drawing ---------------------------------------------------------------------------
+let live = null;
+let wall = null;
+let renderTimer = 0;
+let lastRender = 0;
+
+function render(state) {
+  if (!state) return;
+  const scope = state.scope ?? 'city';
+  const isCity = scope === 'city';
+  const people = state.totals?.people ?? 0;
+  flop.set(people);
+  $('v-headline-value').textContent = String(people);
+  $('v-headline').setAttribute('aria-label', `${t.people} ${people}`);
+  $('v-headline-label').textContent = isCity ? '全市扫码人数' : `${districtName('zh', scope)} 扫码人数`;
+  $('v-sub').textContent = t.headlineSub(thousands(state.totals?.scans), thousands(state.totals?.assessed));
+
+  for (const [k, r] of targetRows) {
+    const g = state.targets?.[k];
+    r.li.hidden = !g;
+    if (!g) continue;
+    const ratio = g.target > 0 ? Math.min(1, g.value / g.target) : 0;
+    r.fill.style.width = `${(ratio * 100).toFixed(2)}%`;
+    r.pct.textContent = share(g.value, g.target);
+    r.val.textContent = `${thousands(g.value)} / ${thousands(g.target)}${g.per_minute > 0 ? ` · ${t.perMinute(thousands(g.per_minute))}` : ''}`;
+    r.li.dataset.value = String(g.value);
+    r.li.dataset.target = String(g.target);
+  }
+
+  const colours = state.colours ?? {};
+  const assessed = COLOURS.reduce((s, c) => s + (colours[c] || 0), 0);
+  $('v-assessed').textContent = `${t.assessed} ${thousands(assessed)} ${t.persons}`;
+  for (const [c, r] of colourRows) {
+    const n = colours[c] || 0;
+    r.seg.style.flexGrow = String(n);
+    r.seg.hidden = n === 0;
+    r.count.textContent = thousands(n);
+    r.pct.textContent = share(n, assessed);
+    r.li.dataset.value = String(n);
+  }
+
+  $('v-ranking-card').hidden = !isCity;
+  $('v-district-card').hidden = isCity;
+  $('v-teams-card').hidden = isCity;
+  if (isCity) renderRanking(state);
+  else renderDistrict(state, scope);
+}
+
+function renderRanking(state) {
+  const entries = Object.entries(state.districts ?? {});
+  const max = Math.max(1, ...entries.map(([, d]) => Number(d.index) || 0));
+  entries.sort(([a, x], [b, y]) => (x.rank ?? 99) - (y.rank ?? 99) || a.localeCompare(b));
+  const list = $('v-ranking');
+  entries.forEach(([code, d], i) => {
+    const r = rankRows.get(code);
+    if (!r) return;
+    r.rank.textContent = String(d.rank ?? i + 1);
+    r.index.textContent = Number(d.index ?? 0).toFixed(1);
+    r.people.textContent = `${thousands(d.people)} 人`;
+    r.fill.style.width = `${((Number(d.index) || 0) / max) * 100}%`;
+    r.li.dataset.rank = String(d.rank);
+    r.li.dataset.index = String(d.index);
+    r.li.dataset.people = String(d.people);
+    // Appending moves the row: the list follows the server's rank.
+    if (list.children[i] !== r.li) list.insertBefore(r.li, list.children[i] ?? null);
+  });
+}
+
+function renderDistrict(state, code) {
+  const d = state.districts?.[code] ?? {};
+  $('v-district-title').textContent = `${districtName('zh', code, d.name)} · 本区数据`;
+  for (const [k, dd] of districtCells) {
+    const v = d[k];
+    dd.textContent = v == null ? '—' : k === 'index' ? Number(v).toFixed(1) : thousands(v);
+    dd.dataset.value = v == null ? '' : String(v);
+  }
+  const teams = Object.entries(d.teams ?? {}).sort(([a, x], [b, y]) => (y.managed ?? -1) - (x.managed ?? -1) || a.localeCompare(b));
+  const cell = (v) => {
+    const td = el('td', v == null ? 'num suppressed' : 'num tabular', v == null ? SUPPRESSED : thousands(v));
+    td.dataset.value = v == null ? 'null' : String(v);
+    return td;
+  };
+  const rows = teams.map(([team, f]) => {
+    const tr = el('tr', '', el('td', 'data-text', team), cell(f?.managed), cell(f?.served), cell(f?.services));
+    tr.dataset.team = team;
+    return tr;
+  });
+  if (rows.length === 0) rows.push(el('tr', '', Object.assign(el('td', 'empty', '暂无团队数据'), { colSpan: 4 })));
+  $('v-team-rows').replaceChildren(...rows);
+}
+
+function scheduleRender() {
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = 0;
+    lastRender = performance.now();
+    render(live.state);
+  }, Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
+}
+
+// ---- connection and freshness (never freeze silently) -----------------------------------
+function showStatus(status) {
+  const state = !status.everConnected && !status.connected ? 'connecting'
+    : status.connected && !status.stale ? 'live' : 'stale';
+  $('v-conn').dataset.state = state;
+  $('v-conn-text').textContent = state === 'live' ? t.connLive : state === 'connecting' ? t.connConnecting : t.connDown;
+  const stale = state === 'stale' && live?.state != null;
+  $('v-stale').hidden = !stale;
+  if (stale) {
+    const ms = Date.parse(live.asOf ?? '');
+    $('v-stale').textContent = Number.isNaN(ms) ? t.staleNone : t.stale(hms(ms));
+  }
+  wall?.onStatus(status);
+}
+
+function onState(state, info) {
+  const ms = Date.parse(info.asOf ?? '');
+  $('v-freshness').textContent = Number.isNaN(ms) ? t.freshnessNone : t.freshness(hms(ms));
+  $('v-freshness').dataset.asOf = info.asOf ?? '';
+  wall?.onState(state, info);
+  if (info.kind === 'heartbeat') return;
+  if (info.kind === 'snapshot') {
+    clearTimeout(renderTimer);
+    renderTimer = 0;
+    lastRender = performance.now();
+    render(state);
+  } else {
+    scheduleRender();
+  }
+}
+
+// ---- ended: revoked or expired ------------------------------------------------------------
+const ENDED_WHY = {
+  revoked: '此链接已被撤销。',
+  expired: '此链接已过期。',
+};
+function showEnded(reason) {
+  if (document.body.dataset.ended) return;
+  document.body.dataset.ended = reason;
+  live?.stop();
+  wall?.stop();
+  clearTimeout(renderTimer);
+  clearInterval(metaTimer);
+  // The figures go too: a revoked link shows nothing more.
+  $('phone').remove();
+  $('wall-slot').remove();
+  $('ended-why').textContent = ENDED_WHY[reason] ?? '此链接已被撤销或已过期。';
+  $('ended').hidden = false;
+  document.title = '链接已失效';
+}
+
+// ---- who am I: label, scope, expiry ---------------------------------------------------------
+let metaTimer = 0;
+async function loadMe() {
+  let res;
+  try {
+    res = await fetch(`/api/v1/me?token=${encodeURIComponent(token)}`, { cache: 'no-store', credentials: 'omit' });
+  } catch {
+    return null; // offline: the socket's own retries go on
+  }
+  if (res.status === 401) {
+    showEnded('unknown');
+    return null;
+  }
+  if (!res.ok) return null;
+  const me = await res.json();
+  const parts = [me.label, me.scope_name].filter(Boolean);
+  if (me.expires_at) parts.push(`有效期至 ${dayTime(Date.parse(me.expires_at), Date.now())}`);
+  $('v-meta').textContent = parts.join(' · ');
+  $('v-meta').dataset.scope = String(me.scope ?? '');
+  return me;
+}
+
+// ---- portrait or landscape -------------------------------------------------------------------
+const landscape = matchMedia('(orientation: landscape)');
+let mounting = null;
+async function applyOrientation() {
+  const wide = landscape.matches;
+  document.documentElement.classList.toggle('portrait', !wide);
+  document.body.classList.toggle('landscape', wide);
+  if (!wide || document.body.dataset.ended) return;
+  if (!wall && !mounting) {
+    mounting = import('./wall-mount.js').then(({ mountWall }) => mountWall($('wall-slot'), live));
+    wall = await mounting;
+    mounting = null;
+  }
+  wall?.refit();
+}
+
+async function start() {
+  if (!token) {
+    showEnded('unknown');
+    return;
+  }
+  live = new Live({
+    url: `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws?token=${encodeURIComponent(token)}`,
+    onState,
+    onStatus: showStatus,
+    onEnded: showEnded,
+    // A handshake refused (401 cannot be read from a WebSocket): ask /me.
+    onClose: ({ opened }) => { if (!opened) loadMe(); },
+  });
+  showStatus(live.status);
+  live.start();
+  loadMe();
+  // The expiry passes on its own; /me says so (and keeps the label current).
+  metaTimer = setInterval(loadMe, 60_000);
+  landscape.addEventListener('change', applyOrientation);
+  applyOrientation();
+}
+
+start();
