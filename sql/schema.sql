@@ -39,3 +39,14 @@ CREATE TABLE IF NOT EXISTS settings (
     value       VARCHAR   NOT NULL,
     updated_at  TIMESTAMP NOT NULL
 );
+
+-- One row per ingest request, written with its events: the console's
+-- per-key health (requests, accepted, duplicates, rejected).
+CREATE TABLE IF NOT EXISTS ingest_requests (
+    received_at  TIMESTAMP NOT NULL,
+    source       VARCHAR   NOT NULL,   -- the ingest key's name
+    format       VARCHAR   NOT NULL,
+    accepted     BIGINT    NOT NULL,
+    duplicates   BIGINT    NOT NULL,
+    rejected     BIGINT    NOT NULL
+);

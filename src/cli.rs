@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::access::http::{new_user, random_secret};
 use crate::config::Config;
-use crate::{auth, server, simulate};
+use crate::{server, simulate, store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,9 +50,15 @@ pub struct ServeArgs {
     /// The key partner systems send as `Authorization: Bearer …` to ingest.
     #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
     pub ingest_key: Option<String>,
-    /// Staff token for automation (e.g. the wall's launch moment).
+    /// Staff token for automation, accepted as `Authorization: Bearer …`.
     #[arg(long, env = "WEIBING_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Creates the staff account `admin` with this password at a start with no staff account.
+    #[arg(long, env = "WEIBING_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Mark the session cookie Secure (set it when a proxy serves HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
 }
 
 impl ServeArgs {
@@ -64,6 +71,8 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             ingest_key: self.ingest_key.clone(),
             admin_token: self.admin_token.clone(),
+            admin_password: self.admin_password.clone(),
+            secure_cookies: self.secure_cookies,
         }
     }
 }
@@ -85,7 +94,22 @@ pub struct ReplayArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a staff account (or sets its password), asking for the password.
+    /// Run it with the server stopped: DuckDB lets one process open the file.
+    Add {
+        name: String,
+        /// Folder of the DuckDB file.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Staff accounts of the console.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Run the server.
     Serve(ServeArgs),
     /// Run the server with the launch simulator feeding it through the ingest API.
@@ -111,27 +135,65 @@ pub enum Command {
     },
 }
 
+/// Reads a password: without echo from a terminal (twice), else one line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::User(UserCommand::Add { name, data }) => {
+            let password = read_password()?;
+            let user = new_user(&name, &password, "cli").map_err(|e| anyhow::anyhow!(e))?;
+            let path = data.join("weibing.duckdb");
+            store::access::add_user_offline(&path, &user)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            println!("staff account {} saved in {}", user.name, path.display());
+            Ok(())
+        }
         Command::Serve(args) => {
             let running = server::start(args.config()).await?;
             println!("weibing listening on http://{}", running.addr);
             running.run_until_signal().await
         }
         Command::Demo { mut serve, replay } => {
-            let ingest_key = serve
-                .ingest_key
-                .get_or_insert_with(auth::random_secret)
-                .clone();
-            let admin_token = serve
-                .admin_token
-                .get_or_insert_with(auth::random_secret)
+            let ingest_key = serve.ingest_key.get_or_insert_with(random_secret).clone();
+            let admin_token = serve.admin_token.get_or_insert_with(random_secret).clone();
+            let password = serve
+                .admin_password
+                .get_or_insert_with(|| random_secret()[..16].to_string())
                 .clone();
             let running = server::start(serve.config()).await?;
             let url = format!("http://{}", running.addr);
+            // The wall gets its own token, as a wall PC would.
+            let request = crate::access::http::CreateCredential {
+                kind: "wall".into(),
+                label: "演示大屏 (demo)".into(),
+                scope: None,
+                expires_in_hours: None,
+            };
+            let (_, wall_token, _) =
+                crate::access::http::issue(&running.state, request, "demo", "-")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating the demo's wall token: {e}"))?;
             println!("weibing listening on {url}");
             println!();
-            println!("  wall screen   {url}/");
+            println!("  wall screen   {url}/?token={wall_token}");
+            if running.created_admin {
+                println!("  console       {url}/console  (sign in as admin, password {password})");
+            } else {
+                println!("  console       {url}/console  (sign in with your staff account)");
+            }
             println!("  ingest key    {ingest_key}");
             println!("  admin token   {admin_token}");
             println!(

@@ -15,6 +15,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub ingest_key: Option<String>,
     pub admin_token: Option<String>,
+    /// Creates staff account `admin` at a start with no staff account.
+    pub admin_password: Option<String>,
+    /// Mark the session cookie `Secure` (when served over HTTPS by a proxy).
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -32,6 +36,8 @@ impl Config {
             max_body_bytes: 16 * 1024 * 1024,
             ingest_key: Some("test-ingest-key".into()),
             admin_token: Some("test-admin-token".into()),
+            admin_password: Some("test-password-1".into()),
+            secure_cookies: false,
         }
     }
 }

@@ -21,15 +21,17 @@
 //! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings, [`metrics`] the
 //! telemetry behind `/metrics` and `/readyz`.
 
+pub mod access;
 pub mod aggregate;
-pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod ingest;
 pub mod metrics;
 pub mod publish;
 pub mod region;
 pub mod server;
+pub mod settings;
 pub mod simulate;
 pub mod store;
 pub mod time;

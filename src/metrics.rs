@@ -2,7 +2,9 @@
 //! facts behind readiness (`GET /readyz`). Cross-cutting: every stage records
 //! into the one [`Metrics`], which only the HTTP layer renders.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,6 +18,42 @@ use prometheus_client::registry::Registry;
 pub struct KeyLabel {
     /// The ingest key's name (never the key itself).
     pub key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabel {
+    pub kind: String,
+}
+
+/// Recent ingest activity, for the console and the alerts.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Beijing micros of each key's last request.
+    pub last_request: HashMap<String, i64>,
+    /// (second, accepted, rejected), the last minute.
+    seconds: VecDeque<(i64, u64, u64)>,
+}
+
+impl Activity {
+    /// (accepted, rejected) per second over the `span` seconds before `now`.
+    pub fn per_second(&self, now: i64, span: i64) -> (f64, f64) {
+        let from = now / 1_000_000 - span;
+        let (a, r) = self
+            .seconds
+            .iter()
+            .filter(|(s, _, _)| *s >= from)
+            .fold((0, 0), |(a, r), (_, x, y)| (a + x, r + y));
+        (a as f64 / span as f64, r as f64 / span as f64)
+    }
+
+    pub fn rejected_last_minute(&self, now: i64) -> u64 {
+        let from = now / 1_000_000 - 60;
+        self.seconds
+            .iter()
+            .filter(|(s, _, _)| *s >= from)
+            .map(|(_, _, r)| r)
+            .sum()
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,6 +79,9 @@ pub struct Metrics {
     pub tick_seconds: Histogram,
     pub tick_failures: Counter,
     pub fan_out: FanOut,
+    pub alerts: Family<AlertLabel, Gauge>,
+    // A std Mutex: updated once per ingest request, read by the tick.
+    pub activity: Mutex<Activity>,
     clients: Gauge,
     wal_bytes: Gauge,
     database_bytes: Gauge,
@@ -62,6 +103,12 @@ impl Metrics {
         let (clients, wal_bytes, database_bytes) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         let tick_failures = Counter::default();
+        let alerts = Family::<AlertLabel, Gauge>::default();
+        registry.register(
+            "alerts_active",
+            "Alerts showing on the console, by kind",
+            alerts.clone(),
+        );
         registry.register(
             "events_accepted",
             "Events stored, by ingest key",
@@ -136,6 +183,8 @@ impl Metrics {
             tick_seconds,
             tick_failures,
             fan_out,
+            alerts,
+            activity: Mutex::default(),
             clients,
             wal_bytes,
             database_bytes,
@@ -153,6 +202,26 @@ impl Metrics {
             .get_or_create(&label)
             .inc_by(duplicates as u64);
         self.rejected.get_or_create(&label).inc_by(rejected as u64);
+        let now = crate::time::now_beijing_micros();
+        let second = now / 1_000_000;
+        let mut activity = self.activity.lock().expect("activity lock");
+        activity.last_request.insert(label.key, now);
+        match activity.seconds.back_mut() {
+            Some((s, a, r)) if *s == second => {
+                *a += accepted as u64;
+                *r += rejected as u64;
+            }
+            _ => activity
+                .seconds
+                .push_back((second, accepted as u64, rejected as u64)),
+        }
+        while activity
+            .seconds
+            .front()
+            .is_some_and(|(s, _, _)| *s < second - 60)
+        {
+            activity.seconds.pop_front();
+        }
     }
 
     pub fn ticked(&self, seconds: f64, at_micros: i64) {

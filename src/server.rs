@@ -7,30 +7,35 @@ use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::access::Access;
+use crate::access::http::{self as access_http, Reader, Staff};
 use crate::aggregate::Aggregator;
 use crate::aggregate::state::Wall;
 use crate::aggregate::tick::{self, TickEngine};
-use crate::auth::Keys;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::publish::{Hub, ws};
+use crate::publish::{Hubs, ws};
 use crate::region::Region;
 use crate::store::Store;
-use crate::{ingest, time, wall, web};
+use crate::store::access::AuditRow;
+use crate::{console, ingest, settings, time, wall, web};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub hub: Arc<Hub>,
+    pub hubs: Arc<Hubs>,
     pub store: Store,
     pub region: Arc<Region>,
-    pub keys: Arc<Keys>,
+    pub access: Arc<Access>,
+    pub settings: settings::Shared,
+    /// Add `Secure` to the session cookie (behind an HTTPS proxy).
+    pub secure_cookies: bool,
     pub wall: Arc<Mutex<Wall>>,
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
@@ -40,22 +45,74 @@ pub struct AppState {
 }
 
 pub fn app(state: AppState) -> Router {
+    use access_http as a;
     Router::new()
         .route("/", get(web::index))
+        .route("/console", get(web::console))
+        .route("/v/{token}", get(web::view))
         .route("/assets/{*path}", get(web::static_file))
         .route("/ws", get(ws::upgrade))
         .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/me", get(a::me))
         .route("/api/v1/events", post(ingest::http::post_events))
         .route("/api/v1/wall", post(wall::post_wall))
+        .route("/api/v1/login", post(a::login))
+        .route("/api/v1/logout", post(a::logout))
+        .route("/api/v1/session", get(a::session))
+        .route(
+            "/api/v1/credentials",
+            get(a::list_credentials).post(a::create_credential),
+        )
+        .route(
+            "/api/v1/credentials/{id}/revoke",
+            post(a::revoke_credential),
+        )
+        .route("/api/v1/users", get(a::list_users).post(a::create_user))
+        .route("/api/v1/ingest", get(console::ingest_health))
+        .route("/api/v1/rejected", get(console::rejected))
+        .route("/api/v1/audit", get(console::audit))
+        .route("/api/v1/audit.csv", get(console::audit_csv))
+        .route(
+            "/api/v1/settings",
+            get(console::get_settings).put(console::put_settings),
+        )
+        .route("/api/v1/export", get(console::export::export))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(get(web::static_file))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
-async fn snapshot(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
-    let (_, text) = app.hub.snapshot();
+/// Every answer: no inline scripts, no sniffing, no referrer (tokens live in
+/// URLs), no framing; nothing but hashed assets is cached.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'",
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+async fn snapshot(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    Reader(who): Reader,
+) -> impl IntoResponse {
+    let (_, text) = app.hubs.of(who.role).snapshot();
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -83,27 +140,92 @@ async fn readyz(
         "store": if store { "open" } else { "stopped" },
         "last_tick_ms_ago": age_ms,
         "tick_ms": app.tick.as_millis() as u64,
-        "epoch": app.hub.epoch(),
+        "epoch": app.hubs.epoch(),
     });
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
+async fn metrics(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    _: Staff,
+) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(app.hub.clients()),
+        app.metrics.render(app.hubs.clients()),
     )
+}
+
+/// The first staff account from `WEIBING_ADMIN_PASSWORD`, when there is none.
+async fn first_admin(config: &Config, access: &Access, store: &Store) -> anyhow::Result<bool> {
+    let Some(password) = config.admin_password.clone().filter(|p| !p.is_empty()) else {
+        return Ok(false);
+    };
+    if access.has_users() {
+        return Ok(false);
+    }
+    let user =
+        tokio::task::spawn_blocking(move || access_http::new_user("admin", &password, "env"))
+            .await?
+            .map_err(|e| anyhow::anyhow!("WEIBING_ADMIN_PASSWORD: {e}"))?;
+    store.add_user(user.clone()).await?;
+    access.add_user(&user);
+    store
+        .audit(AuditRow {
+            at: user.created_at,
+            actor: "env".into(),
+            action: "user_created".into(),
+            target: Some(user.name.clone()),
+            address: None,
+            detail: Some("first staff account, from WEIBING_ADMIN_PASSWORD".into()),
+        })
+        .await?;
+    tracing::info!("staff account admin created from WEIBING_ADMIN_PASSWORD");
+    Ok(true)
+}
+
+/// Every tick, ends the credentials that expired: their sockets close at once.
+async fn expire_credentials(
+    access: Arc<Access>,
+    store: Store,
+    every: std::time::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let now = time::now_beijing_micros();
+        for id in access.expire(now) {
+            let row = AuditRow {
+                at: now,
+                actor: "server".into(),
+                action: "credential_expired".into(),
+                target: Some(id),
+                address: None,
+                detail: None,
+            };
+            if let Err(e) = store.audit(row).await {
+                tracing::warn!(error = %e, "an expiry was not audited");
+            }
+        }
+    }
 }
 
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
     pub epoch: u64,
+    /// What the handlers reach (for the CLI's demo set-up).
+    pub state: AppState,
+    /// Whether this start created the staff account `admin`.
+    pub created_admin: bool,
     shutdown: watch::Sender<bool>,
-    hub: Arc<Hub>,
+    hubs: Arc<Hubs>,
     serve: JoinHandle<std::io::Result<()>>,
     tick: JoinHandle<()>,
     writer: std::thread::JoinHandle<()>,
@@ -122,12 +244,33 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             anyhow::Ok((opened, agg))
         })
     };
-    let (opened, agg) = opening
+    let (mut opened, agg) = opening
         .await?
         .with_context(|| format!("opening the store at {}", config.database_path().display()))?;
     let wall = Arc::new(Mutex::new(wall::from_setting(&opened.settings)));
+    let settings = Arc::new(std::sync::RwLock::new(settings::Settings::from_settings(
+        &opened.settings,
+    )));
+    let access = Arc::new(Access::new(
+        region.clone(),
+        config.admin_token.clone(),
+        config.ingest_key.clone(),
+        std::mem::take(&mut opened.access),
+    ));
+    let created_admin = first_admin(&config, &access, &opened.store).await?;
+    let metrics = Arc::new(Metrics::new(config.database_path()));
 
-    let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, wall.clone())?;
+    let keys = {
+        let access = access.clone();
+        Box::new(move |now| access.ingest_keys(now))
+    };
+    let shared = tick::Shared {
+        wall: wall.clone(),
+        settings: settings.clone(),
+        metrics: metrics.clone(),
+        keys,
+    };
+    let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, shared)?;
     let (engine, first, now) = tokio::task::spawn_blocking(move || {
         let now = time::now_beijing_micros();
         let first = engine.tick(now);
@@ -135,9 +278,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
     .await?;
     let epoch = chrono::Utc::now().timestamp_millis() as u64;
-    let metrics = Arc::new(Metrics::new(config.database_path()));
     metrics.ticked(0.0, now);
-    let hub = Arc::new(Hub::new(epoch, &first?, now, metrics.fan_out.clone()));
+    let hubs = Arc::new(Hubs::new(epoch, &first?, now, metrics.fan_out.clone()));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -146,28 +288,34 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
     let state = AppState {
-        hub: hub.clone(),
+        hubs: hubs.clone(),
         store: opened.store,
         region,
-        keys: Arc::new(Keys::new(
-            config.ingest_key.clone(),
-            config.admin_token.clone(),
-        )),
+        access: access.clone(),
+        settings,
+        secure_cookies: config.secure_cookies,
         wall,
         wake: wake.clone(),
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),
         tick: config.tick,
     };
+    tokio::spawn(expire_credentials(
+        access,
+        state.store.clone(),
+        config.tick,
+        shutdown_rx.clone(),
+    ));
     let tick = tokio::spawn(tick::run(
         engine,
-        hub.clone(),
+        hubs.clone(),
         config.tick,
         wake,
         shutdown_rx.clone(),
         metrics,
     ));
     let mut stop = shutdown_rx;
+    let kept = state.clone();
     let serve = tokio::spawn(
         axum::serve(
             listener,
@@ -182,8 +330,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         epoch,
+        state: kept,
+        created_admin,
         shutdown,
-        hub,
+        hubs,
         serve,
         tick,
         writer: opened.writer,
@@ -194,7 +344,9 @@ impl Running {
     /// Stops accepting, closes websockets with 1001, finishes requests in
     /// flight, and checkpoints the store. Returns when the file is closed.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.hub.close();
+        // Our store handle goes first: the writer ends when the last one does.
+        drop(self.state);
+        self.hubs.close();
         let _ = self.shutdown.send(true);
         self.serve.await??;
         self.tick.await?;

@@ -5,6 +5,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+
+use crate::access::Role;
+use crate::access::http::{Address, Reader, audit, check_csrf};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use serde::Deserialize;
@@ -34,16 +37,25 @@ pub fn from_setting(settings: &[(String, String)]) -> Wall {
         .unwrap_or_default()
 }
 
+/// Staff (session or admin token) or a wall token may set it.
 pub async fn post_wall(
     State(app): State<AppState>,
+    who: Result<Reader, crate::access::http::ApiError>,
+    Address(address): Address,
     headers: HeaderMap,
     Json(request): Json<WallRequest>,
 ) -> Response {
-    if !app.keys.is_admin(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "staff only: send Authorization: Bearer <admin token>",
-        );
+    let who = match who {
+        Ok(Reader(p)) if matches!(p.role, Role::Admin | Role::Wall) => p,
+        _ => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "staff or a wall token only: sign in, or send Authorization: Bearer <token>",
+            );
+        }
+    };
+    if let Err(e) = check_csrf(&who, &headers) {
+        return e.into_response();
     }
     let countdown_to = match request.countdown_to.as_deref() {
         None | Some("") => None,
@@ -87,6 +99,16 @@ pub async fn post_wall(
     }
     *app.wall.lock().expect("wall lock") = wall.clone();
     tracing::info!(phase = ?wall.phase, "wall launch state changed");
+    let detail = format!("phase {:?}, title {:?}", wall.phase, wall.title);
+    audit(
+        &app,
+        &who.actor,
+        "wall_changed",
+        None,
+        &address,
+        Some(detail),
+    )
+    .await;
     // Walls see it at once, not at the next tick.
     app.wake.notify_one();
     Json(wall).into_response()

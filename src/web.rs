@@ -9,9 +9,20 @@ use rust_embed::RustEmbed;
 #[folder = "web/dist/"]
 struct Assets;
 
-/// `/` and every path the front-end routes itself: the page.
+/// `/`: the wall (it reads its token from `?token=`).
 pub async fn index() -> Response {
     asset("index.html", false)
+}
+
+/// `/console`: the staff console (it signs in by itself).
+pub async fn console() -> Response {
+    asset("console.html", false)
+}
+
+/// `/v/<token>`: a leader's link. The page holds no data: it asks for it
+/// with the token, and shows that the link ended if the server says so.
+pub async fn view() -> Response {
+    asset("view.html", false)
 }
 
 /// `/assets/*`: hashed file names, cached for good.
@@ -26,10 +37,11 @@ pub async fn static_file(uri: Uri) -> Response {
 fn asset(path: &str, immutable: bool) -> Response {
     match Assets::get(path) {
         Some(file) => {
+            // Pages may carry a token in their URL: never stored by a cache.
             let cache = if immutable {
                 "public, max-age=31536000, immutable"
             } else {
-                "no-cache"
+                "no-store"
             };
             (
                 [

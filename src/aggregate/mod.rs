@@ -11,10 +11,11 @@
 //! Person ids are interned to dense numbers and never leave this module: the
 //! state built from it ([`state`]) holds counts only.
 
+pub mod alerts;
 pub mod state;
 pub mod tick;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ingest::event::{Colour, Detail, Event, Rate, Stage};
 use crate::time::MICROS_PER_MINUTE;
@@ -82,6 +83,27 @@ pub struct DistrictFigures {
     pub colours: [u64; 5],
     /// Persons whose latest observation of each rate was made here.
     pub rates: [RateCount; 10],
+    /// Services given here, by category.
+    pub categories: [u64; 10],
+}
+
+/// One service team's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TeamFigures {
+    /// Distinct persons enrolled with the team.
+    pub managed: u64,
+    /// Distinct persons the team served.
+    pub served: u64,
+    /// Services the team gave.
+    pub services: u64,
+}
+
+/// A team: its district, its name, its figures.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub district: u8,
+    pub name: Box<str>,
+    pub figures: TeamFigures,
 }
 
 impl DistrictFigures {
@@ -125,6 +147,11 @@ pub struct Aggregator {
     pub colours: [u64; 5],
     pub categories: [u64; 10],
     pub districts: Vec<DistrictFigures>,
+    /// Teams in order of first appearance; a team is its name within a district.
+    pub teams: Vec<Team>,
+    team_ids: HashMap<(u8, Box<str>), u32>,
+    /// (team, person, served?) pairs seen, for the distinct team figures.
+    team_persons: HashSet<(u32, u32, bool)>,
     /// Scans per district by event minute (Beijing), for the trend window only.
     minutes: BTreeMap<i64, Vec<u64>>,
     /// Oldest minute still kept in `minutes`.
@@ -143,6 +170,9 @@ impl Aggregator {
             colours: [0; 5],
             categories: [0; 10],
             districts: vec![DistrictFigures::default(); districts],
+            teams: Vec::new(),
+            team_ids: HashMap::new(),
+            team_persons: HashSet::new(),
             minutes: BTreeMap::new(),
             horizon: minute_of(now_micros) - TREND_MINUTES,
             changed: true,
@@ -186,12 +216,25 @@ impl Aggregator {
                     });
                 }
             }
-            Detail::Enroll { .. } => self.mark(p, event.district, ENROLL),
-            Detail::Service { category, .. } => {
+            Detail::Enroll { team } => {
+                self.mark(p, event.district, ENROLL);
+                let t = self.team(event.district, team);
+                if self.team_persons.insert((t, p, false)) {
+                    self.teams[t as usize].figures.managed += 1;
+                }
+            }
+            Detail::Service { category, team } => {
                 self.city.services += 1;
                 self.districts[d].totals.services += 1;
+                self.districts[d].categories[category.index()] += 1;
                 self.categories[category.index()] += 1;
                 self.mark(p, event.district, SERVICE);
+                let t = self.team(event.district, team);
+                let figures = &mut self.teams[t as usize].figures;
+                figures.services += 1;
+                if self.team_persons.insert((t, p, true)) {
+                    self.teams[t as usize].figures.served += 1;
+                }
             }
             Detail::Train { stage } => {
                 self.mark(p, event.district, TRAIN);
@@ -223,6 +266,21 @@ impl Aggregator {
                 }
             }
         }
+    }
+
+    fn team(&mut self, district: u8, name: String) -> u32 {
+        let key = (district, name.into_boxed_str());
+        if let Some(&t) = self.team_ids.get(&key) {
+            return t;
+        }
+        let t = self.teams.len() as u32;
+        self.teams.push(Team {
+            district,
+            name: key.1.clone(),
+            figures: TeamFigures::default(),
+        });
+        self.team_ids.insert(key, t);
+        t
     }
 
     fn intern(&mut self, person: &str) -> u32 {
@@ -264,12 +322,16 @@ impl Aggregator {
         }
     }
 
-    /// Scans per minute, the 60 minutes ending at the minute of `now`, oldest first.
-    pub fn trend(&self, now_micros: i64) -> Vec<(i64, u64)> {
+    /// Scans per minute, the 60 minutes ending at the minute of `now`, oldest
+    /// first: of the city, or of one district.
+    pub fn trend(&self, now_micros: i64, district: Option<usize>) -> Vec<(i64, u64)> {
         let current = minute_of(now_micros);
         (current - TREND_MINUTES + 1..=current)
             .map(|m| {
-                let scans = self.minutes.get(&m).map_or(0, |per| per.iter().sum());
+                let scans = self.minutes.get(&m).map_or(0, |per| match district {
+                    Some(d) => per[d],
+                    None => per.iter().sum(),
+                });
                 (m * MICROS_PER_MINUTE, scans)
             })
             .collect()
@@ -282,6 +344,11 @@ impl Aggregator {
             .get(&previous)
             .cloned()
             .unwrap_or_else(|| vec![0; self.districts.len()])
+    }
+
+    /// Scans of district `d` whose event minute is in `[from, to)`.
+    pub fn scans_between(&self, d: usize, from: i64, to: i64) -> u64 {
+        self.minutes.range(from..to).map(|(_, per)| per[d]).sum()
     }
 
     /// Whether events were applied since the last call.
@@ -390,7 +457,7 @@ mod tests {
                 Detail::Scan { channel: None },
             ));
         }
-        let trend = agg.trend(now);
+        let trend = agg.trend(now, None);
         assert_eq!(trend.len(), 60);
         assert_eq!(trend[0], (941 * MICROS_PER_MINUTE, 1));
         assert_eq!(trend[58], (999 * MICROS_PER_MINUTE, 1));
@@ -424,9 +491,11 @@ mod properties {
             1 => Detail::Assess {
                 colour: Colour::ALL[choice as usize % 5],
             },
-            2 => Detail::Enroll { team: "t".into() },
+            2 => Detail::Enroll {
+                team: format!("t{}", choice % 2),
+            },
             3 => Detail::Service {
-                team: "t".into(),
+                team: format!("t{}", choice % 3),
                 category: crate::ingest::event::Category::ALL[choice as usize],
             },
             4 => Detail::Train {
@@ -521,6 +590,40 @@ mod properties {
         (totals, colours, rates)
     }
 
+    /// Per (district, team): distinct persons enrolled, distinct persons
+    /// served, services; by recounting.
+    fn recount_teams(events: &[Event]) -> BTreeMap<(u8, String), TeamFigures> {
+        let mut persons: BTreeMap<(u8, String), (BTreeSet<&str>, BTreeSet<&str>, u64)> =
+            BTreeMap::new();
+        for e in events {
+            match &e.detail {
+                Detail::Enroll { team } => {
+                    let slot = persons.entry((e.district, team.clone())).or_default();
+                    slot.0.insert(&e.person);
+                }
+                Detail::Service { team, .. } => {
+                    let slot = persons.entry((e.district, team.clone())).or_default();
+                    slot.1.insert(&e.person);
+                    slot.2 += 1;
+                }
+                _ => {}
+            }
+        }
+        persons
+            .into_iter()
+            .map(|(k, (managed, served, services))| {
+                (
+                    k,
+                    TeamFigures {
+                        managed: managed.len() as u64,
+                        served: served.len() as u64,
+                        services,
+                    },
+                )
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn incremental_equals_recount_in_any_order(
@@ -545,6 +648,12 @@ mod properties {
                 prop_assert_eq!(agg.colours, colours);
                 let district_colours: u64 = agg.districts.iter().map(|d| d.colours.iter().sum::<u64>()).sum();
                 prop_assert_eq!(district_colours, totals.assessed);
+                let teams: BTreeMap<(u8, String), TeamFigures> = agg
+                    .teams
+                    .iter()
+                    .map(|t| ((t.district, t.name.to_string()), t.figures))
+                    .collect();
+                prop_assert_eq!(&teams, &recount_teams(&events));
                 for d in 0..DISTRICTS {
                     for rate in Rate::ALL {
                         let want = rates.get(&(d, *rate)).copied().unwrap_or((0, 0));

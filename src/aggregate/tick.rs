@@ -10,11 +10,13 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::Aggregator;
-use super::state::{self, Pace, State, Wall};
+use super::alerts::{self, Alerts};
+use super::state::{self, Paces, State, Wall};
 use crate::ingest::event::Event;
-use crate::metrics::Metrics;
-use crate::publish::Hub;
+use crate::metrics::{AlertLabel, Metrics};
+use crate::publish::Hubs;
 use crate::region::Region;
+use crate::settings;
 use crate::store::index::{IndexEngine, IndexInput, IndexOutput};
 use crate::time::{self, MICROS_PER_MINUTE};
 
@@ -23,15 +25,39 @@ const PACE_WINDOW_MICROS: i64 = 15 * MICROS_PER_MINUTE;
 /// Below this much history the pace is not extrapolated.
 const PACE_MIN_MICROS: i64 = MICROS_PER_MINUTE;
 
+/// What each audience is sent after a tick (see docs/api.md, "Views").
+#[derive(Debug, Clone)]
+pub struct Views {
+    pub staff: State,
+    pub city: State,
+    pub districts: Vec<State>,
+}
+
+/// The live ingest keys and since when each could have sent: given by access.
+pub type LiveKeys = Box<dyn Fn(i64) -> Vec<(String, i64)> + Send>;
+
+/// What the tick reads besides the events: shared with the rest of the server.
+pub struct Shared {
+    pub wall: Arc<Mutex<Wall>>,
+    pub settings: settings::Shared,
+    pub metrics: Arc<Metrics>,
+    pub keys: LiveKeys,
+}
+
 pub struct TickEngine {
     region: Arc<Region>,
     agg: Aggregator,
     index: IndexEngine,
     last_index: Vec<IndexOutput>,
     accepted: std_mpsc::Receiver<Vec<Event>>,
-    /// (time, [people, interactive, managed, guardians]) at each tick of the window.
-    samples: VecDeque<(i64, [u64; 4])>,
-    wall: Arc<Mutex<Wall>>,
+    /// (time, [people, interactive, managed, guardians] of the city, then of
+    /// each district) at each tick of the window.
+    samples: VecDeque<(i64, Vec<[u64; 4]>)>,
+    shared: Shared,
+    alerts: Alerts,
+    /// When the engine started: a key that never sent is silent since then.
+    started: i64,
+    last_tick_ms: f64,
 }
 
 impl TickEngine {
@@ -39,7 +65,7 @@ impl TickEngine {
         region: Arc<Region>,
         agg: Aggregator,
         accepted: std_mpsc::Receiver<Vec<Event>>,
-        wall: Arc<Mutex<Wall>>,
+        shared: Shared,
     ) -> Result<TickEngine, duckdb::Error> {
         Ok(TickEngine {
             index: IndexEngine::new(&region)?,
@@ -48,12 +74,20 @@ impl TickEngine {
             last_index: Vec::new(),
             accepted,
             samples: VecDeque::new(),
-            wall,
+            shared,
+            alerts: Alerts::default(),
+            started: time::now_beijing_micros(),
+            last_tick_ms: 0.0,
         })
     }
 
+    /// Records how long the last tick took (for the late-tick alert).
+    pub fn took(&mut self, ms: f64) {
+        self.last_tick_ms = ms;
+    }
+
     /// One tick at `now` (Beijing micros). Blocking: runs DuckDB.
-    pub fn tick(&mut self, now_micros: i64) -> Result<State, duckdb::Error> {
+    pub fn tick(&mut self, now_micros: i64) -> Result<Views, duckdb::Error> {
         while let Ok(batch) = self.accepted.try_recv() {
             for event in batch {
                 self.agg.apply(event);
@@ -61,40 +95,80 @@ impl TickEngine {
         }
         self.agg.advance(now_micros);
         if self.agg.take_changed() || self.last_index.is_empty() {
-            let inputs: Vec<IndexInput> = self
-                .agg
-                .districts
-                .iter()
-                .map(|d| IndexInput {
-                    people: d.totals.people,
-                    managed: d.totals.managed,
-                    guardians: d.totals.guardians,
-                    rates: d
-                        .observed_rates()
-                        .map(|(r, c)| (r.code(), c.share(), c.n))
-                        .collect(),
-                })
-                .collect();
-            self.last_index = self.index.compute(&inputs)?;
+            self.last_index = self.index.compute(&index_inputs(&self.agg))?;
         }
         let paces = self.paces(now_micros);
-        let wall = self.wall.lock().expect("wall lock").clone();
-        Ok(state::build(state::Inputs {
+        let wall = self.shared.wall.lock().expect("wall lock").clone();
+        let settings = self.shared.settings.read().expect("settings lock").clone();
+        let inputs = state::Inputs {
             region: &self.region,
             agg: &self.agg,
             index: &self.last_index,
             now_micros,
-            paces,
+            paces: &paces,
             wall,
-        }))
+        };
+        let mut staff = state::build(&inputs);
+        let city = state::for_viewers(&staff, settings.k);
+        let districts = (0..self.region.districts.len())
+            .map(|d| state::for_district(&staff, &inputs, d, settings.k))
+            .collect();
+        staff.alerts = Some(self.alerts(now_micros, &settings.alerts));
+        Ok(Views {
+            staff,
+            city,
+            districts,
+        })
     }
 
-    fn paces(&mut self, now: i64) -> [Pace; 4] {
-        let city = self.agg.city;
-        let values = [city.people, city.interactive, city.managed, city.guardians];
+    fn alerts(&mut self, now: i64, thresholds: &settings::AlertThresholds) -> Vec<state::Alert> {
+        let started = self.started;
+        let keys: Vec<(String, i64)> = (self.shared.keys)(now)
+            .into_iter()
+            .map(|(name, created)| (name, created.max(started)))
+            .collect();
+        let (last_request, rejected_last_minute) = {
+            let activity = self.shared.metrics.activity.lock().expect("activity lock");
+            (
+                activity.last_request.clone(),
+                activity.rejected_last_minute(now),
+            )
+        };
+        let feed = alerts::Feed {
+            now,
+            keys: &keys,
+            last_request: &last_request,
+            rejected_last_minute,
+            last_tick_ms: self.last_tick_ms,
+        };
+        let raised = self
+            .alerts
+            .evaluate(&self.region, &self.agg, &feed, thresholds);
+        let gauges = &self.shared.metrics.alerts;
+        for kind in ["district_drop", "key_silent", "rejected_burst", "tick_late"] {
+            let n = raised.iter().filter(|a| a.kind == kind).count();
+            gauges
+                .get_or_create(&AlertLabel { kind: kind.into() })
+                .set(n as i64);
+        }
+        raised
+    }
+
+    /// The paces of the city, then of each district.
+    fn paces(&mut self, now: i64) -> Vec<Paces> {
         let t = self.region.targets;
-        let targets = [t.people, t.interactive, t.managed, t.guardians];
-        self.samples.push_back((now, values));
+        let city_targets = [t.people, t.interactive, t.managed, t.guardians];
+        let of = |x: &crate::aggregate::Totals| [x.people, x.interactive, x.managed, x.guardians];
+        let values: Vec<[u64; 4]> = std::iter::once(of(&self.agg.city))
+            .chain(self.agg.districts.iter().map(|d| of(&d.totals)))
+            .collect();
+        let targets: Vec<[u64; 4]> = std::iter::once(city_targets)
+            .chain(self.region.districts.iter().map(|d| {
+                // Districts have no interactive target: never an eta for it.
+                [d.target_people, 0, d.target_managed, d.target_guardians]
+            }))
+            .collect();
+        self.samples.push_back((now, values.clone()));
         while self
             .samples
             .get(1)
@@ -102,29 +176,53 @@ impl TickEngine {
         {
             self.samples.pop_front();
         }
-        let (then, old) = self.samples[0];
+        let (then, old) = &self.samples[0];
         let span = now - then;
-        std::array::from_fn(|i| {
-            if span < PACE_MIN_MICROS {
-                return (0.0, None);
-            }
-            let per_minute =
-                values[i].saturating_sub(old[i]) as f64 * MICROS_PER_MINUTE as f64 / span as f64;
-            let eta = (per_minute > 0.0 && values[i] < targets[i]).then(|| {
-                let minutes = (targets[i] - values[i]) as f64 / per_minute;
-                let at = now + (minutes * MICROS_PER_MINUTE as f64) as i64;
-                time::rfc3339_secs(at - at.rem_euclid(MICROS_PER_MINUTE))
-            });
-            ((per_minute * 10.0).round() / 10.0, eta)
-        })
+        values
+            .iter()
+            .zip(old)
+            .zip(&targets)
+            .map(|((values, old), targets)| {
+                std::array::from_fn(|i| {
+                    if span < PACE_MIN_MICROS {
+                        return (0.0, None);
+                    }
+                    let per_minute = values[i].saturating_sub(old[i]) as f64
+                        * MICROS_PER_MINUTE as f64
+                        / span as f64;
+                    let eta = (per_minute > 0.0 && values[i] < targets[i]).then(|| {
+                        let minutes = (targets[i] - values[i]) as f64 / per_minute;
+                        let at = now + (minutes * MICROS_PER_MINUTE as f64) as i64;
+                        time::rfc3339_secs(at - at.rem_euclid(MICROS_PER_MINUTE))
+                    });
+                    ((per_minute * 10.0).round() / 10.0, eta)
+                })
+            })
+            .collect()
     }
+}
+
+/// What the index is computed from: each district's figures.
+pub fn index_inputs(agg: &Aggregator) -> Vec<IndexInput> {
+    agg.districts
+        .iter()
+        .map(|d| IndexInput {
+            people: d.totals.people,
+            managed: d.totals.managed,
+            guardians: d.totals.guardians,
+            rates: d
+                .observed_rates()
+                .map(|(r, c)| (r.code(), c.share(), c.n))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Runs ticks until `shutdown` turns true. A tick runs on the blocking pool;
 /// a late tick is skipped rather than queued.
 pub async fn run(
     engine: TickEngine,
-    hub: Arc<Hub>,
+    hub: Arc<Hubs>,
     every: Duration,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -150,8 +248,8 @@ pub async fn run(
             let started = std::time::Instant::now();
             let now = time::now_beijing_micros();
             match e.tick(now) {
-                Ok(state) => {
-                    hub.publish(&state, now);
+                Ok(views) => {
+                    hub.publish(&views, now);
                     metrics.ticked(started.elapsed().as_secs_f64(), now);
                 }
                 Err(err) => {
@@ -160,6 +258,7 @@ pub async fn run(
                 }
             }
             let took = started.elapsed();
+            e.took(took.as_secs_f64() * 1000.0);
             if took > Duration::from_millis(500) {
                 tracing::warn!(ms = took.as_millis() as u64, "slow tick");
             }

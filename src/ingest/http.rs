@@ -107,11 +107,9 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json<Answer>, IngestError> {
-    let source = app
-        .keys
-        .ingest_source(headers)
-        .ok_or(IngestError::Unauthorized)?
-        .to_string();
+    let source = crate::access::http::bearer(headers)
+        .and_then(|token| app.access.ingest_source(token, time::now_beijing_micros()))
+        .ok_or(IngestError::Unauthorized)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -184,6 +182,7 @@ pub fn prepare(
                     reason: message.clone(),
                     raw,
                 }],
+                repeats: 0,
             };
             return Err((batch, message));
         }
@@ -241,6 +240,7 @@ pub fn prepare(
             format,
             events,
             rejected,
+            repeats,
         },
         answer,
     ))

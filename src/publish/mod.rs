@@ -5,6 +5,11 @@
 //! changed), serializes it **once**, and broadcasts the same bytes to every
 //! socket. A socket that falls behind the broadcast buffer is not sent a
 //! backlog: it gets a fresh snapshot (see [`ws`]).
+//!
+//! [`Hubs`] holds one hub per audience: staff, city viewers (links and
+//! walls) and each district's links. What a socket receives is decided by
+//! which hub it subscribes to, on the server: a district link's socket never
+//! carries another district's figures.
 
 pub mod protocol;
 pub mod ws;
@@ -14,7 +19,9 @@ use std::sync::Mutex;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 
+use crate::access::{Role, Scope};
 use crate::aggregate::state::State;
+use crate::aggregate::tick::Views;
 use crate::metrics::FanOut;
 use crate::time;
 use protocol::ServerMessage;
@@ -148,5 +155,56 @@ impl Hub {
 
     pub fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
+    }
+}
+
+/// One hub per audience.
+pub struct Hubs {
+    pub staff: Hub,
+    pub city: Hub,
+    pub districts: Vec<Hub>,
+}
+
+impl Hubs {
+    pub fn new(epoch: u64, views: &Views, now_micros: i64, fan_out: FanOut) -> Hubs {
+        let hub = |state: &State| Hub::new(epoch, state, now_micros, fan_out.clone());
+        Hubs {
+            staff: hub(&views.staff),
+            city: hub(&views.city),
+            districts: views.districts.iter().map(hub).collect(),
+        }
+    }
+
+    pub fn publish(&self, views: &Views, now_micros: i64) {
+        self.staff.publish(&views.staff, now_micros);
+        self.city.publish(&views.city, now_micros);
+        for (hub, state) in self.districts.iter().zip(&views.districts) {
+            hub.publish(state, now_micros);
+        }
+    }
+
+    /// The hub whose state `role` may see.
+    pub fn of(&self, role: Role) -> &Hub {
+        match role {
+            Role::Admin => &self.staff,
+            Role::Wall | Role::Viewer(Scope::City) => &self.city,
+            Role::Viewer(Scope::District(d)) => &self.districts[d as usize],
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.staff.epoch()
+    }
+
+    pub fn clients(&self) -> usize {
+        self.all().map(Hub::clients).sum()
+    }
+
+    pub fn close(&self) {
+        self.all().for_each(Hub::close);
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Hub> {
+        [&self.staff, &self.city].into_iter().chain(&self.districts)
     }
 }

@@ -26,6 +26,10 @@ pub enum ServerMessage<'a> {
     Error {
         error: &'a str,
     },
+    /// The link or wall token the socket was opened with was revoked or expired.
+    Ended {
+        reason: &'a str,
+    },
 }
 
 impl ServerMessage<'_> {

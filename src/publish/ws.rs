@@ -14,24 +14,72 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 use super::protocol::{self, ClientMessage, ServerMessage};
-use super::{FrameKind, Hub};
+use super::{FrameKind, Hub, Hubs};
+use crate::access::http::Reader;
+use crate::access::{EndReason, Role};
 use crate::server::AppState;
 
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client messages are tiny; anything bigger is refused by the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
-    let hub = app.hub.clone();
+/// Close code sent when the credential a socket was opened with ends.
+pub const CLOSE_ENDED: u16 = 4001;
+
+/// The hub of one audience, held through the shared [`Hubs`].
+pub struct HubOf {
+    hubs: Arc<Hubs>,
+    role: Role,
+}
+
+impl std::ops::Deref for HubOf {
+    type Target = Hub;
+    fn deref(&self) -> &Hub {
+        self.hubs.of(self.role)
+    }
+}
+
+/// `GET /ws`: only for a reader (401 before the upgrade otherwise); the
+/// socket carries the state of the reader's audience.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(app): State<AppState>,
+    Reader(who): Reader,
+) -> Response {
+    let hub = HubOf {
+        hubs: app.hubs.clone(),
+        role: who.role,
+    };
+    let ended = who
+        .credential
+        .as_deref()
+        .and_then(|id| app.access.ended(id));
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            let ended = serve(sink, stream, hub).await;
+            let ended = serve(sink, stream, hub, ended).await;
             tracing::debug!(?ended, "websocket closed");
         })
+}
+
+/// Resolves when the credential ends (never, without one).
+async fn credential_ended(ended: &mut Option<watch::Receiver<Option<EndReason>>>) -> EndReason {
+    let Some(rx) = ended else {
+        return std::future::pending().await;
+    };
+    let ended = rx
+        .wait_for(Option::is_some)
+        .await
+        .map(|reason| reason.expect("waited for Some"));
+    match ended {
+        Ok(reason) => reason,
+        // The credential's sender is gone only when the server stops.
+        Err(_) => std::future::pending().await,
+    }
 }
 
 /// Why a client's loop ended (for logs and tests).
@@ -40,18 +88,26 @@ pub enum Ended {
     ClientClosed,
     SendFailed,
     ServerClosing,
+    CredentialEnded,
 }
 
-pub async fn serve<S, R, E>(mut sink: S, mut stream: R, hub: Arc<Hub>) -> Ended
+pub async fn serve<S, R, E, H>(
+    mut sink: S,
+    mut stream: R,
+    hub: H,
+    mut ended: Option<watch::Receiver<Option<EndReason>>>,
+) -> Ended
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
+    H: std::ops::Deref<Target = Hub>,
 {
+    let hub = &*hub;
     // Subscribe before taking the snapshot, so no delta falls between them.
     let mut frames = hub.subscribe();
     let mut closing = hub.closing();
     let (mut at, snapshot) = hub.snapshot();
-    if !send(&hub, &mut sink, snapshot).await {
+    if !send(hub, &mut sink, snapshot).await {
         return Ended::SendFailed;
     }
     loop {
@@ -75,7 +131,7 @@ where
                     }
                     Err(RecvError::Closed) => return Ended::ServerClosing,
                 };
-                if !send(&hub, &mut sink, text).await {
+                if !send(hub, &mut sink, text).await {
                     return Ended::SendFailed;
                 }
             }
@@ -97,9 +153,20 @@ where
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ended::ClientClosed,
                 };
-                if !send(&hub, &mut sink, reply).await {
+                if !send(hub, &mut sink, reply).await {
                     return Ended::SendFailed;
                 }
+            }
+            reason = credential_ended(&mut ended) => {
+                let text = ServerMessage::Ended { reason: reason.code() }.to_json();
+                let _ = send(hub, &mut sink, text.into()).await;
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: CLOSE_ENDED,
+                        reason: Utf8Bytes::from_static("credential ended"),
+                    })))
+                    .await;
+                return Ended::CredentialEnded;
             }
             _ = closing.changed() => {
                 let _ = sink
@@ -153,12 +220,12 @@ mod tests {
             };
             16
         ];
-        state::build(state::Inputs {
+        state::build(&state::Inputs {
             region: &region,
             agg: &agg,
             index: &index,
             now_micros: 0,
-            paces: Default::default(),
+            paces: &vec![Default::default(); 17],
             wall: Wall {
                 title: title.into(),
                 ..Wall::default()
@@ -185,7 +252,7 @@ mod tests {
             },
         );
         let stream = futures_util::stream::pending::<Result<Message, std::convert::Infallible>>();
-        let client = tokio::spawn(serve(Box::pin(sink), stream, hub.clone()));
+        let client = tokio::spawn(serve(Box::pin(sink), stream, hub.clone(), None));
         tokio::task::yield_now().await;
         // 200 new states while the client is stalled: far beyond the buffer.
         for i in 1..=200 {

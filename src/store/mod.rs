@@ -13,11 +13,13 @@
 //! The index (治未病指数) is computed by `sql/index.sql` on a small in-memory
 //! DuckDB owned by the tick (see [`index`]).
 
+pub mod access;
 pub mod index;
+pub mod parquet;
 mod writer;
 
 use std::path::Path;
-use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,6 +53,8 @@ pub struct Batch {
     /// Valid events, each id once (the request's own repeats are removed before).
     pub events: Vec<Event>,
     pub rejected: Vec<Rejected>,
+    /// Events dropped before the store because the request repeated their id.
+    pub repeats: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,12 +89,16 @@ pub(crate) enum Command {
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Command>,
+    /// A second connection for the console's reads and the access tables
+    /// (see [`access`]).
+    side: Arc<Mutex<duckdb::Connection>>,
 }
 
 /// What the store found when it opened.
 pub struct Opened {
     pub store: Store,
     pub settings: Vec<(String, String)>,
+    pub access: access::Loaded,
     /// Events replayed into the aggregator.
     pub replayed: u64,
     pub writer: std::thread::JoinHandle<()>,
@@ -113,16 +121,20 @@ impl Store {
         }
         let conn = duckdb::Connection::open(path)?;
         conn.execute_batch(SCHEMA_SQL)?;
+        conn.execute_batch(access::ACCESS_SQL)?;
         let replayed = writer::replay(&conn, region, replay_into)?;
         let settings = writer::settings(&conn)?;
+        let access = access::load(&conn, crate::time::now_beijing_micros())?;
+        let side = Arc::new(Mutex::new(conn.try_clone()?));
         let (tx, rx) = mpsc::channel(1024);
         let writer = writer::Writer::new(conn, region.clone(), accepted)?;
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(rx))?;
         Ok(Opened {
-            store: Store { tx },
+            store: Store { tx, side },
             settings,
+            access,
             replayed,
             writer: handle,
         })

@@ -237,6 +237,24 @@ impl Writer {
             }
             app.flush()?;
         }
+        {
+            let mut app = self.conn.appender("ingest_requests")?;
+            for ((batch, _), seqs) in group.iter().zip(seqs) {
+                let accepted = seqs
+                    .iter()
+                    .filter(|s| s.is_some_and(|s| inserted.contains(&s)))
+                    .count();
+                app.append_row(params![
+                    duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, received),
+                    batch.source,
+                    batch.format.name(),
+                    accepted as i64,
+                    (batch.events.len() - accepted + batch.repeats) as i64,
+                    batch.rejected.len() as i64,
+                ])?;
+            }
+            app.flush()?;
+        }
         self.conn.execute_batch("COMMIT")?;
         Ok(inserted)
     }
@@ -293,13 +311,24 @@ pub fn replay(
     region: &Region,
     into: &mut dyn FnMut(Event),
 ) -> Result<u64, StoreError> {
+    replay_until(conn, region, None, into)
+}
+
+/// [`replay`] of the events whose time is before `until` (Beijing micros), if given.
+pub fn replay_until(
+    conn: &Connection,
+    region: &Region,
+    until: Option<i64>,
+    into: &mut dyn FnMut(Event),
+) -> Result<u64, StoreError> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Int64Type};
 
     let mut stmt = conn.prepare(
         "SELECT id, epoch_us(ts) AS ts, kind, district, person, channel, colour, team, category,
                 stage, rate, value
-         FROM events",
+         FROM events
+         WHERE ?::BIGINT IS NULL OR ts < make_timestamp(?::BIGINT)",
     )?;
     let text = |a: &arrow::array::ArrayRef| -> Result<arrow::array::StringArray, StoreError> {
         let cast = arrow::compute::cast(a, &DataType::Utf8)
@@ -308,7 +337,7 @@ pub fn replay(
     };
     let mut count = 0u64;
     let mut skipped = 0u64;
-    for batch in stmt.query_arrow([])? {
+    for batch in stmt.query_arrow(params![until, until])? {
         let c = batch.columns();
         let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
         let ts = c[1].as_primitive::<Int64Type>();

@@ -1,0 +1,245 @@
+//! The monthly review (seed 001: the figures are captured every month and
+//! compared): a month's figures per district or per team, as CSV or Parquet.
+//!
+//! The figures are those of the state as of the end of the month (or now,
+//! for the current month): the stored events before that moment are folded
+//! into a fresh aggregator and run through the same index and state code as
+//! the live tick, so an export of the current month shows the live numbers.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+
+use crate::access::http::{ApiError, Staff};
+use crate::aggregate::Aggregator;
+use crate::aggregate::state::{self, State as Figures, Wall};
+use crate::aggregate::tick::index_inputs;
+use crate::ingest::event::{Colour, Rate};
+use crate::server::AppState;
+use crate::store::index::IndexEngine;
+use crate::time;
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    month: Option<String>,
+    level: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    District,
+    Team,
+}
+
+/// `YYYY-MM` to the Beijing micros of the month's start and of the next month's.
+pub fn month_bounds(month: &str) -> Option<(i64, i64)> {
+    let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    if month.len() != 7 {
+        return None;
+    }
+    let next = if start.month() == 12 {
+        NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)?
+    };
+    let micros = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_micros())
+    };
+    Some((micros(start)?, micros(next)?))
+}
+
+pub async fn export(
+    State(app): State<AppState>,
+    _: Staff,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let bad = |m: &str| ApiError::BadRequest(m.to_string());
+    let month = q.month.ok_or_else(|| bad("month: required, as YYYY-MM"))?;
+    let (start, end) = month_bounds(&month).ok_or_else(|| bad("month: a month as YYYY-MM"))?;
+    let now = time::now_beijing_micros();
+    if start > now {
+        return Err(bad("month: not begun yet"));
+    }
+    let level = match q.level.as_deref().unwrap_or("district") {
+        "district" => Level::District,
+        "team" => Level::Team,
+        _ => return Err(bad("level: district or team")),
+    };
+    let parquet = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => false,
+        "parquet" => true,
+        _ => return Err(bad("format: csv or parquet")),
+    };
+    let as_of = end.min(now);
+    let region = app.region.clone();
+    let agg = Aggregator::new(region.districts.len(), as_of);
+    let agg = app
+        .store
+        .fold_until((*region).clone(), as_of, agg, |agg, e| agg.apply(e))
+        .await?;
+    let name = month.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let figures = figures(&region, &agg, as_of).map_err(|e| e.to_string())?;
+        let (header, rows) = match level {
+            Level::District => district_rows(&figures),
+            Level::Team => team_rows(&figures),
+        };
+        let as_of = time::rfc3339_secs(as_of);
+        let csv = to_csv(&name, &as_of, &header, &rows);
+        if parquet {
+            let text: &[&str] = match level {
+                Level::District => &["month", "as_of", "district", "name"],
+                Level::Team => &["month", "as_of", "district", "name", "team"],
+            };
+            crate::store::parquet::from_csv(&csv, text).map_err(|e| e.to_string())
+        } else {
+            Ok(csv)
+        }
+    })
+    .await
+    .map_err(|_| ApiError::BadRequest("export: failed".into()))?
+    .map_err(|e| {
+        tracing::error!(error = %e, "export failed");
+        ApiError::BadRequest("export: the figures could not be written".into())
+    })?;
+    let (kind, ext) = if parquet {
+        ("application/vnd.apache.parquet", "parquet")
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    };
+    let level = match level {
+        Level::District => "district",
+        Level::Team => "team",
+    };
+    let disposition = format!("attachment; filename=\"weibing-{month}-{level}.{ext}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The staff's state of `agg`, as the tick would build it at `as_of`.
+pub fn figures(
+    region: &crate::region::Region,
+    agg: &Aggregator,
+    as_of: i64,
+) -> Result<Figures, duckdb::Error> {
+    let index = IndexEngine::new(region)?.compute(&index_inputs(agg))?;
+    let paces = vec![Default::default(); region.districts.len() + 1];
+    Ok(state::build(&state::Inputs {
+        region,
+        agg,
+        index: &index,
+        now_micros: as_of,
+        paces: &paces,
+        wall: Wall::default(),
+    }))
+}
+
+type Table = (Vec<String>, Vec<Vec<String>>);
+
+fn district_rows(f: &Figures) -> Table {
+    let mut header: Vec<String> = [
+        "district",
+        "name",
+        "people",
+        "scans",
+        "assessed",
+        "managed",
+        "interactive",
+        "services",
+        "trainees",
+        "guardians",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(Colour::ALL.iter().map(|c| c.code().to_string()));
+    for r in Rate::ALL {
+        header.push(format!("rate_{}", r.code()));
+        header.push(format!("rate_{}_n", r.code()));
+    }
+    header.extend(["index", "rank"].map(String::from));
+    let rows = f
+        .districts
+        .iter()
+        .map(|(code, d)| {
+            let t = d.totals;
+            let mut row = vec![code.clone(), d.name.clone()];
+            row.extend(
+                [
+                    t.people,
+                    t.scans,
+                    t.assessed,
+                    t.managed,
+                    t.interactive,
+                    t.services,
+                    t.trainees,
+                    t.guardians,
+                ]
+                .map(|n| n.to_string()),
+            );
+            row.extend(Colour::ALL.iter().map(|c| d.colours[c.code()].to_string()));
+            for r in Rate::ALL {
+                match d.rates.get(r.code()) {
+                    Some(rate) => {
+                        row.push(rate.value.to_string());
+                        row.push(rate.n.to_string());
+                    }
+                    None => {
+                        row.push(String::new());
+                        row.push("0".into());
+                    }
+                }
+            }
+            row.push(d.index.to_string());
+            row.push(d.rank.to_string());
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+fn team_rows(f: &Figures) -> Table {
+    let header = ["district", "name", "team", "managed", "served", "services"]
+        .map(String::from)
+        .to_vec();
+    let n = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+    let rows = f
+        .districts
+        .iter()
+        .flat_map(|(code, d)| {
+            d.teams.iter().map(move |(team, t)| {
+                vec![
+                    code.clone(),
+                    d.name.clone(),
+                    team.clone(),
+                    n(t.managed),
+                    n(t.served),
+                    n(t.services),
+                ]
+            })
+        })
+        .collect();
+    (header, rows)
+}
+
+fn to_csv(month: &str, as_of: &str, header: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut head = vec!["month".to_string(), "as_of".to_string()];
+    head.extend(header.iter().cloned());
+    out.write_record(&head).expect("writing to memory");
+    for row in rows {
+        let mut record = vec![month.to_string(), as_of.to_string()];
+        record.extend(row.iter().cloned());
+        out.write_record(&record).expect("writing to memory");
+    }
+    out.into_inner().expect("writing to memory")
+}

@@ -1,0 +1,448 @@
+//! The access tables (`sql/access.sql`) and the console's reads: staff,
+//! sessions, credentials, the audit trail, rejected events, per-key ingest
+//! health, and the monthly export's scan.
+//!
+//! These run on the store's *side* connection (a second connection to the
+//! same database), so a console query or an export never waits behind, or
+//! holds up, the writer's group commits.
+
+use duckdb::{Connection, params};
+
+use super::{Store, StoreError};
+use crate::ingest::event::Event;
+use crate::region::Region;
+
+pub const ACCESS_SQL: &str = include_str!("../../sql/access.sql");
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub name: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialRow {
+    pub id: String,
+    pub kind: String,
+    pub label: String,
+    pub scope: Option<String>,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub address: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedRow {
+    pub received_at: i64,
+    pub source: String,
+    pub format: String,
+    pub line: i64,
+    pub event_id: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeySummary {
+    pub source: String,
+    pub requests: i64,
+    pub accepted: i64,
+    pub duplicates: i64,
+    pub rejected: i64,
+    pub last_request_at: Option<i64>,
+}
+
+/// Delays of recently received events: (p50, p90, max, events), milliseconds.
+pub type Delays = Option<(i64, i64, i64, i64)>;
+
+/// Everything access needs at start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub users: Vec<UserRow>,
+    pub sessions: Vec<SessionRow>,
+    pub credentials: Vec<CredentialRow>,
+    /// (credential id, address) pairs seen before.
+    pub addresses: Vec<(String, String)>,
+}
+
+fn ts(micros: i64) -> duckdb::types::Value {
+    duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, micros)
+}
+
+fn opt_ts(micros: Option<i64>) -> duckdb::types::Value {
+    micros.map_or(duckdb::types::Value::Null, ts)
+}
+
+/// Reads the access tables (blocking; at start).
+pub(super) fn load(conn: &Connection, now: i64) -> Result<Loaded, StoreError> {
+    conn.execute(
+        "DELETE FROM sessions WHERE expires_at <= make_timestamp(?::BIGINT)",
+        params![now],
+    )?;
+    let users = conn
+        .prepare("SELECT name, password_hash, epoch_us(created_at), created_by FROM users")?
+        .query_map([], |r| {
+            Ok(UserRow {
+                name: r.get(0)?,
+                password_hash: r.get(1)?,
+                created_at: r.get(2)?,
+                created_by: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let sessions = conn
+        .prepare(
+            "SELECT token_hash, name, csrf, epoch_us(created_at), epoch_us(expires_at) FROM sessions",
+        )?
+        .query_map([], |r| {
+            Ok(SessionRow {
+                token_hash: r.get(0)?,
+                name: r.get(1)?,
+                csrf: r.get(2)?,
+                created_at: r.get(3)?,
+                expires_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let credentials = conn
+        .prepare(
+            "SELECT id, kind, label, scope, token_hash, epoch_us(created_at), created_by,
+                    epoch_us(expires_at), epoch_us(revoked_at), revoked_by,
+                    epoch_us(last_used_at), last_used_from
+             FROM credentials ORDER BY created_at",
+        )?
+        .query_map([], |r| {
+            Ok(CredentialRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                label: r.get(2)?,
+                scope: r.get(3)?,
+                token_hash: r.get(4)?,
+                created_at: r.get(5)?,
+                created_by: r.get(6)?,
+                expires_at: r.get(7)?,
+                revoked_at: r.get(8)?,
+                revoked_by: r.get(9)?,
+                last_used_at: r.get(10)?,
+                last_used_from: r.get(11)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let addresses = conn
+        .prepare("SELECT credential_id, address FROM credential_addresses")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(Loaded {
+        users,
+        sessions,
+        credentials,
+        addresses,
+    })
+}
+
+/// Adds a staff account to a database file directly (`weibing user add`,
+/// with the server stopped: DuckDB lets one process open the file).
+pub fn add_user_offline(path: &std::path::Path, user: &UserRow) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let conn = Connection::open(path)?;
+    conn.execute_batch(super::SCHEMA_SQL)?;
+    conn.execute_batch(ACCESS_SQL)?;
+    insert_user(&conn, user)?;
+    conn.execute(
+        "INSERT INTO audit VALUES (?, 'cli', 'user_saved', ?, NULL, 'weibing user add')",
+        params![ts(user.created_at), user.name],
+    )?;
+    Ok(())
+}
+
+fn insert_user(conn: &Connection, u: &UserRow) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO users VALUES (?, ?, make_timestamp(?::BIGINT), ?)
+         ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+        params![u.name, u.password_hash, u.created_at, u.created_by],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Runs `f` on the side connection, off the async workers.
+    async fn side<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let side = self.side.clone();
+        tokio::task::spawn_blocking(move || {
+            // A std Mutex: held by one blocking call at a time, never across an await.
+            let conn = side.lock().map_err(|_| StoreError::Closed)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn add_user(&self, user: UserRow) -> Result<(), StoreError> {
+        self.side(move |c| insert_user(c, &user)).await
+    }
+
+    pub async fn add_session(&self, s: SessionRow) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, make_timestamp(?::BIGINT), make_timestamp(?::BIGINT))",
+                params![s.token_hash, s.name, s.csrf, s.created_at, s.expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_session(&self, token_hash: String) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE token_hash = ?",
+                params![token_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn add_credential(&self, r: CredentialRow) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
+                params![
+                    r.id,
+                    r.kind,
+                    r.label,
+                    r.scope,
+                    r.token_hash,
+                    ts(r.created_at),
+                    r.created_by,
+                    opt_ts(r.expires_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn revoke_credential(
+        &self,
+        id: String,
+        by: String,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "UPDATE credentials SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
+                params![ts(at), by, id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a use; `new_address` also remembers the address.
+    pub async fn credential_used(
+        &self,
+        id: String,
+        address: String,
+        at: i64,
+        new_address: bool,
+    ) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "UPDATE credentials SET last_used_at = ?, last_used_from = ? WHERE id = ?",
+                params![ts(at), address, id],
+            )?;
+            if new_address {
+                c.execute(
+                    "INSERT INTO credential_addresses VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    params![id, address, ts(at)],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn audit(&self, row: AuditRow) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
+                params![
+                    ts(row.at),
+                    row.actor,
+                    row.action,
+                    row.target,
+                    row.address,
+                    row.detail
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The newest audit rows first; `limit` None reads them all (oldest first).
+    pub async fn audit_rows(&self, limit: Option<usize>) -> Result<Vec<AuditRow>, StoreError> {
+        self.side(move |c| {
+            let sql = match limit {
+                Some(n) => format!(
+                    "SELECT epoch_us(logged_at), actor, action, target, address, detail FROM audit
+                     ORDER BY logged_at DESC LIMIT {n}"
+                ),
+                None => {
+                    "SELECT epoch_us(logged_at), actor, action, target, address, detail FROM audit
+                         ORDER BY logged_at"
+                        .to_string()
+                }
+            };
+            let rows = c
+                .prepare(&sql)?
+                .query_map([], |r| {
+                    Ok(AuditRow {
+                        at: r.get(0)?,
+                        actor: r.get(1)?,
+                        action: r.get(2)?,
+                        target: r.get(3)?,
+                        address: r.get(4)?,
+                        detail: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn rejected_rows(
+        &self,
+        limit: usize,
+        source: Option<String>,
+    ) -> Result<Vec<RejectedRow>, StoreError> {
+        self.side(move |c| {
+            let rows = c
+                .prepare(
+                    "SELECT epoch_us(received_at), source, format, line, event_id, reason, raw
+                     FROM rejected WHERE ?::VARCHAR IS NULL OR source = ?::VARCHAR
+                     ORDER BY received_at DESC, line DESC LIMIT ?",
+                )?
+                .query_map(params![source, source, limit as i64], |r| {
+                    Ok(RejectedRow {
+                        received_at: r.get(0)?,
+                        source: r.get(1)?,
+                        format: r.get(2)?,
+                        line: r.get(3)?,
+                        event_id: r.get(4)?,
+                        reason: r.get(5)?,
+                        raw: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Per ingest key: requests, events accepted, duplicate, rejected, last request.
+    pub async fn ingest_by_key(&self) -> Result<Vec<KeySummary>, StoreError> {
+        self.side(|c| {
+            let rows = c
+                .prepare(
+                    "SELECT source, count(*), sum(accepted)::BIGINT, sum(duplicates)::BIGINT,
+                            sum(rejected)::BIGINT, epoch_us(max(received_at))
+                     FROM ingest_requests GROUP BY source ORDER BY source",
+                )?
+                .query_map([], |r| {
+                    Ok(KeySummary {
+                        source: r.get(0)?,
+                        requests: r.get(1)?,
+                        accepted: r.get(2)?,
+                        duplicates: r.get(3)?,
+                        rejected: r.get(4)?,
+                        last_request_at: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Event time to arrival of the events received since `since`:
+    /// (p50, p90, max in ms, how many). Arrival order keeps `received_at`
+    /// sorted on disk, so DuckDB's zone maps skip the older row groups.
+    pub async fn recent_delays(&self, since: i64) -> Result<Delays, StoreError> {
+        self.side(move |c| {
+            let row = c.query_row(
+                "SELECT quantile_disc(d, 0.5), quantile_disc(d, 0.9), max(d), count(*)
+                 FROM (SELECT epoch_ms(received_at) - epoch_ms(ts) AS d FROM events
+                       WHERE received_at >= make_timestamp(?::BIGINT))",
+                params![since],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                },
+            )?;
+            Ok(match row {
+                (Some(p50), Some(p90), Some(max), n) => Some((p50, p90, max, n)),
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// Folds every stored event with a time before `until` (Beijing micros)
+    /// into `acc` with `f`, on the side connection.
+    pub async fn fold_until<T, F>(
+        &self,
+        region: Region,
+        until: i64,
+        mut acc: T,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut T, Event) + Send + 'static,
+    {
+        self.side(move |c| {
+            super::writer::replay_until(c, &region, Some(until), &mut |e| f(&mut acc, e))?;
+            Ok(acc)
+        })
+        .await
+    }
+}
