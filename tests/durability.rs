@@ -21,6 +21,7 @@ fn spawn_server(dir: &std::path::Path) -> (std::process::Child, String) {
         ])
         .arg(dir)
         .env("WEIBING_INGEST_KEY", INGEST_KEY)
+        .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -172,7 +173,7 @@ async fn sigterm_closes_sockets_and_checkpoints() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let ws_url = format!("{}/ws", url.replace("http://", "ws://"));
+    let ws_url = format!("{}/ws?token={ADMIN_TOKEN}", url.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
     let wal = dir.path().join("weibing.duckdb.wal");
     assert!(wal.exists(), "the commit went to the write-ahead log");

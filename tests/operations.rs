@@ -41,7 +41,15 @@ async fn readiness_and_metrics_count_what_happened() {
     assert_eq!(ready["tick_ms"], 100);
     assert_eq!(ready["epoch"], json!(server.epoch()));
 
-    let metrics = get("/metrics").await.unwrap();
+    // Metrics are for staff (a supervisor scrapes them with the admin token).
+    assert_eq!(get("/metrics").await.unwrap().status(), 401);
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     for line in [

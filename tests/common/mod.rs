@@ -32,7 +32,7 @@ impl TestServer {
         let running = server::start(config).await.expect("the server starts");
         TestServer {
             url: format!("http://{}", running.addr),
-            ws_url: format!("ws://{}/ws", running.addr),
+            ws_url: format!("ws://{}/ws?token={ADMIN_TOKEN}", running.addr),
             dir,
             running: Some(running),
             client: reqwest::Client::new(),
@@ -86,9 +86,15 @@ impl TestServer {
         answer
     }
 
+    /// The staff's snapshot (admin token).
     pub async fn snapshot(&self) -> Value {
+        self.snapshot_as(ADMIN_TOKEN).await
+    }
+
+    pub async fn snapshot_as(&self, token: &str) -> Value {
         self.client
             .get(format!("{}/api/v1/snapshot", self.url))
+            .bearer_auth(token)
             .send()
             .await
             .expect("snapshot answered")
@@ -115,11 +121,52 @@ impl TestServer {
         }
     }
 
+    /// A websocket as staff (admin token).
     pub async fn ws(&self) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(&self.ws_url)
+        self.ws_as(ADMIN_TOKEN).await
+    }
+
+    pub async fn ws_as(&self, token: &str) -> WsClient {
+        let url = format!("{}/ws?token={token}", self.url.replace("http://", "ws://"));
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
             .await
             .expect("the websocket opens");
         WsClient { socket }
+    }
+
+    /// GET with the admin token; (status, JSON body or Null).
+    pub async fn get_admin(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("a body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// POST JSON with the admin token; (status, JSON body or Null).
+    pub async fn post_admin(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("a body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 }
 
