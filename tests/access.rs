@@ -952,3 +952,99 @@ async fn the_monthly_export_shows_the_numbers_of_the_state() {
     assert!(total > 0);
     server.stop().await;
 }
+
+/// The binary's log at debug level, with a login, a failed login, a link's
+/// use and an ingest, holds no token, password or person id.
+#[tokio::test]
+async fn logs_never_hold_a_secret_or_a_person() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = temp_dir();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weibing"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick-ms",
+            "100",
+            "--data",
+        ])
+        .arg(dir.path())
+        .env("WEIBING_INGEST_KEY", INGEST_KEY)
+        .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("WEIBING_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{url}/api/v1/credentials"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"kind": "link", "label": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for password in ["a-wrong-password", PASSWORD] {
+        client
+            .post(format!("{url}/api/v1/login"))
+            .json(&json!({"name": "admin", "password": password}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let person = "p-secret-person-77";
+    let event = json!({"id": "log-1", "ts": "2017-06-28T10:00:00+08:00", "kind": "scan",
+                       "district": "110101", "person": person});
+    client
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(INGEST_KEY)
+        .header("content-type", "application/x-ndjson")
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{url}/api/v1/snapshot?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (socket, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws?token={token}", url.replace("http", "ws")))
+            .await
+            .unwrap();
+    drop(socket);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("failed sign-in"), "the log is there: {log}");
+    for secret in [
+        token.as_str(),
+        INGEST_KEY,
+        ADMIN_TOKEN,
+        PASSWORD,
+        "a-wrong-password",
+        person,
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}

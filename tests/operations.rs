@@ -79,3 +79,68 @@ async fn readiness_and_metrics_count_what_happened() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn alerts_reach_staff_and_the_metrics_but_not_viewers() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let r = server
+        .client
+        .put(format!("{}/api/v1/settings", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"alerts": {"rejected_per_minute": 3}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let settings: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(settings["alerts"]["rejected_per_minute"], 3);
+    assert_eq!(settings["k"], 5, "the other settings keep their values");
+    let bad = json!({"id": "bad", "kind": "scan"});
+    let answer = server.ndjson(&[bad.clone(), bad.clone(), bad]).await;
+    assert_eq!(answer["rejected"], 3);
+    let staff = server
+        .wait_for("the rejected burst alert", |s| {
+            s["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["id"] == "rejected_burst"))
+        })
+        .await;
+    let alert = staff["state"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "rejected_burst")
+        .unwrap()
+        .clone();
+    assert_eq!(alert["kind"], "rejected_burst");
+    assert_eq!(alert["where"], "全市");
+    assert_eq!(alert["message"], "近1分钟被拒数据3条");
+    let (_, link) = server
+        .post_admin(
+            "/api/v1/credentials",
+            &json!({"kind": "link", "label": "x"}),
+        )
+        .await;
+    let viewer = server.snapshot_as(link["token"].as_str().unwrap()).await;
+    assert!(
+        viewer["state"].get("alerts").is_none(),
+        "{}",
+        viewer["state"]
+    );
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("weibing_alerts_active{kind=\"rejected_burst\"} 1"),
+        "{metrics}"
+    );
+    server.stop().await;
+}

@@ -113,3 +113,114 @@ impl Alerts {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::event::{Detail, Event};
+
+    const START: i64 = 1_000 * MICROS_PER_MINUTE;
+
+    fn scans(agg: &mut Aggregator, district: u8, minute: i64, n: usize) {
+        for i in 0..n {
+            agg.apply(Event {
+                id: format!("s-{district}-{minute}-{i}"),
+                ts: minute * MICROS_PER_MINUTE,
+                district,
+                person: format!("p-{district}-{minute}-{i}"),
+                detail: Detail::Scan { channel: None },
+            });
+        }
+    }
+
+    #[test]
+    fn each_alert_says_what_where_and_since_when_and_clears_itself() {
+        let region = Region::load("beijing").unwrap();
+        let now = START + 40 * MICROS_PER_MINUTE;
+        let mut agg = Aggregator::new(region.districts.len(), now);
+        let minute = now / MICROS_PER_MINUTE;
+        // 丰台 (index 3): 10 a minute for the 30 minutes before, 1 a minute since.
+        for m in minute - 35..minute - 5 {
+            scans(&mut agg, 3, m, 10);
+        }
+        for m in minute - 5..minute {
+            scans(&mut agg, 3, m, 1);
+        }
+        // 东城 (index 0): steady 10 a minute.
+        for m in minute - 35..minute {
+            scans(&mut agg, 0, m, 10);
+        }
+        let keys = vec![
+            ("env".to_string(), START),
+            ("hospital-a".to_string(), START),
+        ];
+        let last = HashMap::from([("env".to_string(), now - 60_000_000)]);
+        let t = AlertThresholds::default();
+        let mut alerts = Alerts::default();
+        let feed = Feed {
+            now,
+            keys: &keys,
+            last_request: &last,
+            rejected_last_minute: 100,
+            last_tick_ms: 1500.0,
+        };
+        let raised = alerts.evaluate(&region, &agg, &feed, &t);
+        let ids: Vec<&str> = raised.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "district_drop:110106",
+                "key_silent:hospital-a",
+                "rejected_burst",
+                "tick_late"
+            ]
+        );
+        assert_eq!(raised[0].place, "丰台区");
+        assert_eq!(
+            raised[0].message,
+            "丰台区扫码放缓：近5分钟每分钟1.0人次，此前30分钟每分钟10.0人次"
+        );
+        assert_eq!(raised[1].message, "数据接口 hospital-a 已40分钟未发送数据");
+        assert_eq!(raised[0].since, time::rfc3339_secs(now));
+
+        // A minute later: the same alerts keep their start; the burst and the
+        // late tick are gone.
+        let later = now + MICROS_PER_MINUTE;
+        let feed = Feed {
+            now: later,
+            keys: &keys,
+            last_request: &last,
+            rejected_last_minute: 99,
+            last_tick_ms: 20.0,
+        };
+        let raised = alerts.evaluate(&region, &agg, &feed, &t);
+        let ids: Vec<(&str, &str)> = raised
+            .iter()
+            .map(|a| (a.id.as_str(), a.since.as_str()))
+            .collect();
+        let since = time::rfc3339_secs(now);
+        assert_eq!(
+            ids,
+            [
+                ("district_drop:110106", since.as_str()),
+                ("key_silent:hospital-a", since.as_str())
+            ]
+        );
+        // hospital-a sends; the district picks up: nothing left.
+        let last = HashMap::from([
+            ("env".to_string(), later),
+            ("hospital-a".to_string(), later),
+        ]);
+        for m in minute - 4..=minute {
+            scans(&mut agg, 3, m, 10);
+        }
+        let feed = Feed {
+            now: later,
+            keys: &keys,
+            last_request: &last,
+            rejected_last_minute: 0,
+            last_tick_ms: 20.0,
+        };
+        assert_eq!(alerts.evaluate(&region, &agg, &feed, &t), Vec::new());
+    }
+}

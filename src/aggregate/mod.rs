@@ -593,8 +593,9 @@ mod properties {
     /// Per (district, team): distinct persons enrolled, distinct persons
     /// served, services; by recounting.
     fn recount_teams(events: &[Event]) -> BTreeMap<(u8, String), TeamFigures> {
-        let mut persons: BTreeMap<(u8, String), (BTreeSet<&str>, BTreeSet<&str>, u64)> =
-            BTreeMap::new();
+        /// (persons enrolled, persons served, services)
+        type Seen<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>, u64);
+        let mut persons: BTreeMap<(u8, String), Seen> = BTreeMap::new();
         for e in events {
             match &e.detail {
                 Detail::Enroll { team } => {
