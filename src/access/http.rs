@@ -44,6 +44,9 @@ pub enum ApiError {
     TooMany(u64),
     #[error("the store could not do this now; try again")]
     Store(#[from] StoreError),
+    /// A failure of ours; the detail is logged, not shown.
+    #[error("the server could not do this; the details are in its log")]
+    Internal(String),
 }
 
 impl IntoResponse for ApiError {
@@ -58,6 +61,10 @@ impl IntoResponse for ApiError {
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "store call failed");
                 StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
             }
         };
         let mut response = (
@@ -579,7 +586,7 @@ pub async fn create_user(
     let (name, password, by) = (request.name, request.password, p.actor.clone());
     let user = tokio::task::spawn_blocking(move || new_user(&name, &password, &by))
         .await
-        .map_err(|_| ApiError::BadRequest("password: could not be hashed".into()))?
+        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
         .map_err(ApiError::BadRequest)?;
     app.store.add_user(user.clone()).await?;
     app.access.add_user(&user);

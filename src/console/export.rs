@@ -101,11 +101,8 @@ pub async fn export(
         }
     })
     .await
-    .map_err(|_| ApiError::BadRequest("export: failed".into()))?
-    .map_err(|e| {
-        tracing::error!(error = %e, "export failed");
-        ApiError::BadRequest("export: the figures could not be written".into())
-    })?;
+    .map_err(|e| ApiError::Internal(format!("export: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("export: {e}")))?;
     let (kind, ext) = if parquet {
         ("application/vnd.apache.parquet", "parquet")
     } else {
