@@ -72,11 +72,7 @@ impl TestServer {
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.expect("the request is answered");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("a body");
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, json)
+        answer(request).await
     }
 
     pub async fn ndjson(&self, lines: &[Value]) -> Value {
@@ -136,38 +132,26 @@ impl TestServer {
 
     /// GET with the admin token; (status, JSON body or Null).
     pub async fn get_admin(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("a body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let request = self.client.get(format!("{}{path}", self.url));
+        answer(request.bearer_auth(ADMIN_TOKEN)).await
     }
 
     /// POST JSON with the admin token; (status, JSON body or Null).
     pub async fn post_admin(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("a body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let request = self.client.post(format!("{}{path}", self.url));
+        answer(request.bearer_auth(ADMIN_TOKEN).json(body)).await
     }
+}
+
+/// Sends a request: (status, JSON body or Null).
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the request is answered");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("a body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 pub struct WsClient {
