@@ -89,9 +89,19 @@ impl Hub {
         let next = serde_json::to_value(state).expect("the state serializes");
         let as_of = time::rfc3339(now_micros);
         let mut inner = self.inner.lock().expect("hub lock");
-        let ops = json_patch::diff(&inner.state, &next);
         inner.as_of = as_of;
         inner.snapshot = None;
+        // Nobody listens (most district hubs, most of the time): no delta to
+        // make. A socket that subscribes now takes its snapshot after this
+        // lock is released, so it starts from this state.
+        if self.frames.receiver_count() == 0 {
+            if inner.state != next {
+                inner.seq += 1;
+                inner.state = next;
+            }
+            return;
+        }
+        let ops = json_patch::diff(&inner.state, &next);
         let frame = if ops.0.is_empty() {
             Frame {
                 kind: FrameKind::Heartbeat,

@@ -234,6 +234,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hub_nobody_listens_to_keeps_its_state_current_without_deltas() {
+        let hub = Hub::new(7, &state_titled("t0"), 0, Default::default());
+        for i in 1..=3 {
+            hub.publish(&state_titled(&format!("t{i}")), i * 1_000_000);
+        }
+        hub.publish(&state_titled("t3"), 4_000_000);
+        let (seq, snapshot) = hub.snapshot();
+        let snapshot: serde_json::Value = serde_json::from_str(snapshot.as_str()).unwrap();
+        assert_eq!(seq, 4, "three changes, then none");
+        assert_eq!(snapshot["state"]["wall"]["title"], "t3");
+        assert_eq!(snapshot["as_of"], crate::time::rfc3339(4_000_000));
+        // A listener from now on gets the delta from that state.
+        let mut frames = hub.subscribe();
+        hub.publish(&state_titled("t5"), 5_000_000);
+        let frame = frames.recv().await.unwrap();
+        assert_eq!((frame.kind, frame.seq), (FrameKind::Delta, 5));
+        let delta: serde_json::Value = serde_json::from_str(frame.text.as_str()).unwrap();
+        assert_eq!(
+            delta["ops"],
+            serde_json::json!([{"op": "replace", "path": "/wall/title", "value": "t5"}])
+        );
+        assert_eq!(hub.fan_out.frames_sent.get(), 0);
+    }
+
+    #[tokio::test]
     async fn a_client_that_fell_behind_gets_a_snapshot_not_a_backlog() {
         let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0, Default::default()));
         let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
