@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, tempDataDir, ingest, setWall, snapshot, until } from './lib/server.mjs';
+import { startServer, tempDataDir, ingest, setWall, snapshot, until, createCredential } from './lib/server.mjs';
 import { launch, openPage, screenshot, text, attr } from './lib/browser.mjs';
 import { CODES, COLOURS, firstBatch, moreScans } from './lib/data.mjs';
 
@@ -19,8 +19,12 @@ let browser;
 let batch;
 let dataDir;
 
-/** The page, as the server's binary embeds it. */
-const pageUrl = (query = '') => `${server.url}/${query}`;
+/**
+ * The page, as the server's binary embeds it, opened with the admin token
+ * (every read needs a credential; the staff state is a superset of the city
+ * state). `query` adds to it: '&lang=en'.
+ */
+const pageUrl = (query = '', token = server.adminToken) => `${server.url}/?token=${encodeURIComponent(token)}${query}`;
 
 before(async () => {
   dataDir = tempDataDir();
@@ -127,7 +131,7 @@ test('at 3840×2160 the wall shows the same exact figures, drawn at 4K', async (
 
 test('in English (?lang=en) the wall shows the same figures', async () => {
   const { context, page, errors } = await openPage(browser);
-  await page.goto(pageUrl('?lang=en'));
+  await page.goto(pageUrl('&lang=en'));
   await headlineReaches(page, batch.expected.people);
   assert.equal(await attr(page, 'headline', 'aria-label'), `People who scanned ${batch.expected.people}`);
   assert.match(await text(page, 'freshness'), /^Data as of \d\d:\d\d:\d\d$/);
@@ -187,7 +191,7 @@ test('no person id reaches the page', async () => {
 test('the launch moment: cover before, kept over a reload, figures after launch', async () => {
   const { context, page, errors } = await openPage(browser);
   await setWall(server, { phase: 'before', countdown_to: null });
-  await page.goto(pageUrl(`?token=${encodeURIComponent(server.adminToken)}`));
+  await page.goto(pageUrl());
   await until('the cover', async () => (await page.locator('body').getAttribute('data-phase')) === 'before');
   assert.equal(await page.locator('[data-testid="cover"]').isVisible(), true);
   await page.reload();
@@ -215,22 +219,27 @@ test('the launch moment: cover before, kept over a reload, figures after launch'
   await context.close();
 });
 
-test('without a token (or with a wrong one) the launch key changes nothing and says why', async () => {
+test('without a token the wall shows no figures; a leader\'s link token shows them but cannot launch', async () => {
   const { context, page, errors } = await openPage(browser);
-  await page.goto(pageUrl());
-  await headlineReaches(page, batch.expected.people);
+  // No credential: /ws answers 401, the cover keeps saying it connects.
+  await page.goto(`${server.url}/`);
+  await page.waitForTimeout(1500);
+  assert.equal(await page.locator('body').getAttribute('data-phase'), 'connecting');
+  assert.equal(await text(page, 'headline-value'), '');
+  assert.equal(await attr(page, 'conn', 'data-state'), 'connecting');
   await page.keyboard.press('Control+Shift+B');
   await until('the toast', () => page.locator('[data-testid="toast"]').isVisible());
   assert.match(await text(page, 'toast'), /控制台/);
   assert.equal((await snapshot(server)).state.wall.phase, 'live', 'nothing was changed');
-  // A wrong token: the server refuses, and the page says so.
-  await page.goto(pageUrl('?token=not-the-token'));
+  // A city link's token reads the city state, and may not set the launch moment.
+  const link = await createCredential(server, { kind: 'link', label: 'wall-test', scope: 'city', expires_in_hours: 1 });
+  await page.goto(pageUrl('', link.token));
   await headlineReaches(page, batch.expected.people);
   await page.keyboard.press('Control+Shift+B');
   await until('the refusal', async () => /^操作未成功/.test((await text(page, 'toast')) ?? ''));
   assert.equal((await snapshot(server)).state.wall.phase, 'live', 'nothing was changed');
-  // The browser logs the refused request itself (401); nothing else may fail.
-  assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
+  // The browser logs the refused requests itself (401); nothing else may fail.
+  assert.deepEqual(errors.filter((e) => !/401|WebSocket/.test(e)), []);
   await context.close();
 });
 
@@ -277,7 +286,7 @@ test('server stops: the stale banner appears; restarted, the page recovers by it
   assert.equal(await page.locator('#flop').getAttribute('data-value'), String(batch.expected.people));
   await screenshot(page, 'wall-stale.png');
 
-  server = await startServer({ dataDir, port, tickMs: 200 });
+  server = await startServer({ dataDir, port, tickMs: 200, ingestKey: server.ingestKey, adminToken: server.adminToken });
   const fresh = await snapshot(server);
   assert.notEqual(String(fresh.epoch), epoch, 'a restarted server has a new epoch');
   await until('the page to take the new epoch', async () => (await attr(page, 'sync', 'data-epoch')) === String(fresh.epoch), 30_000);
@@ -311,7 +320,7 @@ test('a lower figure (a server started over on empty data) is set at once, never
   const port = server.port;
   await server.stop();
   const emptyDir = tempDataDir('weibing-empty-');
-  const other = await startServer({ dataDir: emptyDir, port, tickMs: 200 });
+  const other = await startServer({ dataDir: emptyDir, port, tickMs: 200, ingestKey: server.ingestKey, adminToken: server.adminToken });
   try {
     await headlineReaches(page, 0, 30_000);
     await page.waitForTimeout(500);
@@ -327,7 +336,7 @@ test('a lower figure (a server started over on empty data) is set at once, never
     await other.stop();
     fs.rmSync(emptyDir, { recursive: true, force: true });
     // Put the suite's server back for anything after this test.
-    server = await startServer({ dataDir, port, tickMs: 200 });
+    server = await startServer({ dataDir, port, tickMs: 200, ingestKey: other.ingestKey, adminToken: other.adminToken });
     await context.close();
   }
 });

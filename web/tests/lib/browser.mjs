@@ -15,26 +15,30 @@ export async function launch() {
 }
 
 /**
- * A page that records its console errors, uncaught exceptions, and every
- * websocket frame text it receives.
+ * A page that records its console errors, uncaught exceptions, every
+ * Content-Security-Policy violation the browser reports (in `csp`, whatever
+ * the message's level), and every websocket frame text it receives.
  */
 export async function openPage(browser, { width = 1920, height = 1080, scale = 1 } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale });
   const page = await context.newPage();
   const errors = [];
-  const frames = { count: 0, texts: [] };
+  const csp = [];
+  const frames = { count: 0, texts: [], sockets: 0 };
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('websocket', (ws) => {
+    frames.sockets += 1;
     ws.on('framereceived', (f) => {
       frames.count += 1;
       // Keep the first few hundred for the privacy check; enough to cover snapshots.
       if (frames.texts.length < 400) frames.texts.push(String(f.payload));
     });
   });
-  return { context, page, errors, frames };
+  return { context, page, errors, csp, frames };
 }
 
 export async function screenshot(page, name) {

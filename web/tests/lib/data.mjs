@@ -65,3 +65,39 @@ export function moreScans(prefix, from, count) {
   }
   return events;
 }
+
+/**
+ * Team events (enroll, service) for new people numbered from `from` (they do
+ * not scan, so the headline does not move). With k = 5: 丰台区's ft-big has 6
+ * managed, 6 served, 6 services (shown); ft-small 2 managed, 1 served, 1
+ * service (all suppressed outside the console); 东城区's dc-five 5 managed,
+ * none served (0 is shown: only 1 to k−1 is suppressed).
+ */
+export function teamBatch(prefix, from) {
+  const events = [];
+  let n = from;
+  let id = 0;
+  const ev = (e) => events.push({ id: `${prefix}-${++id}`, ts: beijingTs(15_000), ...e });
+  const team = (district, name, managed, served) => {
+    for (let k = 0; k < managed; k += 1) {
+      const person = personId(n++);
+      ev({ kind: 'enroll', district, person, team: name });
+      if (k < served) ev({ kind: 'service', district, person, team: name, category: 'health_management' });
+    }
+  };
+  team('110106', 'ft-big', 6, 6);
+  team('110106', 'ft-small', 2, 1);
+  team('110101', 'dc-five', 5, 0);
+  return {
+    events,
+    lastPerson: n - 1,
+    staff: {
+      110106: { 'ft-big': { managed: 6, served: 6, services: 6 }, 'ft-small': { managed: 2, served: 1, services: 1 } },
+      110101: { 'dc-five': { managed: 5, served: 0, services: 0 } },
+    },
+    suppressed: {
+      110106: { 'ft-big': { managed: 6, served: 6, services: 6 }, 'ft-small': { managed: null, served: null, services: null } },
+      110101: { 'dc-five': { managed: 5, served: 0, services: 0 } },
+    },
+  };
+}

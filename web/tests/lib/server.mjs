@@ -1,5 +1,6 @@
 // Starts the real `weibing serve` for the browser tests, and talks to its
-// HTTP API (ingest, wall, snapshot).
+// HTTP API (ingest, wall, snapshot, and any other call with the admin token).
+// Every read needs a credential (docs/api.md): the helpers send the admin's.
 //
 // The binary: $WEIBING_BIN, else ${CARGO_TARGET_DIR:-~/.cache/weibing/target}/release/weibing.
 // It embeds web/dist as it was when cargo built it (cargo test rebuilds it).
@@ -24,9 +25,10 @@ const LISTENING = /weibing listening on (http:\/\/[^\s]+)/;
 
 /**
  * Starts a server and resolves once it says where it listens.
- * @param {{dataDir: string, port?: number, tickMs?: number, ingestKey?: string, adminToken?: string}} o
+ * @param {{dataDir: string, port?: number, tickMs?: number, ingestKey?: string, adminToken?: string, adminPassword?: string}} o
+ *   adminPassword: WEIBING_ADMIN_PASSWORD, which creates the staff user `admin` at the first start
  */
-export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, adminToken } = {}) {
+export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, adminToken, adminPassword } = {}) {
   const bin = binaryPath();
   if (!fs.existsSync(bin)) {
     throw new Error(`the weibing binary is not at ${bin}: build it (cargo build --release) or set WEIBING_BIN`);
@@ -34,8 +36,11 @@ export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, 
   ingestKey ??= `ingest-${randomBytes(8).toString('hex')}`;
   adminToken ??= `admin-${randomBytes(8).toString('hex')}`;
   const args = ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--tick-ms', String(tickMs)];
+  const env = { ...process.env, WEIBING_INGEST_KEY: ingestKey, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
+  if (adminPassword) env.WEIBING_ADMIN_PASSWORD = adminPassword;
+  else delete env.WEIBING_ADMIN_PASSWORD;
   const proc = spawn(bin, args, {
-    env: { ...process.env, WEIBING_INGEST_KEY: ingestKey, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = [];
@@ -67,6 +72,7 @@ export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, 
     dataDir,
     ingestKey,
     adminToken,
+    adminPassword,
     proc,
     log,
     exited,
@@ -93,6 +99,21 @@ export async function ingest(server, events) {
   return JSON.parse(text);
 }
 
+/** POST /api/v1/events with any body; resolves with {status, body} whatever the status. */
+export async function ingestRaw(server, text, contentType = 'application/x-ndjson', key = server.ingestKey) {
+  const res = await fetch(`${server.url}/api/v1/events`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': contentType },
+    body: text,
+  });
+  const body = await res.text();
+  let parsed = body;
+  try {
+    parsed = JSON.parse(body);
+  } catch { /* keep the text */ }
+  return { status: res.status, body: parsed };
+}
+
 /** POST /api/v1/wall with the admin token. */
 export async function setWall(server, body) {
   const res = await fetch(`${server.url}/api/v1/wall`, {
@@ -105,11 +126,36 @@ export async function setWall(server, body) {
   return JSON.parse(text);
 }
 
-/** GET /api/v1/snapshot: the envelope the websocket starts with. */
-export async function snapshot(server) {
-  const res = await fetch(`${server.url}/api/v1/snapshot`);
-  if (!res.ok) throw new Error(`GET /api/v1/snapshot answered ${res.status}`);
+/** GET /api/v1/snapshot: the envelope the websocket starts with (the admin's: the staff state, or `token`'s). */
+export async function snapshot(server, token = server.adminToken) {
+  const res = await fetch(`${server.url}/api/v1/snapshot`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET /api/v1/snapshot answered ${res.status}: ${await res.text()}`);
   return res.json();
+}
+
+/**
+ * Any API call, with the admin token unless another is given; resolves with
+ * {status, body (parsed JSON when it is), headers}. It never throws on a status:
+ * tests assert the status they expect.
+ */
+export async function call(server, method, path, body, { token = server.adminToken, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch { /* not JSON: keep the text */ }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** POST /api/v1/credentials with the admin token; throws unless 201. */
+export async function createCredential(server, body) {
+  const r = await call(server, 'POST', '/api/v1/credentials', body);
+  if (r.status !== 201) throw new Error(`POST /api/v1/credentials ${JSON.stringify(body)} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
 }
 
 /** Polls `probe` until it returns a truthy value; fails after `ms` with `what`. */
