@@ -296,10 +296,17 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let now = tokio::time::Instant::now();
+    // The name as given, for the trail: bounded, control characters shown as such.
+    let tried: String = request
+        .name
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
     if let Some(wait) = app.access.limiter.check(&address, now) {
         audit(
             &app,
-            &request.name,
+            &tried,
             "login_refused",
             None,
             &address,
@@ -324,7 +331,7 @@ pub async fn login(
     if !ok {
         app.access.limiter.failed(&address, now);
         tracing::warn!(%address, "failed sign-in");
-        audit(&app, &request.name, "login_failed", None, &address, None).await;
+        audit(&app, &tried, "login_failed", None, &address, None).await;
         return Err(ApiError::WrongPassword);
     }
     app.access.limiter.succeeded(&address);
