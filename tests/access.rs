@@ -1048,3 +1048,52 @@ async fn logs_never_hold_a_secret_or_a_person() {
         assert!(!log.contains(secret), "{secret} is in the log");
     }
 }
+
+#[tokio::test]
+async fn signing_out_closes_the_sessions_sockets() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let (cookie, csrf) = login(&server).await;
+    let mut request = format!("{}/ws", server.url.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = WsClient { socket };
+    let first = ws.next_json().await;
+    assert_eq!(first["type"], "snapshot");
+    assert!(
+        first["state"]["alerts"].is_array(),
+        "a session reads the staff state"
+    );
+    let r = server
+        .client
+        .post(format!("{}/api/v1/logout", server.url))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let ended = loop {
+        let m = tokio::time::timeout(Duration::from_secs(2), ws.next_json())
+            .await
+            .expect("the socket is told at once");
+        if m["type"] == "ended" {
+            break m;
+        }
+    };
+    assert_eq!(ended["reason"], "signed_out");
+    let r = server
+        .client
+        .get(format!("{}/api/v1/session", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    server.stop().await;
+}

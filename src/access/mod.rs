@@ -93,6 +93,8 @@ impl Kind {
 pub enum EndReason {
     Revoked,
     Expired,
+    /// A console session signed out.
+    SignedOut,
 }
 
 impl EndReason {
@@ -100,6 +102,7 @@ impl EndReason {
         match self {
             EndReason::Revoked => "revoked",
             EndReason::Expired => "expired",
+            EndReason::SignedOut => "signed_out",
         }
     }
 }
@@ -122,6 +125,8 @@ pub struct Principal {
     pub credential: Option<String>,
     /// Set when the caller came with the session cookie: writes must echo it.
     pub csrf: Option<String>,
+    /// Changes when the credential or session ends: its sockets close then.
+    pub ended: Option<watch::Receiver<Option<EndReason>>>,
 }
 
 #[derive(Debug)]
@@ -153,6 +158,7 @@ struct Session {
     name: String,
     csrf: String,
     expires_at: i64,
+    ended: watch::Sender<Option<EndReason>>,
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +258,7 @@ impl Access {
                     name: s.name,
                     csrf: s.csrf,
                     expires_at: s.expires_at,
+                    ended: watch::channel(None).0,
                 })
             })
             .collect();
@@ -310,6 +317,7 @@ impl Access {
                     actor: "admin-token".into(),
                     credential: None,
                     csrf: None,
+                    ended: None,
                 },
                 None,
             ));
@@ -348,6 +356,7 @@ impl Access {
                 actor: c.row.id.clone(),
                 credential: Some(c.row.id.clone()),
                 csrf: None,
+                ended: Some(c.ended.subscribe()),
             },
             record,
         ))
@@ -365,6 +374,7 @@ impl Access {
                     actor: s.name.clone(),
                     credential: None,
                     csrf: Some(s.csrf.clone()),
+                    ended: Some(s.ended.subscribe()),
                 });
             }
         }
@@ -415,6 +425,7 @@ impl Access {
             name: row.name.clone(),
             csrf: row.csrf.clone(),
             expires_at: row.expires_at,
+            ended: watch::channel(None).0,
         });
     }
 
@@ -423,7 +434,13 @@ impl Access {
         let h = hash(token);
         let mut inner = self.inner.write().expect("access lock");
         let before = inner.sessions.len();
-        inner.sessions.retain(|s| !same(&s.token_hash, &h));
+        inner.sessions.retain(|s| {
+            let ends = same(&s.token_hash, &h);
+            if ends {
+                s.ended.send_replace(Some(EndReason::SignedOut));
+            }
+            !ends
+        });
         (inner.sessions.len() < before).then(|| hex(&h))
     }
 
@@ -472,9 +489,15 @@ impl Access {
         Some((listed(c, &self.region, now), was_active))
     }
 
-    /// Tells the sockets of credentials that expired by `now`. Returns their ids.
+    /// Tells the sockets of credentials and sessions that expired by `now`.
+    /// Returns the credentials' ids.
     pub fn expire(&self, now: i64) -> Vec<String> {
         let inner = self.inner.read().expect("access lock");
+        for s in &inner.sessions {
+            if s.expires_at <= now && s.ended.borrow().is_none() {
+                s.ended.send_replace(Some(EndReason::Expired));
+            }
+        }
         let mut ended = Vec::new();
         for c in &inner.credentials {
             if c.row.revoked_at.is_none()
@@ -486,16 +509,6 @@ impl Access {
             }
         }
         ended
-    }
-
-    /// A receiver that changes when the credential ends.
-    pub fn ended(&self, id: &str) -> Option<watch::Receiver<Option<EndReason>>> {
-        let inner = self.inner.read().expect("access lock");
-        inner
-            .credentials
-            .iter()
-            .find(|c| c.row.id == id)
-            .map(|c| c.ended.subscribe())
     }
 
     pub fn list(&self, kind: Option<Kind>, now: i64) -> Vec<Listed> {

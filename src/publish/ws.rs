@@ -53,10 +53,7 @@ pub async fn upgrade(
         hubs: app.hubs.clone(),
         role: who.role,
     };
-    let ended = who
-        .credential
-        .as_deref()
-        .and_then(|id| app.access.ended(id));
+    let ended = who.ended;
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
@@ -66,7 +63,7 @@ pub async fn upgrade(
         })
 }
 
-/// Resolves when the credential ends (never, without one).
+/// Resolves when the credential or session ends (never, without one).
 async fn credential_ended(ended: &mut Option<watch::Receiver<Option<EndReason>>>) -> EndReason {
     let Some(rx) = ended else {
         return std::future::pending().await;
