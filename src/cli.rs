@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set it when a proxy serves HTTPS).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// A reverse proxy's address (repeatable): from it, the caller is the last
+    /// address of `X-Forwarded-For` (for the login limit and the audit trail).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServeArgs {
@@ -73,6 +77,7 @@ impl ServeArgs {
             admin_token: self.admin_token.clone(),
             admin_password: self.admin_password.clone(),
             secure_cookies: self.secure_cookies,
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Mark the session cookie `Secure` (when served over HTTPS by a proxy).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -38,6 +40,7 @@ impl Config {
             admin_token: Some("test-admin-token".into()),
             admin_password: Some("test-password-1".into()),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub settings: settings::Shared,
     /// Add `Secure` to the session cookie (behind an HTTPS proxy).
     pub secure_cookies: bool,
+    /// Peers whose `X-Forwarded-For` names the caller (`--trusted-proxy`).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     pub wall: Arc<Mutex<Wall>>,
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
@@ -294,6 +296,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         access: access.clone(),
         settings,
         secure_cookies: config.secure_cookies,
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         wall,
         wake: wake.clone(),
         max_body_bytes: config.max_body_bytes,

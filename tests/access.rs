@@ -1097,3 +1097,44 @@ async fn signing_out_closes_the_sessions_sockets() {
     assert_eq!(r.status(), 401);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_caller_is_the_forwarded_address() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = TestServer::start_with(config).await;
+    // Five failures from 203.0.113.7 (the proxy adds the last hop; a client's
+    // own claim before it is not believed).
+    for _ in 0..5 {
+        assert_eq!(attempt_at(&server, "10.9.9.9, 203.0.113.7").await, 401);
+    }
+    assert_eq!(attempt_at(&server, "203.0.113.7").await, 429);
+    // Another caller behind the same proxy is not limited.
+    assert_eq!(attempt_at(&server, "203.0.113.8").await, 401);
+    let (_, audit) = server.get_admin("/api/v1/audit?limit=1").await;
+    assert_eq!(audit["audit"][0]["address"], "203.0.113.8");
+    server.stop().await;
+
+    // Without --trusted-proxy the header is ignored: the peer is the caller.
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    for _ in 0..5 {
+        assert_eq!(attempt_at(&server, "203.0.113.1").await, 401);
+    }
+    assert_eq!(attempt_at(&server, "203.0.113.2").await, 429);
+    server.stop().await;
+}
+
+async fn attempt_at(server: &TestServer, forwarded: &str) -> u16 {
+    server
+        .client
+        .post(format!("{}/api/v1/login", server.url))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"name": "admin", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

@@ -86,12 +86,28 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The caller's address (the TCP peer; behind a reverse proxy, the proxy).
-pub fn address(parts: &Parts) -> String {
-    parts
+/// The caller's address: the TCP peer, or, when the peer is a proxy named
+/// by `--trusted-proxy`, the last address it added to `X-Forwarded-For`.
+pub fn address(app: &AppState, parts: &Parts) -> String {
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "-".to_string(), |c| c.0.ip().to_string())
+        .map(|c| c.0.ip())
+    else {
+        return "-".to_string();
+    };
+    if !app.trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+        .next_back()
+        .map_or_else(|| peer.to_string(), |ip| ip.to_string())
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -126,7 +142,7 @@ pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
         .map(str::to_string)
         .or_else(|| query_token(&parts.uri));
     if let Some(token) = token {
-        let address = address(parts);
+        let address = address(app, parts);
         let (principal, used) = app
             .access
             .reader(&token, &address, now)
@@ -192,7 +208,7 @@ impl FromRequestParts<AppState> for StaffWrite {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let Staff(p) = Staff::from_request_parts(parts, app).await?;
         check_csrf(&p, &parts.headers)?;
-        Ok(StaffWrite(p, address(parts)))
+        Ok(StaffWrite(p, address(app, parts)))
     }
 }
 
@@ -285,8 +301,11 @@ pub struct Address(pub String);
 
 impl FromRequestParts<AppState> for Address {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Address(address(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Address(address(app, parts)))
     }
 }
 
