@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// address of `X-Forwarded-For` (for the login limit and the audit trail).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Open websockets one client address may hold (phones behind one NAT share an address).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_sockets_per_address: u64,
 }
 
 impl ServeArgs {
@@ -78,6 +81,7 @@ impl ServeArgs {
             admin_password: self.admin_password.clone(),
             secure_cookies: self.secure_cookies,
             trusted_proxies: self.trusted_proxies.clone(),
+            max_sockets_per_address: self.max_sockets_per_address as usize,
         }
     }
 }

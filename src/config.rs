@@ -21,6 +21,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Open websockets one client address may hold.
+    pub max_sockets_per_address: usize,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             admin_password: Some("test-password-1".into()),
             secure_cookies: false,
             trusted_proxies: Vec::new(),
+            max_sockets_per_address: 256,
         }
     }
 }

@@ -68,6 +68,8 @@ pub struct FanOut {
     pub frames_sent: Counter,
     pub dropped_slow_clients: Counter,
     pub snapshots_for_laggards: Counter,
+    /// Upgrades refused because the address held too many sockets.
+    pub refused_sockets: Counter,
 }
 
 pub struct Metrics {
@@ -163,6 +165,11 @@ impl Metrics {
             "websocket_lag_snapshots",
             "Snapshots sent to clients that fell behind",
             fan_out.snapshots_for_laggards.clone(),
+        );
+        registry.register(
+            "websocket_refused_too_many",
+            "Websocket upgrades refused: the address held too many sockets",
+            fan_out.refused_sockets.clone(),
         );
         registry.register(
             "store_wal_bytes",

@@ -38,6 +38,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Peers whose `X-Forwarded-For` names the caller (`--trusted-proxy`).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Open websockets per address, bounded (`--max-sockets-per-address`).
+    pub sockets: Arc<crate::publish::limit::SocketLimit>,
     pub wall: Arc<Mutex<Wall>>,
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
@@ -297,6 +299,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         settings,
         secure_cookies: config.secure_cookies,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        sockets: crate::publish::limit::SocketLimit::new(config.max_sockets_per_address),
         wall,
         wake: wake.clone(),
         max_body_bytes: config.max_body_bytes,

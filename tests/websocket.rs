@@ -225,3 +225,44 @@ async fn the_wall_launch_moment_is_in_the_state_and_survives_a_restart() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn one_address_holds_a_bounded_number_of_sockets() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.max_sockets_per_address = 3;
+    let server = TestServer::start_with(config).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut ws = server.ws().await;
+        assert_eq!(ws.next_json().await["type"], "snapshot");
+        open.push(ws);
+    }
+    let url = format!(
+        "{}/ws?token={ADMIN_TOKEN}",
+        server.url.replace("http://", "ws://")
+    );
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+        }
+        other => panic!("the fourth socket is refused, got {:?}", other.map(|_| ())),
+    }
+    // The open ones still receive; closing one frees its slot.
+    let mut first = open.remove(0);
+    first.socket.close(None).await.unwrap();
+    drop(first);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio_tungstenite::connect_async(&url).await {
+            Ok(_) => break,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the freed slot was not given back: {e}"),
+        }
+    }
+    let m = open[0].next_json().await;
+    assert!(m["type"] == "heartbeat" || m["type"] == "delta", "{m}");
+    server.stop().await;
+}

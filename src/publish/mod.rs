@@ -11,6 +11,7 @@
 //! which hub it subscribes to, on the server: a district link's socket never
 //! carries another district's figures.
 
+pub mod limit;
 pub mod protocol;
 pub mod ws;
 

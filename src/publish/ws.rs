@@ -18,9 +18,12 @@ use tokio::sync::watch;
 
 use super::protocol::{self, ClientMessage, ServerMessage};
 use super::{FrameKind, Hub, Hubs};
-use crate::access::http::Reader;
+use crate::access::http::{Address, Reader};
 use crate::access::{EndReason, Role};
 use crate::server::AppState;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client messages are tiny; anything bigger is refused by the socket.
@@ -47,8 +50,19 @@ impl std::ops::Deref for HubOf {
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
+    Address(address): Address,
     Reader(who): Reader,
 ) -> Response {
+    let Some(slot) = app.sockets.take(&address) else {
+        app.hubs.staff.fan_out.refused_sockets.inc();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(serde_json::json!({
+                "error": "too many open websockets from this address; close some and retry"
+            })),
+        )
+            .into_response();
+    };
     let hub = HubOf {
         hubs: app.hubs.clone(),
         role: who.role,
@@ -59,6 +73,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
             let ended = serve(sink, stream, hub, ended).await;
+            drop(slot);
             tracing::debug!(?ended, "websocket closed");
         })
 }
