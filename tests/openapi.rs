@@ -215,10 +215,10 @@ fn fits(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
         .get(status.to_string())
         .unwrap_or_else(|| panic!("{method} {path} answered {status}, not documented: {body}"));
     let response = resolve(doc, response);
-    if let Some(schema) = response.pointer("/content/application~1json/schema") {
-        if let Err(e) = check(doc, schema, body, "body") {
-            panic!("{method} {path} {status}: {e}\n{body}");
-        }
+    if let Some(schema) = response.pointer("/content/application~1json/schema")
+        && let Err(e) = check(doc, schema, body, "body")
+    {
+        panic!("{method} {path} {status}: {e}\n{body}");
     }
 }
 
