@@ -205,17 +205,15 @@ async fn expire_credentials(
         }
         let now = time::now_beijing_micros();
         for id in access.expire(now) {
-            let row = AuditRow {
-                at: now,
-                actor: "server".into(),
-                action: "credential_expired".into(),
-                target: Some(id),
-                address: None,
-                detail: None,
-            };
-            if let Err(e) = store.audit(row).await {
-                tracing::warn!(error = %e, "an expiry was not audited");
-            }
+            access_http::audit(
+                &store,
+                "server",
+                "credential_expired",
+                Some(&id),
+                None,
+                None,
+            )
+            .await;
         }
     }
 }

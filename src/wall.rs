@@ -101,11 +101,11 @@ pub async fn post_wall(
     tracing::info!(phase = ?wall.phase, "wall launch state changed");
     let detail = format!("phase {:?}, title {:?}", wall.phase, wall.title);
     audit(
-        &app,
+        &app.store,
         &who.actor,
         "wall_changed",
         None,
-        &address,
+        Some(&address),
         Some(detail),
     )
     .await;

@@ -16,8 +16,8 @@ use super::{
     Kind, LINK_DEFAULT_HOURS, LINK_MAX_HOURS, Principal, Role, SESSION_MICROS, Scope, hash, hex,
 };
 use crate::server::AppState;
-use crate::store::StoreError;
 use crate::store::access::{AuditRow, CredentialRow, SessionRow, UserRow};
+use crate::store::{Store, StoreError};
 use crate::time;
 
 pub const SESSION_COOKIE: &str = "weibing_session";
@@ -155,15 +155,8 @@ pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
                     .credential_used(id.clone(), address.clone(), now, used.new_address)
                     .await;
                 if used.new_address && result.is_ok() {
-                    let row = AuditRow {
-                        at: now,
-                        actor: id.clone(),
-                        action: "credential_first_use_from_address".into(),
-                        target: Some(id),
-                        address: Some(address),
-                        detail: None,
-                    };
-                    let _ = store.audit(row).await;
+                    let action = "credential_first_use_from_address";
+                    audit(&store, &id, action, Some(&id), Some(&address), None).await;
                 }
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "a credential's use was not recorded");
@@ -229,13 +222,13 @@ pub fn check_csrf(p: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Writes an audit row; a failure is logged, never shown to the caller.
+/// Writes an audit row, now; a failure is logged, never shown to the caller.
 pub async fn audit(
-    app: &AppState,
+    store: &Store,
     actor: &str,
     action: &str,
     target: Option<&str>,
-    address: &str,
+    address: Option<&str>,
     detail: Option<String>,
 ) {
     let row = AuditRow {
@@ -243,10 +236,10 @@ pub async fn audit(
         actor: actor.to_string(),
         action: action.to_string(),
         target: target.map(str::to_string),
-        address: Some(address.to_string()),
+        address: address.map(str::to_string),
         detail,
     };
-    if let Err(e) = app.store.audit(row).await {
+    if let Err(e) = store.audit(row).await {
         tracing::error!(error = %e, action, "an audit row was not written");
     }
 }
@@ -324,11 +317,11 @@ pub async fn login(
         .collect();
     if let Some(wait) = app.access.limiter.check(&address, now) {
         audit(
-            &app,
+            &app.store,
             &tried,
             "login_refused",
             None,
-            &address,
+            Some(&address),
             Some("too many failures".into()),
         )
         .await;
@@ -350,7 +343,15 @@ pub async fn login(
     if !ok {
         app.access.limiter.failed(&address, now);
         tracing::warn!(%address, "failed sign-in");
-        audit(&app, &tried, "login_failed", None, &address, None).await;
+        audit(
+            &app.store,
+            &tried,
+            "login_failed",
+            None,
+            Some(&address),
+            None,
+        )
+        .await;
         return Err(ApiError::WrongPassword);
     }
     app.access.limiter.succeeded(&address);
@@ -365,7 +366,7 @@ pub async fn login(
     };
     app.store.add_session(row.clone()).await?;
     app.access.add_session(&row);
-    audit(&app, &row.name, "login", None, &address, None).await;
+    audit(&app.store, &row.name, "login", None, Some(&address), None).await;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         SESSION_MICROS / 1_000_000,
@@ -395,7 +396,7 @@ pub async fn logout(
     {
         app.store.delete_session(h).await?;
     }
-    audit(&app, &p.actor, "logout", None, &address, None).await;
+    audit(&app.store, &p.actor, "logout", None, Some(&address), None).await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -549,11 +550,11 @@ pub async fn issue(
     );
     app.access.add_credential(row);
     audit(
-        app,
+        &app.store,
         by,
         "credential_created",
         Some(&id),
-        address,
+        Some(address),
         Some(detail),
     )
     .await;
@@ -582,11 +583,11 @@ pub async fn revoke_credential(
             .await?;
         let detail = format!("{} {:?}", listed.kind, listed.label);
         audit(
-            &app,
+            &app.store,
             &p.actor,
             "credential_revoked",
             Some(&id),
-            &address,
+            Some(&address),
             Some(detail),
         )
         .await;
@@ -617,11 +618,11 @@ pub async fn create_user(
     app.store.add_user(user.clone()).await?;
     app.access.add_user(&user);
     audit(
-        &app,
+        &app.store,
         &p.actor,
         "user_created",
         Some(&user.name),
-        &address,
+        Some(&address),
         None,
     )
     .await;
@@ -634,16 +635,17 @@ pub async fn create_user(
 
 /// A new random secret: 32 bytes from the OS-seeded CSPRNG, hex.
 pub fn random_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex(&bytes)
+    random_hex::<32>()
 }
 
 /// A short public id for the console (not a secret).
 fn short_id() -> String {
+    random_hex::<6>()
+}
+
+fn random_hex<const N: usize>() -> String {
     use rand::RngCore;
-    let mut bytes = [0u8; 6];
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
     hex(&bytes)
 }

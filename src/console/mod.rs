@@ -175,11 +175,11 @@ pub async fn put_settings(
     *app.settings.write().expect("settings lock") = next.clone();
     app.wake.notify_one();
     write_audit(
-        &app,
+        &app.store,
         &p.actor,
         "settings_changed",
         None,
-        &address,
+        Some(&address),
         Some(text),
     )
     .await;
