@@ -43,15 +43,7 @@ async fn readiness_and_metrics_count_what_happened() {
 
     // Metrics are for staff (a supervisor scrapes them with the admin token).
     assert_eq!(get("/metrics").await.unwrap().status(), 401);
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
-    let text = metrics.text().await.unwrap();
+    let text = server.metrics().await;
     for line in [
         "weibing_events_accepted_total{key=\"env\"} 2",
         "weibing_events_duplicate_total{key=\"env\"} 1",
@@ -128,16 +120,7 @@ async fn alerts_reach_staff_and_the_metrics_but_not_viewers() {
         "{}",
         viewer["state"]
     );
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("weibing_alerts_active{kind=\"rejected_burst\"} 1"),
         "{metrics}"

@@ -136,6 +136,19 @@ impl TestServer {
         answer(request.bearer_auth(ADMIN_TOKEN)).await
     }
 
+    /// `/metrics` as a supervisor scrapes it (with the admin token).
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("a body")
+    }
+
     /// POST JSON with the admin token; (status, JSON body or Null).
     pub async fn post_admin(&self, path: &str, body: &Value) -> (u16, Value) {
         let request = self.client.post(format!("{}{path}", self.url));
