@@ -243,11 +243,13 @@ impl Metrics {
     /// The metrics in Prometheus' text format, with the gauges read now.
     pub fn render(&self, clients: usize) -> String {
         self.clients.set(clients as i64);
-        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len() as i64).unwrap_or(0);
-        let mut wal = self.database.clone().into_os_string();
-        wal.push(".wal");
-        self.wal_bytes.set(size(PathBuf::from(wal)));
-        self.database_bytes.set(size(self.database.clone()));
+        self.wal_bytes
+            .set(crate::store::wal_bytes(&self.database) as i64);
+        self.database_bytes.set(
+            std::fs::metadata(&self.database)
+                .map(|m| m.len() as i64)
+                .unwrap_or(0),
+        );
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String does not fail");

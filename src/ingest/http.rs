@@ -47,7 +47,10 @@ pub enum IngestError {
     TooLarge(usize),
     #[error("{0}")]
     BadBody(String),
-    #[error("the store could not commit this request; nothing of it was stored, send it again")]
+    #[error(
+        "the store could not commit this request ({}); nothing of it was stored, send it again later",
+        .0.reason()
+    )]
     Store(#[source] StoreError),
     #[error("the body could not be read")]
     Read,
@@ -76,6 +79,11 @@ impl IntoResponse for IngestError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

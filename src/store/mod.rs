@@ -27,7 +27,7 @@ use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
 
-pub use writer::replay;
+pub use writer::{WAL_CHECKPOINT_BYTES, replay, wal_bytes};
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
@@ -42,6 +42,22 @@ pub enum StoreError {
     Closed,
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// Why, in words a client may read (no paths, no SQL).
+    pub fn reason(&self) -> &'static str {
+        let text = self.to_string();
+        if text.contains("No space left on device") {
+            "the server's disk is full"
+        } else if text.contains("recovering from a failed write") {
+            "the store is recovering from a failed write"
+        } else if matches!(self, StoreError::Closed) {
+            "the store has stopped"
+        } else {
+            "a database error"
+        }
+    }
 }
 
 /// What one ingest request asks the store to keep.
@@ -127,7 +143,7 @@ impl Store {
         let access = access::load(&conn, crate::time::now_beijing_micros())?;
         let side = Arc::new(Mutex::new(conn.try_clone()?));
         let (tx, rx) = mpsc::channel(1024);
-        let writer = writer::Writer::new(conn, region.clone(), accepted)?;
+        let writer = writer::Writer::new(conn, path, side.clone(), region.clone(), accepted)?;
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(rx))?;

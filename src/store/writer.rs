@@ -1,7 +1,8 @@
 //! The writer thread: owns the events database's connection.
 
 use std::collections::HashSet;
-use std::sync::mpsc as std_mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use duckdb::{Connection, params};
 use tokio::sync::mpsc;
@@ -14,6 +15,12 @@ use crate::time;
 /// Requests committed together at most, so one transaction stays short.
 const GROUP_MAX_COMMANDS: usize = 64;
 const GROUP_MAX_EVENTS: usize = 200_000;
+
+/// The write-ahead log is folded into the database file once it is this big.
+/// DuckDB would do it by itself only when no other transaction is open, which
+/// a busy console's reads can prevent for long; the writer does it on purpose,
+/// holding the side connection so that no other transaction is open.
+pub const WAL_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A per-connection scratch table: a batch is appended here, then moved into
 /// `events` with one `INSERT … ON CONFLICT DO NOTHING`, which tells which ids
@@ -35,6 +42,12 @@ RETURNING seq";
 
 pub(super) struct Writer {
     conn: Connection,
+    /// The database file, opened again after a failed write.
+    path: PathBuf,
+    /// The side connection: held while checkpointing, replaced on reopening.
+    side: Arc<Mutex<Connection>>,
+    /// False after a write failed and until the file is open again.
+    healthy: bool,
     region: Region,
     accepted: std_mpsc::Sender<Vec<Event>>,
     next_seq: i64,
@@ -43,20 +56,76 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn new(
         conn: Connection,
+        path: &Path,
+        side: Arc<Mutex<Connection>>,
         region: Region,
         accepted: std_mpsc::Sender<Vec<Event>>,
     ) -> Result<Writer, StoreError> {
         conn.execute_batch(STAGING_SQL)?;
-        let next_seq: i64 =
-            conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM events", [], |r| {
-                r.get(0)
-            })?;
+        let next_seq = next_seq(&conn)?;
         Ok(Writer {
             conn,
+            path: path.to_path_buf(),
+            side,
+            healthy: true,
             region,
             accepted,
             next_seq,
         })
+    }
+
+    /// After a failed write (a full disk, say) DuckDB's in-process state may
+    /// no longer match its file: a commit that failed to reach the WAL can
+    /// leave later commits invisible to this process although they are in the
+    /// log. So every connection is closed and the file opened again, which
+    /// replays the log; until that succeeds, writes are refused.
+    fn reopen(&mut self) -> Result<(), StoreError> {
+        let mut side = self.side.lock().map_err(|_| StoreError::Closed)?;
+        // No connection to the old instance may outlive it.
+        *side = Connection::open_in_memory()?;
+        self.conn = Connection::open_in_memory()?;
+        let conn = Connection::open(&self.path)?;
+        conn.execute_batch(STAGING_SQL)?;
+        *side = conn.try_clone()?;
+        self.next_seq = self.next_seq.max(next_seq(&conn)?);
+        self.conn = conn;
+        self.healthy = true;
+        tracing::info!(path = %self.path.display(), "store reopened after a failed write");
+        Ok(())
+    }
+
+    /// Ready to write: reopens the file first if the last write failed.
+    fn ready(&mut self) -> Result<(), StoreError> {
+        if self.healthy {
+            return Ok(());
+        }
+        self.reopen().map_err(|e| {
+            tracing::warn!(error = %e, "the store cannot be reopened yet");
+            StoreError::Transaction(format!("the store is recovering from a failed write: {e}"))
+        })
+    }
+
+    /// Folds the WAL into the database file once it has grown past
+    /// [`WAL_CHECKPOINT_BYTES`].
+    fn bound_wal(&mut self) {
+        if wal_bytes(&self.path) < WAL_CHECKPOINT_BYTES {
+            return;
+        }
+        // Holding the side connection: no other transaction is open, so the
+        // checkpoint cannot be refused for one.
+        // A long console read holds it: try again after the next commit
+        // rather than hold up ingest.
+        let result = match self.side.try_lock() {
+            Ok(_side) => self.conn.execute_batch("CHECKPOINT"),
+            Err(_) => return,
+        };
+        match result {
+            Ok(()) => tracing::debug!("checkpointed the write-ahead log"),
+            Err(e) => {
+                tracing::error!(error = %e, "checkpoint failed; the store will be reopened");
+                self.healthy = false;
+            }
+        }
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -72,7 +141,11 @@ impl Writer {
                         ingests.push((batch, reply));
                     }
                     Command::SetSetting { key, value, reply } => {
-                        let _ = reply.send(self.set_setting(&key, &value));
+                        let result = self.ready().and_then(|()| self.set_setting(&key, &value));
+                        if result.is_err() {
+                            self.healthy = false;
+                        }
+                        let _ = reply.send(result);
                     }
                 }
                 if ingests.len() < GROUP_MAX_COMMANDS && events < GROUP_MAX_EVENTS {
@@ -80,7 +153,19 @@ impl Writer {
                 }
             }
             if !ingests.is_empty() {
-                self.commit_group(ingests);
+                match self.ready() {
+                    Ok(()) => {
+                        self.commit_group(ingests);
+                        if self.healthy {
+                            self.bound_wal();
+                        }
+                    }
+                    Err(e) => {
+                        for (_, reply) in ingests {
+                            let _ = reply.send(Err(StoreError::Transaction(e.to_string())));
+                        }
+                    }
+                }
             }
         }
         // Every handle is gone: the server is stopping. Leave a clean file.
@@ -160,6 +245,8 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
                 let _ = self.conn.execute_batch("ROLLBACK");
+                // Whatever failed, the next write starts from the file.
+                self.healthy = false;
                 let message = e.to_string();
                 for (_, reply) in group {
                     let _ = reply.send(Err(StoreError::Transaction(message.clone())));
@@ -258,6 +345,21 @@ impl Writer {
         self.conn.execute_batch("COMMIT")?;
         Ok(inserted)
     }
+}
+
+fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM events", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Bytes in the database's write-ahead log (0 when there is none).
+pub fn wal_bytes(database: &Path) -> u64 {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push(".wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
 type Columns<'a> = (
