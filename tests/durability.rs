@@ -4,9 +4,14 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::*;
+use rand::{Rng, SeedableRng};
 use serde_json::json;
+
+const TS: &str = "2017-06-28T10:00:00+08:00";
 
 /// The real binary serving `dir` on a free port, and its address.
 fn spawn_server(dir: &std::path::Path) -> (std::process::Child, String) {
@@ -38,56 +43,185 @@ fn spawn_server(dir: &std::path::Path) -> (std::process::Child, String) {
     (child, url)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn answered_events_survive_sigkill() {
-    let dir = temp_dir();
-    let (mut child, url) = spawn_server(dir.path());
+/// One ingest request of the crash test: its event ids, and whether the
+/// server answered 200.
+struct Sent {
+    ids: Vec<String>,
+    answered: bool,
+}
 
+/// Sends batches (scans and assessments of new people, plus a few ids sent
+/// before) until the server stops answering; records every request.
+async fn send_until_refused(url: String, first: usize, sent: Arc<Mutex<Vec<Sent>>>) {
     let client = reqwest::Client::new();
-    let mut answered = 0;
-    for batch in 0..5 {
-        let body: Vec<String> = (0..200)
-            .map(|i| {
-                scan(
-                    &format!("k-{batch}-{i}"),
-                    "110108",
-                    &format!("p-kill-{batch:02}-{i:04}"),
-                    "2017-06-28T10:00:00+08:00",
-                )
-                .to_string()
-            })
-            .collect();
-        let r = client
+    let mut next = first;
+    loop {
+        let mut ids = Vec::new();
+        let mut lines = Vec::new();
+        for _ in 0..50 {
+            let person = format!("p-crash-{next:07}");
+            let district = ["110101", "110105", "110108", "110115"][next % 4];
+            lines.push(scan(&format!("s-{next}"), district, &person, TS));
+            let colour = ["green", "yellow", "orange", "pink", "blue"][next % 5];
+            lines.push(
+                json!({"id": format!("a-{next}"), "ts": TS, "kind": "assess",
+                "district": district, "person": person, "colour": colour}),
+            );
+            ids.push(format!("s-{next}"));
+            ids.push(format!("a-{next}"));
+            next += 1;
+        }
+        // Repeats of ids that may have been stored before: never twice.
+        for back in [1, 7, 60] {
+            if next > first + back {
+                lines.push(scan(
+                    &format!("s-{}", next - back),
+                    "110101",
+                    "p-repeat",
+                    TS,
+                ));
+            }
+        }
+        let body = lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let index = {
+            let mut sent = sent.lock().unwrap();
+            sent.push(Sent {
+                ids,
+                answered: false,
+            });
+            sent.len() - 1
+        };
+        let response = client
             .post(format!("{url}/api/v1/events"))
             .bearer_auth(INGEST_KEY)
             .header("content-type", "application/x-ndjson")
-            .body(body.join("\n"))
+            .body(body)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let answer: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(answer["accepted"], 200);
-        answered += 200;
+            .await;
+        let Ok(response) = response else { return };
+        if response.status() != 200 {
+            return;
+        }
+        let Ok(answer) = response.json::<serde_json::Value>().await else {
+            return;
+        };
+        assert_eq!(answer["rejected"], 0, "{answer}");
+        sent.lock().unwrap()[index].answered = true;
     }
-    // SIGKILL: no checkpoint, no clean close.
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
 
-    let db = open_db(dir.path());
-    assert_eq!(count(&db, "SELECT count(*) FROM events"), answered);
-    assert_eq!(
-        count(&db, "SELECT count(DISTINCT id) FROM events"),
-        answered
+/// The headline as the staff snapshot has it.
+async fn people(url: &str) -> i64 {
+    let s: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/api/v1/snapshot"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s["state"]["totals"]["people"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answered_events_survive_repeated_sigkill() {
+    // WEIBING_KILLS=200 for a longer run; WEIBING_KILL_SEED repeats one.
+    let kills: usize = std::env::var("WEIBING_KILLS").map_or(20, |v| v.parse().unwrap());
+    let seed: u64 =
+        std::env::var("WEIBING_KILL_SEED").map_or_else(|_| rand::random(), |v| v.parse().unwrap());
+    println!("crash test: {kills} kills, seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = temp_dir();
+    let sent = Arc::new(Mutex::new(Vec::<Sent>::new()));
+    let mut highest_seen = 0;
+    let mut recount = 0;
+    for round in 0..kills {
+        let (mut child, url) = spawn_server(dir.path());
+        let after_start = people(&url).await;
+        assert_eq!(
+            after_start, recount,
+            "round {round}: the figures equal a recount"
+        );
+        assert!(
+            after_start >= highest_seen,
+            "round {round}: the headline went back"
+        );
+        let first = sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.ids.len() / 2)
+            .sum::<usize>();
+        let sender = tokio::spawn(send_until_refused(url.clone(), first, sent.clone()));
+        // Watch the headline until a random moment, then kill.
+        let until = Instant::now() + Duration::from_millis(rng.random_range(150..900));
+        while Instant::now() < until {
+            let now = people(&url).await;
+            assert!(now >= highest_seen, "round {round}: the headline went back");
+            highest_seen = now;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(10..80))).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        sender.await.unwrap();
+
+        let db = open_db(dir.path());
+        let stored: std::collections::HashMap<String, i64> = {
+            let mut stmt = db
+                .prepare("SELECT id, count(*) FROM events GROUP BY id")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let sent = sent.lock().unwrap();
+        for (i, request) in sent.iter().enumerate() {
+            let held = request
+                .ids
+                .iter()
+                .filter(|id| stored.contains_key(*id))
+                .count();
+            if request.answered {
+                assert_eq!(
+                    held,
+                    request.ids.len(),
+                    "round {round}: answered request {i} lost events"
+                );
+            } else {
+                assert!(
+                    held == 0 || held == request.ids.len(),
+                    "round {round}: unanswered request {i} half-stored ({held} of {})",
+                    request.ids.len()
+                );
+            }
+        }
+        assert!(
+            stored.values().all(|&n| n == 1),
+            "round {round}: an id stored twice"
+        );
+        recount = count(
+            &db,
+            "SELECT count(DISTINCT person) FROM events WHERE kind = 'scan'",
+        );
+        assert!(
+            recount >= highest_seen,
+            "round {round}: the store holds fewer people than shown"
+        );
+    }
+    let sent = sent.lock().unwrap();
+    let answered = sent.iter().filter(|s| s.answered).count();
+    println!(
+        "{} requests, {answered} answered, {} people stored after {kills} kills",
+        sent.len(),
+        recount
     );
-    drop(db);
-
-    // And the restarted server counts them all.
-    let server = TestServer::start(dir.path()).await;
-    let s = server.snapshot().await;
-    assert_eq!(s["state"]["totals"]["people"], json!(answered));
-    assert_eq!(s["state"]["districts"]["110108"]["scans"], json!(answered));
-    server.stop().await;
+    assert!(answered > kills, "the sender got through between kills");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,6 +312,28 @@ async fn sigterm_closes_sockets_and_checkpoints() {
     let wal = dir.path().join("weibing.duckdb.wal");
     assert!(wal.exists(), "the commit went to the write-ahead log");
 
+    // A large request in flight when the signal comes is finished and answered.
+    let big: Vec<String> = (0..60_000)
+        .map(|i| {
+            scan(
+                &format!("big-{i}"),
+                "110108",
+                &format!("p-big-{i:06}"),
+                "2017-06-28T10:00:00+08:00",
+            )
+            .to_string()
+        })
+        .collect();
+    let in_flight = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("{url}/api/v1/events"))
+            .bearer_auth(INGEST_KEY)
+            .header("content-type", "application/x-ndjson")
+            .body(big.join("\n"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -194,6 +350,13 @@ async fn sigterm_closes_sockets_and_checkpoints() {
     };
     assert_eq!(code, 1001, "going away");
     drop(socket);
+    let answered = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(answered.status(), 200);
+    let answer: serde_json::Value = answered.json().await.unwrap();
+    assert_eq!(answer["accepted"], 60_000);
     let exit = child.wait().unwrap();
     assert!(exit.success(), "a clean exit: {exit:?}");
     let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -202,5 +365,15 @@ async fn sigterm_closes_sockets_and_checkpoints() {
         "the WAL was checkpointed into the database file"
     );
     let db = open_db(dir.path());
-    assert_eq!(count(&db, "SELECT count(*) FROM events"), 300);
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), 60_300);
+    drop(db);
+
+    // The next start replays the events and serves them at once.
+    let started = Instant::now();
+    let (mut child, url) = spawn_server(dir.path());
+    let served = people(&url).await;
+    println!("restart to first snapshot: {:?}", started.elapsed());
+    assert_eq!(served, 60_300);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
