@@ -202,6 +202,8 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
 
     let mut records = Vec::new();
     let mut row = csv::ByteRecord::new();
+    // Newlines in `body[..counted]`.
+    let (mut newlines, mut counted) = (0u64, 0usize);
     loop {
         let start = reader.position().byte() as usize;
         let line = reader.position().line();
@@ -220,9 +222,20 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         if !more {
             break;
         }
-        let line = row.position().map(|p| p.line()).unwrap_or(line);
         let end = (reader.position().byte() as usize).min(body.len());
-        let raw = String::from_utf8_lossy(&body[start.min(end)..end])
+        // The csv crate may stop between the \r and \n of a CRLF, and its
+        // line count then lags: the row starts after any line ends, and its
+        // line is counted here from the bytes.
+        let start = start.min(end);
+        let start = start
+            + body[start..end]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        newlines += body[counted..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        counted = start;
+        let line = newlines + 1;
+        let raw = String::from_utf8_lossy(&body[start..end])
             .trim_end_matches(['\r', '\n'])
             .to_string();
         let event = if row.len() != names.len() {
@@ -448,6 +461,24 @@ mod tests {
         assert_eq!(
             records[2].event,
             Err("row has 7 fields, the header has 6".to_string())
+        );
+    }
+
+    #[test]
+    fn csv_lines_count_crlf_and_quoted_newlines() {
+        let body = "id,ts,kind,district,person\r\n\
+                    e1,2017-06-28T10:00:00+08:00,scan,110106,\"p-0\r\n01\"\r\n\
+                    e2,2017-06-28T10:00:00+08:00,scan\r\n\r\n\
+                    e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003\r\n";
+        let records = csv(body.as_bytes()).unwrap();
+        let lines: Vec<(u64, &str)> = records.iter().map(|r| (r.line, r.raw.as_str())).collect();
+        assert_eq!(
+            lines,
+            [
+                (2, "e1,2017-06-28T10:00:00+08:00,scan,110106,\"p-0\r\n01\""),
+                (4, "e2,2017-06-28T10:00:00+08:00,scan"),
+                (6, "e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003"),
+            ]
         );
     }
 
