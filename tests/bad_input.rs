@@ -154,3 +154,128 @@ async fn static_paths_cannot_climb_out() {
     assert!(page.text().await.unwrap().contains("首都中医治未病"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ten_megabyte_line_is_rejected_alone_and_kept_whole() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let ts = "2017-06-28T10:00:00+08:00";
+    let huge = json!({"id": "huge", "ts": ts, "kind": "scan", "district": "110101",
+                      "person": "p".repeat(10 * 1024 * 1024)})
+    .to_string();
+    let body = format!(
+        "{}\n{huge}\n{}",
+        scan("left", "110101", "p-left-01", ts),
+        scan("right", "110101", "p-right-01", ts)
+    );
+    let (status, answer) = server.post("application/x-ndjson", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({"accepted": 2, "duplicates": 0, "rejected": 1, "errors": [
+            {"line": 2, "id": "huge", "error": "person: must be 6 to 128 characters, got 10485760"}
+        ]})
+    );
+    // The console lists its beginning and its length; the store keeps it whole.
+    let (status, listed) = server.get_admin("/api/v1/rejected").await;
+    assert_eq!(status, 200);
+    let row = &listed["rejected"][0];
+    assert_eq!(row["raw_chars"], huge.chars().count());
+    assert_eq!(row["raw"].as_str().unwrap(), &huge[..4096]);
+    server
+        .wait_for("the two neighbours", |s| s["totals"]["scans"] == 2)
+        .await;
+    server.stop().await;
+    let db = open_db(dir.path());
+    let kept: String = db
+        .query_row("SELECT raw FROM rejected", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, huge);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_million_events_in_one_body() {
+    let dir = temp_dir();
+    let ts = "2017-06-28T10:00:00+08:00";
+    let body: String = (0..1_000_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"m{i}\",\"ts\":\"{ts}\",\"kind\":\"scan\",\"district\":\"110105\",\"person\":\"p-m{i:07}\"}}\n"
+            )
+        })
+        .collect();
+    assert!(body.len() > 80 * 1024 * 1024);
+
+    // Over the default limit (16 MiB): refused whole, before it is read in full.
+    let server = TestServer::start(dir.path()).await;
+    let (status, answer) = server.post("application/x-ndjson", body.clone()).await;
+    assert_eq!(
+        (status, answer["error"].as_str().unwrap()),
+        (413, "body larger than the limit of 16777216 bytes")
+    );
+    let (status, answer) = server
+        .post(
+            "application/x-ndjson",
+            scan("after", "110105", "p-after-1", ts).to_string(),
+        )
+        .await;
+    assert_eq!((status, &answer["accepted"]), (200, &json!(1)));
+    server.stop().await;
+
+    // A server set to take bodies that large stores all of them.
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.max_body_bytes = 256 * 1024 * 1024;
+    let server = TestServer::start_with(config).await;
+    let (status, answer) = server.post("application/x-ndjson", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({"accepted": 1_000_000, "duplicates": 0, "rejected": 0, "errors": []})
+    );
+    server
+        .wait_for("a million and one", |s| s["totals"]["people"] == 1_000_001)
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_with_a_bom_quoted_newlines_and_ragged_rows() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let body = "\u{feff}id,ts,kind,district,person,channel\r\n\
+                c1,2017-06-28T10:00:00+08:00,scan,110106,p-csv-01,\"hall,\nnorth \"\"A\"\"\"\r\n\
+                c2,2017-06-28T10:00:00+08:00,scan,110106\r\n\
+                c3,2017-06-28T10:00:00+08:00,scan,110106,p-csv-03,,extra\r\n\
+                c4,2017-06-28T10:00:00+08:00,scan,110106,p-csv-04,\r\n";
+    let (status, answer) = server.post("text/csv", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({"accepted": 2, "duplicates": 0, "rejected": 2, "errors": [
+            {"line": 4, "error": "row has 4 fields, the header has 6"},
+            {"line": 5, "error": "row has 7 fields, the header has 6"}
+        ]})
+    );
+    server.stop().await;
+    let db = open_db(dir.path());
+    let channel: String = db
+        .query_row("SELECT channel FROM events WHERE id = 'c1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(channel, "hall,\nnorth \"A\"");
+    let raws: Vec<String> = db
+        .prepare("SELECT raw FROM rejected ORDER BY line")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        raws,
+        [
+            "c2,2017-06-28T10:00:00+08:00,scan,110106",
+            "c3,2017-06-28T10:00:00+08:00,scan,110106,p-csv-03,,extra"
+        ]
+    );
+}

@@ -75,7 +75,7 @@ pub async fn rejected(
         .map(|r| {
             serde_json::json!({
                 "received_at": rfc3339(r.received_at), "source": r.source, "format": r.format,
-                "line": r.line, "event_id": r.event_id, "reason": r.reason, "raw": r.raw,
+                "line": r.line, "event_id": r.event_id, "reason": r.reason, "raw": r.raw, "raw_chars": r.raw_chars,
             })
         })
         .collect();

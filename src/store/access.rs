@@ -65,8 +65,15 @@ pub struct RejectedRow {
     pub line: i64,
     pub event_id: Option<String>,
     pub reason: String,
+    /// The first [`RAW_SHOWN`] characters of the record as sent.
     pub raw: String,
+    /// Characters in the record as stored (whole).
+    pub raw_chars: i64,
 }
+
+/// Characters of a rejected record a listing carries: a 10 MB line is kept
+/// whole in the store but not sent to every console that lists it.
+pub const RAW_SHOWN: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeySummary {
@@ -353,21 +360,26 @@ impl Store {
         self.side(move |c| {
             let rows = c
                 .prepare(
-                    "SELECT epoch_us(received_at), source, format, line, event_id, reason, raw
+                    "SELECT epoch_us(received_at), source, format, line, event_id, reason,
+                            left(raw, ?), length(raw)
                      FROM rejected WHERE ?::VARCHAR IS NULL OR source = ?::VARCHAR
                      ORDER BY received_at DESC, line DESC LIMIT ?",
                 )?
-                .query_map(params![source, source, limit as i64], |r| {
-                    Ok(RejectedRow {
-                        received_at: r.get(0)?,
-                        source: r.get(1)?,
-                        format: r.get(2)?,
-                        line: r.get(3)?,
-                        event_id: r.get(4)?,
-                        reason: r.get(5)?,
-                        raw: r.get(6)?,
-                    })
-                })?
+                .query_map(
+                    params![RAW_SHOWN as i64, source, source, limit as i64],
+                    |r| {
+                        Ok(RejectedRow {
+                            received_at: r.get(0)?,
+                            source: r.get(1)?,
+                            format: r.get(2)?,
+                            line: r.get(3)?,
+                            event_id: r.get(4)?,
+                            reason: r.get(5)?,
+                            raw: r.get(6)?,
+                            raw_chars: r.get(7)?,
+                        })
+                    },
+                )?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })

@@ -104,7 +104,8 @@ export class Ingest {
       ? [h('tr', {}, h('td', { class: 'empty', colSpan: 7 }, '没有拒收记录'))]
       : rows.map((r) => {
         const raw = visible(r.raw);
-        const shown = raw.length > RAW_SHOWN ? `${raw.slice(0, RAW_SHOWN)}…（共 ${raw.length} 字符）` : raw;
+        const total = Math.max(r.raw_chars ?? 0, raw.length);
+        const shown = total > raw.length || raw.length > RAW_SHOWN ? `${raw.slice(0, RAW_SHOWN)}…（共 ${total} 字符）` : raw;
         return h('tr', { dataset: { testid: 'rejected-row' } },
           h('td', { class: 'nowrap' }, fullTime(r.received_at)),
           h('td', {}, String(r.source ?? '')),
