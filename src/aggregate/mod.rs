@@ -467,7 +467,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod properties {
+pub(crate) mod properties {
     //! For random event sequences, the incremental figures equal a recount
     //! from scratch by plain set arithmetic, in any arrival order.
 
@@ -480,12 +480,15 @@ mod properties {
 
     const DISTRICTS: u8 = 3;
 
-    fn event() -> impl Strategy<Value = (u8, u8, i64, u8, u8)> {
+    pub(crate) fn event() -> impl Strategy<Value = (u8, u8, i64, u8, u8)> {
         // (person, district, minute, kind, choice)
         (0u8..12, 0..DISTRICTS, 0i64..5, 0u8..6, 0u8..10)
     }
 
-    fn build(i: usize, (person, district, minute, kind, choice): (u8, u8, i64, u8, u8)) -> Event {
+    pub(crate) fn build(
+        i: usize,
+        (person, district, minute, kind, choice): (u8, u8, i64, u8, u8),
+    ) -> Event {
         let detail = match kind {
             0 => Detail::Scan { channel: None },
             1 => Detail::Assess {

@@ -219,3 +219,91 @@ impl Hubs {
         [&self.staff, &self.city].into_iter().chain(&self.districts)
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Applying every delta a hub sends to the snapshot a client started
+    //! from gives the hub's last snapshot, for random event sequences.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::aggregate::Aggregator;
+    use crate::aggregate::properties::{build, event};
+    use crate::aggregate::state::{self, Wall};
+    use crate::region::Region;
+    use crate::store::index::IndexOutput;
+
+    fn states(agg: &Aggregator, region: &Region, now_micros: i64) -> (State, State) {
+        let index = vec![
+            IndexOutput {
+                index: 0.0,
+                rank: 1,
+                components: Vec::new()
+            };
+            region.districts.len()
+        ];
+        let staff = state::build(&state::Inputs {
+            region,
+            agg,
+            index: &index,
+            now_micros,
+            paces: &vec![Default::default(); region.districts.len() + 1],
+            wall: Wall::default(),
+        });
+        let city = state::for_viewers(&staff, 5);
+        (staff, city)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn deltas_applied_to_the_first_snapshot_give_the_last(
+            ticks in proptest::collection::vec(proptest::collection::vec(event(), 0..12), 1..12),
+        ) {
+            let region = Region::load("beijing").unwrap();
+            let mut agg = Aggregator::new(region.districts.len(), 0);
+            let (staff, city) = states(&agg, &region, 0);
+            let hubs = [Hub::new(1, &staff, 0, Default::default()), Hub::new(1, &city, 0, Default::default())];
+            let mut clients: Vec<_> = hubs
+                .iter()
+                .map(|hub| {
+                    let frames = hub.subscribe();
+                    let (seq, text) = hub.snapshot();
+                    let first: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    (frames, seq, first["state"].clone())
+                })
+                .collect();
+            let mut n = 0;
+            for (t, tick) in ticks.into_iter().enumerate() {
+                for raw in tick {
+                    // Events land in the first districts of the region.
+                    agg.apply(build(n, raw));
+                    n += 1;
+                }
+                let now = (t as i64 + 1) * 60_000_000;
+                let (staff, city) = states(&agg, &region, now);
+                hubs[0].publish(&staff, now);
+                hubs[1].publish(&city, now);
+            }
+            for (hub, (frames, seq, doc)) in hubs.iter().zip(clients.iter_mut()) {
+                while let Ok(frame) = frames.try_recv() {
+                    let message: serde_json::Value = serde_json::from_str(frame.text.as_str()).unwrap();
+                    match frame.kind {
+                        FrameKind::Heartbeat => prop_assert_eq!(frame.seq, *seq),
+                        FrameKind::Delta => {
+                            prop_assert_eq!(frame.seq, *seq + 1, "deltas come in seq order");
+                            let ops: json_patch::Patch = serde_json::from_value(message["ops"].clone()).unwrap();
+                            json_patch::patch(doc, &ops).unwrap();
+                            *seq = frame.seq;
+                        }
+                    }
+                }
+                let (last_seq, text) = hub.snapshot();
+                let last: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                prop_assert_eq!(*seq, last_seq);
+                prop_assert_eq!(&*doc, &last["state"]);
+            }
+        }
+    }
+}

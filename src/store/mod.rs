@@ -184,3 +184,88 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Sending events again, in any order and any batching, changes nothing:
+    //! the store keeps each id once and the aggregator sees each event once.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::aggregate::Aggregator;
+    use crate::aggregate::properties::{build, event};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn duplicates_in_any_order_change_nothing(
+            raw in proptest::collection::vec(event(), 1..60),
+            copies in proptest::collection::vec(any::<prop::sample::Index>(), 0..60),
+            order in any::<u64>(),
+            cuts in proptest::collection::vec(1usize..20, 1..10),
+        ) {
+            let events: Vec<Event> = raw.into_iter().enumerate().map(|(i, r)| build(i, r)).collect();
+            // Every event once, some again, shuffled.
+            let mut sent: Vec<Event> = events.clone();
+            sent.extend(copies.iter().map(|c| events[c.index(events.len())].clone()));
+            let mut s = order;
+            for i in (1..sent.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                sent.swap(i, (s >> 33) as usize % (i + 1));
+            }
+
+            let region = Region::load("beijing").unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let (tx, rx) = std_mpsc::channel();
+            let opened = Store::open(&dir.path().join("w.duckdb"), &region, &mut |_| {}, tx).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (mut accepted, mut duplicates) = (0, 0);
+            let mut rest = sent.as_slice();
+            let mut cut = cuts.iter().cycle();
+            while !rest.is_empty() {
+                let (batch, next) = rest.split_at((*cut.next().unwrap()).min(rest.len()));
+                rest = next;
+                // A request's own repeats are removed before the store (as ingest does).
+                let mut seen = std::collections::HashSet::new();
+                let unique: Vec<Event> = batch.iter().filter(|e| seen.insert(e.id.clone())).cloned().collect();
+                let repeats = batch.len() - unique.len();
+                let committed = runtime
+                    .block_on(opened.store.ingest(Batch {
+                        source: "prop".into(),
+                        format: Format::Ndjson,
+                        events: unique,
+                        rejected: Vec::new(),
+                        repeats,
+                    }))
+                    .unwrap();
+                accepted += committed.accepted;
+                duplicates += committed.duplicates + repeats;
+            }
+            prop_assert_eq!((accepted, duplicates), (events.len(), sent.len() - events.len()));
+
+            let mut live = Aggregator::new(region.districts.len(), 0);
+            for batch in rx.try_iter() {
+                for e in batch {
+                    live.apply(e);
+                }
+            }
+            let mut once = Aggregator::new(region.districts.len(), 0);
+            for e in events.iter().cloned() {
+                once.apply(e);
+            }
+            prop_assert_eq!(live.city, once.city);
+            prop_assert_eq!(live.colours, once.colours);
+
+            // And a restart replays the same figures from the file.
+            let Opened { store, writer, .. } = opened;
+            drop(store);
+            writer.join().unwrap();
+            let mut replayed = Aggregator::new(region.districts.len(), 0);
+            let (tx, _rx) = std_mpsc::channel();
+            let again = Store::open(&dir.path().join("w.duckdb"), &region, &mut |e| replayed.apply(e), tx).unwrap();
+            prop_assert_eq!(again.replayed, events.len() as u64);
+            prop_assert_eq!(replayed.city, once.city);
+        }
+    }
+}
