@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `simulate`.
+//! The command line: `serve`, `demo`, `simulate`, `backup`, `restore`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::access::http::{new_user, random_secret};
 use crate::config::Config;
-use crate::{server, simulate, store};
+use crate::{backup, server, simulate, store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,6 +128,25 @@ pub enum Command {
         #[command(flatten)]
         replay: ReplayArgs,
     },
+    /// Back up the data folder (with the server stopped): every table as
+    /// Parquet, and manifest.json with row counts and checksums.
+    Backup {
+        /// Folder of the DuckDB file.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// A new (or empty) folder for the backup.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Make a new data folder from a backup, checking every table's rows.
+    Restore {
+        /// The backup's folder (holding manifest.json).
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data folder; refused if it holds weibing.duckdb.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Replay a launch morning into a running server through its ingest API.
     Simulate {
         /// The server, e.g. http://127.0.0.1:8080
@@ -168,6 +187,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store::access::add_user_offline(&path, &user)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             println!("staff account {} saved in {}", user.name, path.display());
+            Ok(())
+        }
+        Command::Backup { data, to } => {
+            let written = tokio::task::spawn_blocking(move || backup::backup(&data, &to)).await??;
+            println!("{written}");
+            Ok(())
+        }
+        Command::Restore { from, data } => {
+            let restored =
+                tokio::task::spawn_blocking(move || backup::restore(&from, &data)).await??;
+            println!("{restored}");
             Ok(())
         }
         Command::Serve(args) => {
