@@ -279,3 +279,40 @@ async fn csv_with_a_bom_quoted_newlines_and_ragged_rows() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inputs_the_fuzzer_found_get_answers_not_panics() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    for stream in [
+        &include_bytes!("../fuzz/artifacts/arrow/panic-buffer-length-past-body.arrow")[..],
+        &include_bytes!("../fuzz/artifacts/arrow/panic-offsets-length-not-multiple-of-4.arrow")[..],
+    ] {
+        let (status, answer) = server
+            .post("application/vnd.apache.arrow.stream", stream.to_vec())
+            .await;
+        assert_eq!(
+            (status, answer["error"].as_str().unwrap()),
+            (
+                400,
+                "body is not a readable Arrow IPC stream: its buffers are malformed"
+            )
+        );
+    }
+    let person =
+        include_str!("../fuzz/artifacts/ndjson/panic-person-18-bytes-not-char-boundary.ndjson");
+    let (status, answer) = server.post("application/x-ndjson", person).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["accepted"].as_u64().unwrap() + answer["rejected"].as_u64().unwrap(),
+        1
+    );
+    let (status, _) = server
+        .post(
+            "application/x-ndjson",
+            scan("after", "110101", "p-after-01", "2017-06-28T10:00:00+08:00").to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

@@ -77,7 +77,14 @@ pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         Format::Ndjson => Ok(ndjson(body)),
         Format::Json => json(body),
         Format::Csv => csv(body),
-        Format::Arrow => arrow(body),
+        // The Arrow IPC reader can panic on malformed streams (the fuzzer
+        // found two in arrow-ipc 60.1) instead of returning an error: such a
+        // body is refused like any unreadable stream.
+        Format::Arrow => std::panic::catch_unwind(|| arrow(body)).unwrap_or_else(|_| {
+            Err(DecodeError::Body(
+                "body is not a readable Arrow IPC stream: its buffers are malformed".into(),
+            ))
+        }),
     }
 }
 

@@ -425,7 +425,7 @@ pub fn personal_identifier(s: &str) -> Option<&'static str> {
     }
     let bytes = compact.as_bytes();
     if bytes.len() == 18
-        && digits(&compact[..17])
+        && bytes[..17].iter().all(u8::is_ascii_digit)
         && (bytes[17].is_ascii_digit() || bytes[17] == b'X' || bytes[17] == b'x')
     {
         return Some("an 18-character resident identity card number");
@@ -471,6 +471,16 @@ mod tests {
         let mut pairs: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.extend_from_slice(extra);
         validate(&raw(&pairs), &region(), now())
+    }
+
+    #[test]
+    fn eighteen_bytes_cut_inside_a_character_are_no_identity_card() {
+        // Found by the fuzzer: 15 ASCII bytes and a 3-byte character.
+        assert_eq!(personal_identifier("000000000000000区"), None);
+        assert_eq!(
+            personal_identifier("12345678901234567X"),
+            Some("an 18-character resident identity card number")
+        );
     }
 
     #[test]
