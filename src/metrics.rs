@@ -87,6 +87,7 @@ pub struct Metrics {
     clients: Gauge,
     wal_bytes: Gauge,
     database_bytes: Gauge,
+    store_memory_bytes: Gauge,
     /// Beijing micros of the last completed tick.
     last_tick: AtomicI64,
     database: PathBuf,
@@ -102,8 +103,12 @@ impl Metrics {
         // 1 ms to about 16 s.
         let tick_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let fan_out = FanOut::default();
-        let (clients, wal_bytes, database_bytes) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
+        let (clients, wal_bytes, database_bytes, store_memory_bytes) = (
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+        );
         let tick_failures = Counter::default();
         let alerts = Family::<AlertLabel, Gauge>::default();
         registry.register(
@@ -181,6 +186,11 @@ impl Metrics {
             "Size of the DuckDB file",
             database_bytes.clone(),
         );
+        registry.register(
+            "store_memory_bytes",
+            "Memory held by DuckDB's buffer manager (duckdb_memory())",
+            store_memory_bytes.clone(),
+        );
         Metrics {
             registry,
             accepted,
@@ -195,6 +205,7 @@ impl Metrics {
             clients,
             wal_bytes,
             database_bytes,
+            store_memory_bytes,
             last_tick: AtomicI64::new(0),
             database,
         }
@@ -241,8 +252,13 @@ impl Metrics {
     }
 
     /// The metrics in Prometheus' text format, with the gauges read now.
-    pub fn render(&self, clients: usize) -> String {
+    /// `store_memory` is DuckDB's own count, read by the caller (a store
+    /// call); None leaves the last reading.
+    pub fn render(&self, clients: usize, store_memory: Option<u64>) -> String {
         self.clients.set(clients as i64);
+        if let Some(bytes) = store_memory {
+            self.store_memory_bytes.set(bytes as i64);
+        }
         self.wal_bytes
             .set(crate::store::wal_bytes(&self.database) as i64);
         self.database_bytes.set(

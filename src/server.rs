@@ -158,7 +158,8 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(app.hubs.clients()),
+        app.metrics
+            .render(app.hubs.clients(), app.store.memory_bytes().await.ok()),
     )
 }
 

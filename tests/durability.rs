@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,36 +11,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 const TS: &str = "2017-06-28T10:00:00+08:00";
-
-/// The real binary serving `dir` on a free port, and its address.
-fn spawn_server(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tick-ms",
-            "200",
-            "--data",
-        ])
-        .arg(dir)
-        .env("WEIBING_INGEST_KEY", INGEST_KEY)
-        .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("weibing listening on ")
-        .expect("the address line")
-        .to_string();
-    (child, url)
-}
 
 /// One ingest request of the crash test: its event ids, and whether the
 /// server answered 200.
@@ -141,7 +110,7 @@ async fn answered_events_survive_repeated_sigkill() {
     let mut highest_seen = 0;
     let mut recount = 0;
     for round in 0..kills {
-        let (mut child, url) = spawn_server(dir.path());
+        let (mut child, url) = spawn_binary(dir.path(), &[]);
         let after_start = people(&url).await;
         assert_eq!(
             after_start, recount,
@@ -286,7 +255,7 @@ async fn the_simulator_reaches_its_people_through_the_ingest_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_sockets_and_checkpoints() {
     let dir = temp_dir();
-    let (mut child, url) = spawn_server(dir.path());
+    let (mut child, url) = spawn_binary(dir.path(), &[]);
     let body: Vec<String> = (0..300)
         .map(|i| {
             scan(
@@ -370,7 +339,7 @@ async fn sigterm_closes_sockets_and_checkpoints() {
 
     // The next start replays the events and serves them at once.
     let started = Instant::now();
-    let (mut child, url) = spawn_server(dir.path());
+    let (mut child, url) = spawn_binary(dir.path(), &[]);
     let served = people(&url).await;
     println!("restart to first snapshot: {:?}", started.elapsed());
     assert_eq!(served, 60_300);

@@ -200,6 +200,19 @@ fn insert_user(conn: &Connection, u: &UserRow) -> Result<(), StoreError> {
 }
 
 impl Store {
+    /// Bytes DuckDB's buffer manager holds, by its own count.
+    pub async fn memory_bytes(&self) -> Result<u64, StoreError> {
+        self.side(|c| {
+            let bytes: i64 = c.query_row(
+                "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(bytes.max(0) as u64)
+        })
+        .await
+    }
+
     /// Runs `f` on the side connection, off the async workers.
     async fn side<T, F>(&self, f: F) -> Result<T, StoreError>
     where

@@ -223,3 +223,60 @@ pub fn fixture_lines() -> Vec<Value> {
         .map(|l| serde_json::from_str(l).expect("fixture lines are JSON"))
         .collect()
 }
+
+/// A server process, killed when dropped (so a failing test leaves none).
+pub struct Binary(pub std::process::Child);
+
+impl std::ops::Deref for Binary {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Binary {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The real binary serving `dir` on a free port (tick 200 ms unless `extra`
+/// sets it), and its address.
+pub fn spawn_binary(dir: &Path, extra: &[&str]) -> (Binary, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weibing"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(if extra.contains(&"--tick-ms") {
+            &[][..]
+        } else {
+            &["--tick-ms", "200"][..]
+        })
+        .args(extra)
+        .arg("--data")
+        .arg(dir)
+        .env("WEIBING_INGEST_KEY", INGEST_KEY)
+        .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("weibing listening on ")
+        .expect("the address line")
+        .to_string();
+    (Binary(child), url)
+}
