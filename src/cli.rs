@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::access::http::{new_user, random_secret};
 use crate::config::Config;
-use crate::{backup, server, simulate, store};
+use crate::store::backup;
+use crate::{server, simulate, store};
 
 #[derive(Debug, Parser)]
 #[command(

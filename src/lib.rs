@@ -23,7 +23,6 @@
 
 pub mod access;
 pub mod aggregate;
-pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod console;

@@ -14,6 +14,7 @@
 //! DuckDB owned by the tick (see [`index`]).
 
 pub mod access;
+pub mod backup;
 pub mod index;
 pub mod parquet;
 mod writer;

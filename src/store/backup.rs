@@ -12,9 +12,9 @@
 //! manifest, checkpoints, and only then links the file to `weibing.duckdb`:
 //! a failed restore leaves no database behind, and never overwrites one.
 //!
-//! This is the one module outside `store/` that opens DuckDB: it runs from the
+//! It opens the file itself (not through [`super::Store`]): it runs from the
 //! command line against a stopped server (DuckDB lets one process hold a file
-//! open for writing), never from async code.
+//! open for writing), on a blocking thread, never from async code.
 
 use std::collections::BTreeMap;
 use std::fmt;
