@@ -560,38 +560,11 @@ async fn backup_and_restore_refuse_what_would_lose_or_mix_data() {
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
 }
 
-/// A server process killed hard; killed when dropped too, so a failing test leaves none.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_after_kill_9_holds_every_answered_event() {
-    use std::io::{BufRead, BufReader};
     let dir = temp_dir();
     let data = dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data", text(&data)])
-        .env("WEIBING_INGEST_KEY", INGEST_KEY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("weibing listening on ")
-        .unwrap()
-        .to_string();
-    let mut child = Killed(child);
+    let (mut child, url) = spawn_binary(&data, &[]);
     let body: Vec<String> = (0..50)
         .map(|i| scan(&format!("k9-{i}"), "110105", &format!("p-kill-{i:04}"), TS).to_string())
         .collect();
@@ -604,8 +577,8 @@ async fn a_backup_after_kill_9_holds_every_answered_event() {
     )
     .await;
     assert_eq!((status, &answer["accepted"]), (200, &json!(50)));
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
     // The answered events are in the write-ahead log, not yet in the file.
     assert!(data.join("weibing.duckdb.wal").exists());
 

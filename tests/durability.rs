@@ -85,15 +85,7 @@ async fn send_until_refused(url: String, first: usize, sent: Arc<Mutex<Vec<Sent>
 
 /// The headline as the staff snapshot has it.
 async fn people(url: &str) -> i64 {
-    let s: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/api/v1/snapshot"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = staff_snapshot(&reqwest::Client::new(), url).await;
     s["state"]["totals"]["people"].as_i64().unwrap()
 }
 

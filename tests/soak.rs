@@ -149,15 +149,7 @@ async fn steady_ingest_with_many_clients_keeps_memory_and_the_log_flat() {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let text = client
-            .get(format!("{url}/metrics"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = scrape(&client, &url).await;
         if metric(&text, "weibing_websocket_clients") as u64 == clients {
             break;
         }
@@ -190,15 +182,7 @@ async fn steady_ingest_with_many_clients_keeps_memory_and_the_log_flat() {
         sent += per_request;
         let elapsed = started.elapsed().as_secs();
         if samples.last().is_none_or(|s| elapsed >= s.0 + sample_every) {
-            let text = client
-                .get(format!("{url}/metrics"))
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = scrape(&client, &url).await;
             samples.push((
                 elapsed,
                 rss(pid),
@@ -211,15 +195,7 @@ async fn steady_ingest_with_many_clients_keeps_memory_and_the_log_flat() {
     }
     // Let the last tick reach everyone, then compare with the server's state.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let snapshot: Value = client
-        .get(format!("{url}/api/v1/snapshot"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = staff_snapshot(&client, &url).await;
     stop.send(true).unwrap();
     let mut compared = 0;
     for task in tasks {

@@ -280,3 +280,25 @@ pub fn spawn_binary(dir: &Path, extra: &[&str]) -> (Binary, String) {
         .to_string();
     (Binary(child), url)
 }
+
+/// The staff snapshot from a server started with [`spawn_binary`].
+pub async fn staff_snapshot(client: &reqwest::Client, url: &str) -> Value {
+    let response = client
+        .get(format!("{url}/api/v1/snapshot"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answered");
+    response.json().await.expect("a snapshot")
+}
+
+/// `/metrics` of a server started with [`spawn_binary`].
+pub async fn scrape(client: &reqwest::Client, url: &str) -> String {
+    let response = client
+        .get(format!("{url}/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answered");
+    response.text().await.expect("a body")
+}
