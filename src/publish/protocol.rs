@@ -38,16 +38,32 @@ impl ServerMessage<'_> {
     }
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ClientMessage {
     Resync,
 }
 
+/// The frame as written: an object whose only key is `type`. (serde's
+/// `deny_unknown_fields` does not reach an internally tagged unit variant,
+/// so the shape is a plain struct and the tag is matched by hand.)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Frame {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// Reads a client's text frame.
 pub fn parse_client(text: &str) -> Result<ClientMessage, String> {
-    serde_json::from_str(text)
-        .map_err(|e| format!("not a client message ({e}); the only one is {{\"type\":\"resync\"}}"))
+    let only = "the only one is {\"type\":\"resync\"}";
+    let frame: Frame =
+        serde_json::from_str(text).map_err(|e| format!("not a client message ({e}); {only}"))?;
+    match frame.kind.as_str() {
+        "resync" => Ok(ClientMessage::Resync),
+        other => Err(format!(
+            "not a client message (unknown type {other:?}); {only}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +79,13 @@ mod tests {
         assert!(parse_client(r#"{"type":"subscribe"}"#).is_err());
         assert!(parse_client("[]").is_err());
         assert!(parse_client("not json").is_err());
+        let extra = parse_client(r#"{"type":"resync","since":12}"#).unwrap_err();
+        assert!(extra.contains("unknown field `since`"), "{extra}");
+        let unknown = parse_client(r#"{"type":"subscribe"}"#).unwrap_err();
+        assert_eq!(
+            unknown,
+            r#"not a client message (unknown type "subscribe"); the only one is {"type":"resync"}"#
+        );
     }
 
     #[test]
