@@ -58,8 +58,10 @@ impl Format {
 pub struct Record {
     /// 1-based line (NDJSON, CSV) or array index (JSON), or row (Arrow).
     pub line: u64,
-    /// The record as sent (Arrow rows are written out as JSON).
-    pub raw: String,
+    /// The record as sent; `None` for an Arrow row, which has no text of its
+    /// own: [`RawEvent::to_json`] writes its fields out when it is kept as
+    /// rejected (most rows never need it).
+    pub raw: Option<String>,
     pub event: Result<RawEvent, String>,
 }
 
@@ -99,12 +101,12 @@ fn ndjson(body: &[u8]) -> Vec<Record> {
         let record = match std::str::from_utf8(line) {
             Ok(text) => Record {
                 line: number,
-                raw: text.to_string(),
+                raw: Some(text.to_string()),
                 event: from_json_text(text),
             },
             Err(e) => Record {
                 line: number,
-                raw: String::from_utf8_lossy(line).into_owned(),
+                raw: Some(String::from_utf8_lossy(line).into_owned()),
                 event: Err(format!(
                     "line is not valid UTF-8 (byte {})",
                     e.valid_up_to() + 1
@@ -117,6 +119,11 @@ fn ndjson(body: &[u8]) -> Vec<Record> {
 }
 
 fn from_json_text(text: &str) -> Result<RawEvent, String> {
+    // The common case, an object, straight into the fields; anything else
+    // goes through a JSON value to be described exactly.
+    if let Ok(raw) = serde_json::from_str::<RawEvent>(text) {
+        return Ok(raw);
+    }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(value) => from_json_value(&value),
         Err(e) => Err(format!("not valid JSON: {e}")),
@@ -169,7 +176,7 @@ fn json(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
             .enumerate()
             .map(|(i, item)| Record {
                 line: i as u64 + 1,
-                raw: item.get().to_string(),
+                raw: Some(item.get().to_string()),
                 event: from_json_text(item.get()),
             })
             .collect())
@@ -178,7 +185,7 @@ fn json(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
             .map_err(|e| DecodeError::Body(format!("body is not valid JSON: {e}")))?;
         Ok(vec![Record {
             line: 1,
-            raw: text.trim().to_string(),
+            raw: Some(text.trim().to_string()),
             event: from_json_value(&value),
         }])
     }
@@ -220,7 +227,7 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
                 // A broken row (e.g. an unclosed quote) ends what can be read.
                 records.push(Record {
                     line,
-                    raw: String::from_utf8_lossy(&body[start.min(body.len())..]).into_owned(),
+                    raw: Some(String::from_utf8_lossy(&body[start.min(body.len())..]).into_owned()),
                     event: Err(format!("CSV row cannot be read: {e}")),
                 });
                 break;
@@ -242,9 +249,11 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         newlines += body[counted..start].iter().filter(|&&b| b == b'\n').count() as u64;
         counted = start;
         let line = newlines + 1;
-        let raw = String::from_utf8_lossy(&body[start..end])
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
+        let raw = Some(
+            String::from_utf8_lossy(&body[start..end])
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        );
         let event = if row.len() != names.len() {
             Err(format!(
                 "row has {} fields, the header has {}",
@@ -343,22 +352,12 @@ fn arrow(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         for i in 0..batch.num_rows() {
             row_number += 1;
             let mut raw = RawEvent::default();
-            let mut shown = serde_json::Map::new();
             for (name, column) in &columns {
-                let value = column.value(i);
-                shown.insert(
-                    name.to_string(),
-                    match &value {
-                        RawValue::Str(s) => serde_json::Value::String(s.clone()),
-                        RawValue::Bool(b) => serde_json::Value::Bool(*b),
-                        _ => serde_json::Value::Null,
-                    },
-                );
-                *raw.field_mut(name).expect("a known field") = value;
+                *raw.field_mut(name).expect("a known field") = column.value(i);
             }
             records.push(Record {
                 line: row_number,
-                raw: serde_json::Value::Object(shown).to_string(),
+                raw: None,
                 event: Ok(raw),
             });
         }
@@ -411,7 +410,7 @@ mod tests {
             Err("line is not valid UTF-8 (byte 1)".to_string())
         );
         assert_eq!(records[3].line, 5);
-        assert_eq!(records[3].raw, "[1]");
+        assert_eq!(records[3].raw.as_deref(), Some("[1]"));
         assert_eq!(
             records[3].event,
             Err("expected a JSON object, got an array".to_string())
@@ -423,7 +422,7 @@ mod tests {
         let records = json(br#"[{"id":"a"}, 5, {"id":"b","extra":{"x":1}}]"#).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[1].line, 2);
-        assert_eq!(records[1].raw, "5");
+        assert_eq!(records[1].raw.as_deref(), Some("5"));
         assert_eq!(records[2].event.as_ref().unwrap().id, s("b"));
         assert_eq!(
             json(br#"{"id":"only"}"#).unwrap()[0]
@@ -460,7 +459,10 @@ mod tests {
         assert_eq!(first.id, s("e1"));
         assert_eq!(first.channel, s("hall,\nnorth"));
         assert_eq!(records[1].line, 4);
-        assert_eq!(records[1].raw, "e2,2017-06-28T10:00:00+08:00,scan,110106");
+        assert_eq!(
+            records[1].raw.as_deref(),
+            Some("e2,2017-06-28T10:00:00+08:00,scan,110106")
+        );
         assert_eq!(
             records[1].event,
             Err("row has 4 fields, the header has 6".to_string())
@@ -478,7 +480,10 @@ mod tests {
                     e2,2017-06-28T10:00:00+08:00,scan\r\n\r\n\
                     e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003\r\n";
         let records = csv(body.as_bytes()).unwrap();
-        let lines: Vec<(u64, &str)> = records.iter().map(|r| (r.line, r.raw.as_str())).collect();
+        let lines: Vec<(u64, &str)> = records
+            .iter()
+            .map(|r| (r.line, r.raw.as_deref().unwrap_or_default()))
+            .collect();
         assert_eq!(
             lines,
             [

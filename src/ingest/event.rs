@@ -82,6 +82,152 @@ impl RawEvent {
     }
 }
 
+/// A JSON object straight into its fields, without building a JSON value
+/// first (the NDJSON hot path). Only an object is accepted; a repeated field
+/// or anything else fails, and the decoder then describes the record from a
+/// JSON value.
+impl<'de> serde::Deserialize<'de> for RawEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawEvent, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RawEvent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawEvent, A::Error> {
+                let mut raw = RawEvent::default();
+                let mut seen = [false; FIELDS.len()];
+                while let Some(Key(key)) = map.next_key::<Key>()? {
+                    match key {
+                        Some(i) if seen[i] => {
+                            return Err(serde::de::Error::custom("a repeated field"));
+                        }
+                        Some(i) => {
+                            seen[i] = true;
+                            *raw.field_mut(FIELDS[i]).expect("a known field") = map.next_value()?;
+                        }
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+/// A key of an event object: its place in [`FIELDS`], or `None` for a key
+/// the program does not define (ignored).
+struct Key(Option<usize>);
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(FIELDS.iter().position(|f| *f == v)))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawValue, D::Error> {
+        struct Any;
+        impl<'de> serde::de::Visitor<'de> for Any {
+            type Value = RawValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawValue, E> {
+                Ok(RawValue::Str(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RawValue, E> {
+                Ok(RawValue::Str(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawValue, E> {
+                Ok(RawValue::Bool(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<RawValue, E> {
+                Ok(RawValue::Other("a number"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<RawValue, E> {
+                Ok(RawValue::Other("a number"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<RawValue, E> {
+                Ok(RawValue::Other("a number"))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RawValue, E> {
+                Ok(RawValue::Other("null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawValue, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RawValue::Other("an array"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawValue, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(RawValue::Other("an object"))
+            }
+        }
+        d.deserialize_any(Any)
+    }
+}
+
+impl RawEvent {
+    /// The fields as a JSON object (the absent ones left out): how a record
+    /// without text of its own (an Arrow row) is kept when rejected.
+    pub fn to_json(&self) -> String {
+        let mut shown = serde_json::Map::new();
+        for name in FIELDS {
+            let value = match self.field(name) {
+                RawValue::Missing => continue,
+                RawValue::Str(s) => serde_json::Value::String(s.clone()),
+                RawValue::Bool(b) => serde_json::Value::Bool(*b),
+                RawValue::Other(kind) => serde_json::Value::String(format!("({kind})")),
+            };
+            shown.insert(name.to_string(), value);
+        }
+        serde_json::Value::Object(shown).to_string()
+    }
+
+    fn field(&self, name: &str) -> &RawValue {
+        match name {
+            "id" => &self.id,
+            "ts" => &self.ts,
+            "kind" => &self.kind,
+            "district" => &self.district,
+            "person" => &self.person,
+            "channel" => &self.channel,
+            "colour" => &self.colour,
+            "team" => &self.team,
+            "category" => &self.category,
+            "stage" => &self.stage,
+            "rate" => &self.rate,
+            "value" => &self.value,
+            _ => &RawValue::Missing,
+        }
+    }
+}
+
 /// A named choice with its code (on the wire) and its Chinese name.
 macro_rules! choice {
     ($(#[$meta:meta])* $name:ident, $field:literal, [$(($variant:ident, $code:literal, $zh:literal)),+ $(,)?]) => {

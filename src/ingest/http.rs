@@ -199,27 +199,16 @@ pub fn prepare(
     let mut events = Vec::with_capacity(records.len());
     let mut rejected = Vec::new();
     let mut errors = Vec::new();
-    let mut ids: HashSet<String> = HashSet::with_capacity(records.len());
-    let mut repeats = 0;
     for record in records {
-        let id = record
-            .event
-            .as_ref()
-            .ok()
-            .and_then(|raw| raw.id_text())
-            .map(str::to_string);
-        let outcome = record
-            .event
-            .and_then(|raw| event::validate(&raw, region, now));
+        let outcome = match &record.event {
+            Ok(raw) => event::validate(raw, region, now),
+            Err(reason) => Err(reason.clone()),
+        };
         match outcome {
-            Ok(event) => {
-                if ids.insert(event.id.clone()) {
-                    events.push(event);
-                } else {
-                    repeats += 1;
-                }
-            }
+            Ok(event) => events.push(event),
             Err(reason) => {
+                let raw_event = record.event.as_ref().ok();
+                let id = raw_event.and_then(|raw| raw.id_text()).map(str::to_string);
                 if errors.len() < MAX_ERRORS {
                     errors.push(LineError {
                         line: record.line,
@@ -227,15 +216,27 @@ pub fn prepare(
                         error: reason.clone(),
                     });
                 }
+                let raw = record
+                    .raw
+                    .or_else(|| raw_event.map(|raw| raw.to_json()))
+                    .unwrap_or_default();
                 rejected.push(Rejected {
                     line: record.line,
                     event_id: id,
                     reason,
-                    raw: record.raw,
+                    raw,
                 });
             }
         }
     }
+    // An id the request repeats is stored once: the first one wins.
+    let before = events.len();
+    let mut ids: HashSet<&str> = HashSet::with_capacity(before);
+    let first: Vec<bool> = events.iter().map(|e| ids.insert(e.id.as_str())).collect();
+    drop(ids);
+    let mut keep = first.into_iter();
+    events.retain(|_| keep.next().unwrap_or(false));
+    let repeats = before - events.len();
     let answer = Answer {
         accepted: 0,
         duplicates: repeats,
