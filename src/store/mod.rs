@@ -137,12 +137,6 @@ impl Store {
             std::fs::create_dir_all(dir)?;
         }
         let conn = duckdb::Connection::open(path)?;
-        // DuckDB folds the WAL into the file past this size by itself; the
-        // writer does it too (see WAL_CHECKPOINT_BYTES).
-        conn.execute_batch(&format!(
-            "SET checkpoint_threshold = '{}B'",
-            WAL_CHECKPOINT_BYTES
-        ))?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
         let replayed = writer::replay(&conn, region, replay_into)?;

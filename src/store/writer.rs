@@ -25,7 +25,7 @@ const GROUP_MAX_EVENTS: usize = 200_000;
 /// DuckDB would do it by itself only when no other transaction is open, which
 /// a busy console's reads can prevent for long; the writer does it on purpose,
 /// holding the side connection so that no other transaction is open.
-pub const WAL_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+pub const WAL_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A per-connection scratch table with the columns of `events` and none of
 /// its constraints: used only for a group that repeats a stored id (see
