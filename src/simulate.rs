@@ -395,6 +395,28 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     }
 }
 
+/// The events of persons `first..first + people` of a launch morning, as
+/// NDJSON lines: the simulator's own mix of the six kinds, with no malformed
+/// ones. `seed` fixes the choices and the id prefix (different seeds give
+/// different ids); person `first + i`'s events are at `at + i * step`
+/// (Beijing micros). The benchmark's realistic events.
+pub fn morning_events(
+    region: &Region,
+    seed: u64,
+    first: u64,
+    people: u64,
+    at: i64,
+    step: i64,
+) -> Vec<String> {
+    let mut generator = Generator::new(region.clone(), seed, 0.0);
+    let mut lines = Vec::with_capacity(people as usize * 3);
+    for n in first..first + people {
+        let now = time::rfc3339(at + (n - first) as i64 * step);
+        generator.person(n, &now, &mut lines);
+    }
+    lines
+}
+
 /// The replay's own clock, 08:00 to 11:00.
 fn replay_clock(x: f64) -> String {
     let minutes = (x.min(1.0) * REPLAY_MINUTES) as u32;

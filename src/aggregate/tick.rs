@@ -58,6 +58,8 @@ pub struct TickEngine {
     /// When the engine started: a key that never sent is silent since then.
     started: i64,
     last_tick_ms: f64,
+    /// Events folded in by the last tick.
+    folded: usize,
 }
 
 impl TickEngine {
@@ -78,6 +80,7 @@ impl TickEngine {
             alerts: Alerts::default(),
             started: time::now_beijing_micros(),
             last_tick_ms: 0.0,
+            folded: 0,
         })
     }
 
@@ -88,7 +91,9 @@ impl TickEngine {
 
     /// One tick at `now` (Beijing micros). Blocking: runs DuckDB.
     pub fn tick(&mut self, now_micros: i64) -> Result<Views, duckdb::Error> {
+        self.folded = 0;
         while let Ok(batch) = self.accepted.try_recv() {
+            self.folded += batch.len();
             for event in batch {
                 self.agg.apply(event);
             }
@@ -249,8 +254,18 @@ pub async fn run(
             let now = time::now_beijing_micros();
             match e.tick(now) {
                 Ok(views) => {
+                    let computed = started.elapsed();
                     hub.publish(&views, now);
-                    metrics.ticked(started.elapsed().as_secs_f64(), now);
+                    let took = started.elapsed();
+                    metrics.ticked(took.as_secs_f64(), now);
+                    // One line per tick at debug: what the benchmark reads
+                    // (docs/performance.md); off at the default level.
+                    tracing::debug!(
+                        folded = e.folded,
+                        compute_us = computed.as_micros() as u64,
+                        publish_us = (took - computed).as_micros() as u64,
+                        "tick"
+                    );
                 }
                 Err(err) => {
                     metrics.tick_failures.inc();

@@ -1,0 +1,203 @@
+//! The server under test: the real `weibing` binary in its own process, over
+//! a DuckDB file in a temporary folder, and what the benchmark reads of it
+//! from outside: its tick lines, its resident memory and its CPU time.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+pub const INGEST_KEY: &str = "bench-ingest-key";
+pub const ADMIN_TOKEN: &str = "bench-admin-token";
+
+/// One tick as the server logs it at debug level.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    pub folded: u64,
+    pub compute_us: u64,
+    pub publish_us: u64,
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub pid: u32,
+    ticks: Arc<Mutex<Vec<Tick>>>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `weibing serve` on a free loopback port over `dir`, with
+    /// `--tick-ms tick_ms`; returns once it answers a snapshot, with the time
+    /// from the spawn to that first snapshot.
+    pub async fn start(dir: &Path, tick_ms: u64) -> anyhow::Result<(Server, Duration)> {
+        let spawned = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--tick-ms", &tick_ms.to_string()])
+            .args(["--max-sockets-per-address", "100000"])
+            .args(["--max-body-bytes", &(256 << 20).to_string()])
+            .arg("--data")
+            .arg(dir)
+            .env("WEIBING_INGEST_KEY", INGEST_KEY)
+            .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting the weibing binary")?;
+        let pid = child.id();
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix("weibing listening on ") else {
+            bail!("the server did not start: {line:?}");
+        };
+        let url = url.to_string();
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        let ticks = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = ticks.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(v) if v["fields"]["message"] == "tick" => {
+                        let f = &v["fields"];
+                        let n = |k: &str| f[k].as_u64().unwrap_or(0);
+                        sink.lock().unwrap().push(Tick {
+                            folded: n("folded"),
+                            compute_us: n("compute_us"),
+                            publish_us: n("publish_us"),
+                        });
+                    }
+                    _ => eprintln!("server: {line}"),
+                }
+            }
+        });
+        let server = Server {
+            child,
+            url,
+            pid,
+            ticks,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
+        };
+        loop {
+            let answer = server
+                .client
+                .get(format!("{}/api/v1/snapshot", server.url))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            if spawned.elapsed() > Duration::from_secs(600) {
+                bail!("no snapshot 600 s after the start");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok((server, spawned.elapsed()))
+    }
+
+    /// Ticks logged so far.
+    pub fn ticks(&self) -> Vec<Tick> {
+        self.ticks.lock().unwrap().clone()
+    }
+
+    pub fn rss_bytes(&self) -> u64 {
+        rss_bytes(self.pid)
+    }
+
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.pid)
+    }
+
+    /// A city-wide reader link (the leaders' phones and the wall see this view).
+    pub async fn city_link(&self) -> anyhow::Result<String> {
+        let created: serde_json::Value = self
+            .client
+            .post(format!("{}/api/v1/credentials", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&serde_json::json!({"kind": "link", "label": "bench", "scope": "city"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(created["token"]
+            .as_str()
+            .context("a token in the answer")?
+            .to_string())
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("{}/ws?token={token}", self.url.replace("http://", "ws://"))
+    }
+
+    /// SIGTERM, then waits for the exit (the server checkpoints on the way).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        signal(self.pid, "TERM");
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the server exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Resident memory of a process, from /proc (0 once it is gone).
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// User + system CPU seconds a process has used, from /proc/<pid>/stat.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15: indexes 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
+}
+
+/// USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK` tells).
+fn clock_ticks_per_second() -> f64 {
+    100.0
+}
