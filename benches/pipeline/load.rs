@@ -25,20 +25,6 @@ const TEXT_FIELDS: [&str; 11] = [
     "rate",
 ];
 
-/// Events of persons `first..first + people` (the simulator's mix of the six
-/// kinds), person `first + i` at `at + i * step` micros. Distinct seeds give
-/// distinct ids.
-pub fn events(
-    region: &Region,
-    seed: u64,
-    first: u64,
-    people: u64,
-    at: i64,
-    step: i64,
-) -> Vec<String> {
-    weibing::simulate::morning_events(region, seed, first, people, at, step)
-}
-
 /// At least `n` events (whole persons), and the persons they took.
 pub fn at_least(
     region: &Region,
@@ -51,7 +37,8 @@ pub fn at_least(
     // The mix averages a little over three events a person.
     let mut people = (n as u64 / 3).max(1);
     loop {
-        let lines = events(region, seed, first, people, at, step);
+        // The simulator's mix of the six kinds; distinct seeds, distinct ids.
+        let lines = weibing::simulate::morning_events(region, seed, first, people, at, step);
         if lines.len() >= n {
             return (lines, people);
         }
