@@ -418,6 +418,27 @@ mod tests {
     }
 
     #[test]
+    fn an_object_reads_the_same_straight_or_through_a_value() {
+        // A repeated field makes the direct path give up; the value path
+        // keeps the last one, as before.
+        let text = r#"{"id":"a","id":"b","team":null,"x":[1,{"y":2}],"value":false,"channel":{"k":1},"ts":1.5}"#;
+        let raw = from_json_text(text).unwrap();
+        assert_eq!(raw.id, s("b"));
+        assert_eq!(raw.team, RawValue::Other("null"));
+        assert_eq!(raw.value, RawValue::Bool(false));
+        assert_eq!(raw.channel, RawValue::Other("an object"));
+        assert_eq!(raw.ts, RawValue::Other("a number"));
+        assert_eq!(raw.kind, RawValue::Missing);
+        // Without the repeat, the direct path reads the same fields.
+        let direct: RawEvent = serde_json::from_str(
+            r#"{"id":"b","team":null,"x":[1,{"y":2}],"value":false,"channel":{"k":1},"ts":1.5}"#,
+        )
+        .unwrap();
+        assert_eq!(direct, raw);
+        assert!(serde_json::from_str::<RawEvent>(r#"["a"]"#).is_err());
+    }
+
+    #[test]
     fn json_arrays_number_their_elements_from_one() {
         let records = json(br#"[{"id":"a"}, 5, {"id":"b","extra":{"x":1}}]"#).unwrap();
         assert_eq!(records.len(), 3);

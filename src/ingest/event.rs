@@ -58,22 +58,46 @@ pub const FIELDS: [&str; 12] = [
 pub const REQUIRED: [&str; 5] = ["id", "ts", "kind", "district", "person"];
 
 impl RawEvent {
+    /// The field called `name`, if the program defines one.
     pub fn field_mut(&mut self, name: &str) -> Option<&mut RawValue> {
-        Some(match name {
-            "id" => &mut self.id,
-            "ts" => &mut self.ts,
-            "kind" => &mut self.kind,
-            "district" => &mut self.district,
-            "person" => &mut self.person,
-            "channel" => &mut self.channel,
-            "colour" => &mut self.colour,
-            "team" => &mut self.team,
-            "category" => &mut self.category,
-            "stage" => &mut self.stage,
-            "rate" => &mut self.rate,
-            "value" => &mut self.value,
-            _ => return None,
-        })
+        let i = FIELDS.iter().position(|f| *f == name)?;
+        self.fields_mut().into_iter().nth(i)
+    }
+
+    /// Every field, in the order of [`FIELDS`].
+    fn fields(&self) -> [&RawValue; FIELDS.len()] {
+        [
+            &self.id,
+            &self.ts,
+            &self.kind,
+            &self.district,
+            &self.person,
+            &self.channel,
+            &self.colour,
+            &self.team,
+            &self.category,
+            &self.stage,
+            &self.rate,
+            &self.value,
+        ]
+    }
+
+    /// Every field, in the order of [`FIELDS`].
+    fn fields_mut(&mut self) -> [&mut RawValue; FIELDS.len()] {
+        [
+            &mut self.id,
+            &mut self.ts,
+            &mut self.kind,
+            &mut self.district,
+            &mut self.person,
+            &mut self.channel,
+            &mut self.colour,
+            &mut self.team,
+            &mut self.category,
+            &mut self.stage,
+            &mut self.rate,
+            &mut self.value,
+        ]
     }
 
     /// The id, when it is a usable string (for error reports and duplicate checks).
@@ -107,7 +131,8 @@ impl<'de> serde::Deserialize<'de> for RawEvent {
                         }
                         Some(i) => {
                             seen[i] = true;
-                            *raw.field_mut(FIELDS[i]).expect("a known field") = map.next_value()?;
+                            *raw.fields_mut().into_iter().nth(i).expect("a field") =
+                                map.next_value()?;
                         }
                         None => {
                             map.next_value::<serde::de::IgnoredAny>()?;
@@ -197,8 +222,8 @@ impl RawEvent {
     /// without text of its own (an Arrow row) is kept when rejected.
     pub fn to_json(&self) -> String {
         let mut shown = serde_json::Map::new();
-        for name in FIELDS {
-            let value = match self.field(name) {
+        for (name, field) in FIELDS.iter().zip(self.fields()) {
+            let value = match field {
                 RawValue::Missing => continue,
                 RawValue::Str(s) => serde_json::Value::String(s.clone()),
                 RawValue::Bool(b) => serde_json::Value::Bool(*b),
@@ -207,24 +232,6 @@ impl RawEvent {
             shown.insert(name.to_string(), value);
         }
         serde_json::Value::Object(shown).to_string()
-    }
-
-    fn field(&self, name: &str) -> &RawValue {
-        match name {
-            "id" => &self.id,
-            "ts" => &self.ts,
-            "kind" => &self.kind,
-            "district" => &self.district,
-            "person" => &self.person,
-            "channel" => &self.channel,
-            "colour" => &self.colour,
-            "team" => &self.team,
-            "category" => &self.category,
-            "stage" => &self.stage,
-            "rate" => &self.rate,
-            "value" => &self.value,
-            _ => &RawValue::Missing,
-        }
     }
 }
 
@@ -760,6 +767,19 @@ mod tests {
         assert_eq!(
             validate(&r, &region(), now()).unwrap_err(),
             "ts: missing; district: must be a string, got a number"
+        );
+    }
+
+    #[test]
+    fn a_record_without_text_is_kept_as_its_fields() {
+        let mut r = RawEvent::default();
+        *r.field_mut("id").unwrap() = RawValue::Str("e-1".into());
+        *r.field_mut("value").unwrap() = RawValue::Bool(true);
+        *r.field_mut("person").unwrap() = RawValue::Other("a number");
+        assert!(r.field_mut("extra").is_none());
+        assert_eq!(
+            r.to_json(),
+            r#"{"id":"e-1","person":"(a number)","value":true}"#
         );
     }
 }
