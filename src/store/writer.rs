@@ -75,6 +75,12 @@ INSERT INTO events SELECT * FROM staging
 ON CONFLICT DO NOTHING
 RETURNING seq";
 
+/// A request's batch waiting in a group commit, with where its answer goes.
+type Pending = (
+    Batch,
+    tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
+);
+
 pub(super) struct Writer {
     conn: Connection,
     /// The database file, opened again after a failed write.
@@ -218,13 +224,7 @@ impl Writer {
         Ok(())
     }
 
-    fn commit_group(
-        &mut self,
-        group: Vec<(
-            Batch,
-            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
-        )>,
-    ) {
+    fn commit_group(&mut self, group: Vec<Pending>) {
         // Each event's seq, or None for an id repeated across requests of the
         // group (the first one wins).
         let mut seen: HashSet<&str> = HashSet::new();
@@ -293,10 +293,7 @@ impl Writer {
     /// The group's new events as the columns of `events`.
     fn events_batch(
         &self,
-        group: &[(
-            Batch,
-            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
-        )],
+        group: &[Pending],
         seqs: &[Vec<Option<i64>>],
         received: i64,
     ) -> Result<RecordBatch, StoreError> {
@@ -358,14 +355,7 @@ impl Writer {
     /// by value), checked by the primary key's index alone. When the index
     /// finds a stored id, the transaction is rolled back and taken again
     /// through [`MOVE_SQL`], which skips the stored ids.
-    fn write(
-        &self,
-        group: &[(
-            Batch,
-            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
-        )],
-        seqs: &[Vec<Option<i64>>],
-    ) -> Result<Inserted, StoreError> {
+    fn write(&self, group: &[Pending], seqs: &[Vec<Option<i64>>]) -> Result<Inserted, StoreError> {
         let received = time::now_beijing_micros();
         let events = self.events_batch(group, seqs, received)?;
         match self.transaction(group, seqs, &events, received, false) {
@@ -384,10 +374,7 @@ impl Writer {
 
     fn transaction(
         &self,
-        group: &[(
-            Batch,
-            tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
-        )],
+        group: &[Pending],
         seqs: &[Vec<Option<i64>>],
         events: &RecordBatch,
         received: i64,
