@@ -128,8 +128,7 @@ async fn steady_ingest_with_many_clients_keeps_memory_and_the_log_flat() {
                             Some("delta") if applies => {
                                 let (seq, state) = doc.as_mut().expect("a snapshot first");
                                 assert_eq!(m["seq"].as_u64().unwrap(), *seq + 1, "no delta missed");
-                                let ops: json_patch::Patch = serde_json::from_value(m["ops"].clone()).unwrap();
-                                json_patch::patch(state, &ops).unwrap();
+                                weibing::publish::delta::apply(state, &m).unwrap();
                                 *seq += 1;
                             }
                             Some("delta" | "heartbeat") => {}

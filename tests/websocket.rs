@@ -36,9 +36,7 @@ async fn deltas_applied_to_the_snapshot_give_the_next_snapshots() {
             match message["type"].as_str().unwrap() {
                 "delta" => {
                     assert_eq!(message["seq"].as_u64().unwrap(), seq + 1, "no gap");
-                    let ops: json_patch::Patch =
-                        serde_json::from_value(message["ops"].clone()).unwrap();
-                    json_patch::patch(&mut doc, &ops).expect("the ops apply");
+                    weibing::publish::delta::apply(&mut doc, &message).expect("the delta applies");
                     seq += 1;
                     deltas += 1;
                 }
@@ -64,8 +62,7 @@ async fn deltas_applied_to_the_snapshot_give_the_next_snapshots() {
             break m;
         }
         assert_eq!(m["type"], "delta");
-        let ops: json_patch::Patch = serde_json::from_value(m["ops"].clone()).unwrap();
-        json_patch::patch(&mut doc, &ops).unwrap();
+        weibing::publish::delta::apply(&mut doc, &m).unwrap();
         seq = m["seq"].as_u64().unwrap();
     };
     assert_eq!(heartbeat["seq"].as_u64().unwrap(), seq);

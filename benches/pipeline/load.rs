@@ -398,11 +398,7 @@ fn track(
     match kind.as_str() {
         "snapshot" => *state = message["state"].clone(),
         "delta" => {
-            let Ok(ops) = serde_json::from_value::<json_patch::Patch>(message["ops"].clone())
-            else {
-                return;
-            };
-            if json_patch::patch(state, &ops).is_err() {
+            if weibing::publish::delta::apply(state, &message).is_err() {
                 return;
             }
         }

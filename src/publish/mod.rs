@@ -1,7 +1,7 @@
 //! Publish: one state, many screens.
 //!
 //! The [`Hub`] keeps the current state document with its `epoch` and `seq`,
-//! turns each new state into an RFC 6902 delta (or a heartbeat when nothing
+//! turns each new state into a [`delta`] (or a heartbeat when nothing
 //! changed), serializes it **once**, and broadcasts the same bytes to every
 //! socket. A socket that falls behind the broadcast buffer is not sent a
 //! backlog: it gets a fresh snapshot (see [`ws`]).
@@ -11,6 +11,7 @@
 //! which hub it subscribes to, on the server: a district link's socket never
 //! carries another district's figures.
 
+pub mod delta;
 pub mod limit;
 pub mod protocol;
 pub mod ws;
@@ -102,8 +103,8 @@ impl Hub {
             }
             return;
         }
-        let ops = json_patch::diff(&inner.state, &next);
-        let frame = if ops.0.is_empty() {
+        let delta = delta::diff(&inner.state, &next);
+        let frame = if delta.is_empty() {
             Frame {
                 kind: FrameKind::Heartbeat,
                 seq: inner.seq,
@@ -125,7 +126,8 @@ impl Hub {
                     epoch: self.epoch,
                     seq: inner.seq,
                     as_of: &inner.as_of,
-                    ops: &ops,
+                    set: delta.set_pairs(),
+                    ops: &delta.ops,
                 }
                 .to_json()
                 .into(),
@@ -293,8 +295,7 @@ mod properties {
                         FrameKind::Heartbeat => prop_assert_eq!(frame.seq, *seq),
                         FrameKind::Delta => {
                             prop_assert_eq!(frame.seq, *seq + 1, "deltas come in seq order");
-                            let ops: json_patch::Patch = serde_json::from_value(message["ops"].clone()).unwrap();
-                            json_patch::patch(doc, &ops).unwrap();
+                            delta::apply(doc, &message).unwrap();
                             *seq = frame.seq;
                         }
                     }

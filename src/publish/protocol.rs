@@ -16,7 +16,8 @@ pub enum ServerMessage<'a> {
         epoch: u64,
         seq: u64,
         as_of: &'a str,
-        ops: &'a json_patch::Patch,
+        set: super::delta::SetPairs<'a>,
+        ops: &'a [super::delta::Op],
     },
     Heartbeat {
         epoch: u64,

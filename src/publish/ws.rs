@@ -266,10 +266,13 @@ mod tests {
         let frame = frames.recv().await.unwrap();
         assert_eq!((frame.kind, frame.seq), (FrameKind::Delta, 5));
         let delta: serde_json::Value = serde_json::from_str(frame.text.as_str()).unwrap();
-        assert_eq!(
-            delta["ops"],
-            serde_json::json!([{"op": "replace", "path": "/wall/title", "value": "t5"}])
-        );
+        // One leaf changed: the title, set in place.
+        assert_eq!(delta["ops"], serde_json::json!([]));
+        assert_eq!(delta["set"].as_array().unwrap().len(), 2);
+        assert_eq!(delta["set"][1], "t5");
+        let mut doc = snapshot["state"].clone();
+        super::super::delta::apply(&mut doc, &delta).unwrap();
+        assert_eq!(doc["wall"]["title"], "t5");
         assert_eq!(hub.fan_out.frames_sent.get(), 0);
     }
 

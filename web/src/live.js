@@ -1,10 +1,10 @@
 // The wall's copy of the server state, kept current over the websocket
-// (docs/protocol.md): a snapshot, then RFC 6902 deltas applied in place, with
+// (docs/protocol.md): a snapshot, then deltas applied in place, with
 // seq/epoch checked on every message. Any doubt (a gap, a new epoch, a patch
 // that does not apply) asks for a fresh snapshot; until it comes, the last
 // picture stays up. The socket reconnects by itself with back-off, until the
 // server says the credential ended ({"type":"ended"}, or close code 4001).
-import { applyPatch } from 'fast-json-patch/index.mjs';
+import { applyDelta } from './delta.js';
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
@@ -219,7 +219,7 @@ export class Live {
         if (msg.seq !== this.seq + 1) return this.resync();
         try {
           // Mutates the copy in place: no new document per delta.
-          applyPatch(this.state, msg.ops, false, true);
+          applyDelta(this.state, msg);
         } catch {
           return this.resync();
         }

@@ -127,6 +127,16 @@ test('a patch that does not apply asks for a snapshot', () => {
   assert.deepEqual(socket().sent, [{ type: 'resync' }]);
 });
 
+test('numbers set by leaf, in place; a leaf that does not exist asks for a snapshot', () => {
+  socket().message(snap(7, 41));
+  // Leaves: districts/110106/people (0), totals/people (1).
+  socket().message({ ...delta(7, 42, []), set: [1, 82969, 0, 6] });
+  assert.deepEqual(live.state, { totals: { people: 82969 }, districts: { 110106: { people: 6 } } });
+  assert.equal(live.seq, 42);
+  socket().message({ ...delta(7, 43, []), set: [2, 1] });
+  assert.deepEqual(socket().sent, [{ type: 'resync' }]);
+});
+
 test('errors and unknown messages change nothing', () => {
   socket().message(snap(7, 41));
   socket().message({ type: 'error', error: 'nope' });
