@@ -70,9 +70,10 @@ pub async fn upgrade(
     let ended = who.ended;
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        // Clients send only small control frames: a 4 KiB read buffer, not
-        // the library's 128 KiB, which was most of a socket's memory.
-        .read_buffer_size(4096)
+        // Clients send only small control frames (a resync is 17 bytes): a
+        // 1 KiB read buffer, not the library's 128 KiB, which was most of a
+        // socket's memory. A larger frame (up to the 4 KiB limit) grows it.
+        .read_buffer_size(1024)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
             let ended = serve(sink, stream, hub, ended).await;
