@@ -527,7 +527,8 @@ fn get(a: &arrow::array::StringArray, i: usize) -> Option<&str> {
 /// lies on disk, in Arrow batches, without a sort. Only assessments and
 /// outcomes carry their id (the aggregator breaks ties of "latest" by it);
 /// the other kinds come with an empty id, which spares reading and copying
-/// millions of strings at start.
+/// millions of strings at start; a scan's channel is not read (no figure
+/// uses it).
 pub fn replay(
     conn: &Connection,
     region: &Region,
@@ -548,7 +549,7 @@ pub fn replay_until(
 
     let mut stmt = conn.prepare(
         "SELECT CASE WHEN kind IN ('assess', 'outcome') THEN id END AS id,
-                epoch_us(ts) AS ts, kind, district, person, channel, colour, team, category,
+                epoch_us(ts) AS ts, kind, district, person, colour, team, category,
                 stage, rate, value
          FROM events
          WHERE ?::BIGINT IS NULL OR ts < make_timestamp(?::BIGINT)",
@@ -558,26 +559,31 @@ pub fn replay_until(
             .map_err(|e| StoreError::Transaction(format!("reading the store: {e}")))?;
         Ok(cast.as_string::<i32>().clone())
     };
+    // Stored districts are codes: a map, not a scan of the region per event.
+    let codes: std::collections::HashMap<&str, u8> = region
+        .districts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.code.as_str(), i as u8))
+        .collect();
+    let district_of = |s: &str| codes.get(s).copied().or_else(|| region.district_index(s));
     let mut count = 0u64;
     let mut skipped = 0u64;
     for batch in stmt.query_arrow(params![until, until])? {
         let c = batch.columns();
         let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
         let ts = c[1].as_primitive::<Int64Type>();
-        let (channel, colour, team, category, stage, rate) = (
+        let (colour, team, category, stage, rate) = (
             text(&c[5])?,
             text(&c[6])?,
             text(&c[7])?,
             text(&c[8])?,
             text(&c[9])?,
-            text(&c[10])?,
         );
-        let value = c[11].as_boolean();
+        let value = c[10].as_boolean();
         for i in 0..batch.num_rows() {
             let detail = match Kind::parse(kind.value(i)) {
-                Some(Kind::Scan) => Some(Detail::Scan {
-                    channel: get(&channel, i).map(str::to_string),
-                }),
+                Some(Kind::Scan) => Some(Detail::Scan { channel: None }),
                 Some(Kind::Assess) => get(&colour, i)
                     .and_then(Colour::parse)
                     .map(|colour| Detail::Assess { colour }),
@@ -607,7 +613,7 @@ pub fn replay_until(
                 }
                 None => None,
             };
-            match (detail, region.district_index(district.value(i))) {
+            match (detail, district_of(district.value(i))) {
                 (Some(detail), Some(d)) => {
                     into(Event {
                         id: get(&id, i).map(str::to_string).unwrap_or_default(),
