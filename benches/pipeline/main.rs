@@ -60,6 +60,10 @@ struct Args {
     /// Seconds each viewer count runs in the side-by-side run.
     #[arg(long)]
     peer_window: Option<u64>,
+    /// Keep the tick scenario's database in this new (or empty) folder
+    /// instead of a temporary one, to profile a start over it afterwards.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -80,6 +84,7 @@ struct Plan {
     peer_viewers: Vec<usize>,
     peer_refresh: Duration,
     peer_rate: u32,
+    data: Option<PathBuf>,
 }
 
 impl Plan {
@@ -117,6 +122,7 @@ impl Plan {
             peer_viewers: vec![1, 10, 100],
             peer_refresh: Duration::from_secs(5),
             peer_rate: 100,
+            data: args.data.clone(),
         }
     }
 }
@@ -313,8 +319,20 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         "{:>11} {:>11} {:>11} {:>11} {:>11} {:>10} {:>11} {:>10}",
         "history", "tick p50", "tick p90", "compute", "publish", "idle tick", "cold start", "RSS"
     );
-    let dir = tempfile::tempdir()?;
-    let (mut server, _) = Server::start(dir.path(), 1000).await?;
+    let temp = tempfile::tempdir()?;
+    let dir = match &plan.data {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            ensure!(
+                std::fs::read_dir(dir)?.next().is_none(),
+                "--data {} is not empty",
+                dir.display()
+            );
+            dir.as_path()
+        }
+        None => temp.path(),
+    };
+    let (mut server, _) = Server::start(dir, 1000).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_empty = server.rss_bytes();
     let mut viewers = watch(&server).await?;
@@ -380,7 +398,7 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
             .collect();
         viewers.close();
         server.stop()?;
-        let (restarted, cold) = Server::start(dir.path(), 1000).await?;
+        let (restarted, cold) = Server::start(dir, 1000).await?;
         server = restarted;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss = server.rss_bytes();
