@@ -397,11 +397,7 @@ fn track(
     let seq = message["seq"].as_u64().unwrap_or(0);
     match kind.as_str() {
         "snapshot" => *state = message["state"].clone(),
-        "delta" => {
-            if weibing::publish::delta::apply(state, &message).is_err() {
-                return;
-            }
-        }
+        "delta" if weibing::publish::delta::apply(state, &message).is_err() => return,
         _ => {}
     }
     frames.lock().unwrap().push((kind.clone(), text.len()));
