@@ -5,6 +5,7 @@
 //! The Beijing files are compiled in, so `--region beijing` works from any
 //! directory; `--region DIR` reads a folder holding the same three files.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -16,6 +17,10 @@ pub struct Region {
     pub districts: Vec<District>,
     pub weights: Vec<(String, f64)>,
     pub targets: CityTargets,
+    /// Each district's code and name to its position (no two are alike:
+    /// `load` refuses the file otherwise). Ingest and the replay at start
+    /// look a district up for every event.
+    positions: HashMap<String, u8>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,8 +144,14 @@ impl Region {
                 .map(|t| t.target)
                 .ok_or_else(|| file_error("targets.csv", &format!("no row for {metric}")))
         };
+        let positions = districts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, d)| [(d.code.clone(), i as u8), (d.name.clone(), i as u8)])
+            .collect();
         Ok(Region {
             name: name.to_string(),
+            positions,
             targets: CityTargets {
                 people: target("people")?,
                 interactive: target("interactive")?,
@@ -167,10 +178,7 @@ impl Region {
 
     /// The district's position, from its code or its exact name.
     pub fn district_index(&self, code_or_name: &str) -> Option<u8> {
-        self.districts
-            .iter()
-            .position(|d| d.code == code_or_name || d.name == code_or_name)
-            .map(|i| i as u8)
+        self.positions.get(code_or_name).copied()
     }
 }
 

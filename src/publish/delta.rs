@@ -18,6 +18,8 @@
 //! The leaf order depends only on the document, so the server and every
 //! client number the leaves the same way without a table being sent.
 
+use std::cmp::Ordering;
+
 use serde::Serialize;
 use serde::ser::SerializeSeq;
 use serde_json::{Map, Value};
@@ -78,7 +80,7 @@ fn is_scalar(v: &Value) -> bool {
 }
 
 /// The number of leaves of a value.
-pub fn leaves(v: &Value) -> usize {
+fn leaves(v: &Value) -> usize {
     match v {
         Value::Object(m) => m.values().map(leaves).sum(),
         Value::Array(a) => a.iter().map(leaves).sum(),
@@ -120,17 +122,17 @@ fn walk(prev: &Value, next: &Value, path: &mut String, leaf: &mut usize, out: &m
             while i < a.len() || j < b.len() {
                 let order = match (a.get(i), b.get(j)) {
                     (Some(x), Some(y)) => x.0.cmp(y.0),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    _ => std::cmp::Ordering::Greater,
+                    (Some(_), None) => Ordering::Less,
+                    _ => Ordering::Greater,
                 };
                 match order {
-                    std::cmp::Ordering::Less => {
+                    Ordering::Less => {
                         push_token(path, a[i].0);
                         out.ops.push(Op::Remove { path: path.clone() });
                         *leaf += leaves(a[i].1);
                         i += 1;
                     }
-                    std::cmp::Ordering::Greater => {
+                    Ordering::Greater => {
                         push_token(path, b[j].0);
                         out.ops.push(Op::Add {
                             path: path.clone(),
@@ -138,7 +140,7 @@ fn walk(prev: &Value, next: &Value, path: &mut String, leaf: &mut usize, out: &m
                         });
                         j += 1;
                     }
-                    std::cmp::Ordering::Equal => {
+                    Ordering::Equal => {
                         push_token(path, a[i].0);
                         walk(a[i].1, b[j].1, path, leaf, out);
                         i += 1;

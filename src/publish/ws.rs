@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(delta["set"].as_array().unwrap().len(), 2);
         assert_eq!(delta["set"][1], "t5");
         let mut doc = snapshot["state"].clone();
-        super::super::delta::apply(&mut doc, &delta).unwrap();
+        crate::publish::delta::apply(&mut doc, &delta).unwrap();
         assert_eq!(doc["wall"]["title"], "t5");
         assert_eq!(hub.fan_out.frames_sent.get(), 0);
     }

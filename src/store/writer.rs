@@ -559,14 +559,6 @@ pub fn replay_until(
             .map_err(|e| StoreError::Transaction(format!("reading the store: {e}")))?;
         Ok(cast.as_string::<i32>().clone())
     };
-    // Stored districts are codes: a map, not a scan of the region per event.
-    let codes: std::collections::HashMap<&str, u8> = region
-        .districts
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.code.as_str(), i as u8))
-        .collect();
-    let district_of = |s: &str| codes.get(s).copied().or_else(|| region.district_index(s));
     let mut count = 0u64;
     let mut skipped = 0u64;
     for batch in stmt.query_arrow(params![until, until])? {
@@ -613,7 +605,7 @@ pub fn replay_until(
                 }
                 None => None,
             };
-            match (detail, district_of(district.value(i))) {
+            match (detail, region.district_index(district.value(i))) {
                 (Some(detail), Some(d)) => {
                     into(Event {
                         id: get(&id, i).map(str::to_string).unwrap_or_default(),
