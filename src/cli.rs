@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// Open websockets one client address may hold (phones behind one NAT share an address).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sockets_per_address: u64,
+    /// Save the live figures beside the database after this many new events
+    /// (at most once a minute, and when stopping), so a start replays only
+    /// the events stored after the save.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub save_every_events: u64,
 }
 
 impl ServeArgs {
@@ -83,6 +88,8 @@ impl ServeArgs {
             secure_cookies: self.secure_cookies,
             trusted_proxies: self.trusted_proxies.clone(),
             max_sockets_per_address: self.max_sockets_per_address as usize,
+            save_every_events: self.save_every_events,
+            save_min_interval: Duration::from_secs(60),
         }
     }
 }

@@ -23,6 +23,12 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Open websockets one client address may hold.
     pub max_sockets_per_address: usize,
+    /// The figures are saved beside the database once this many events were
+    /// folded since the last save (and when the server stops), so that a
+    /// start replays only the events after it.
+    pub save_every_events: u64,
+    /// ...and at most once in this long.
+    pub save_min_interval: Duration,
 }
 
 impl Config {
@@ -44,6 +50,8 @@ impl Config {
             secure_cookies: false,
             trusted_proxies: Vec::new(),
             max_sockets_per_address: 256,
+            save_every_events: 1_000_000,
+            save_min_interval: Duration::from_secs(60),
         }
     }
 }

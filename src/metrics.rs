@@ -84,6 +84,13 @@ pub struct Metrics {
     pub alerts: Family<AlertLabel, Gauge>,
     // A std Mutex: updated once per ingest request, read by the tick.
     pub activity: Mutex<Activity>,
+    /// Stored events folded in at start (only those after the saved figures
+    /// when the start resumed from them).
+    pub start_replayed: Gauge,
+    /// 1 when the start resumed from the saved figures beside the database.
+    pub start_resumed: Gauge,
+    /// Stored events the saved figures the database names cover.
+    pub saved_events: Gauge,
     clients: Gauge,
     wal_bytes: Gauge,
     database_bytes: Gauge,
@@ -110,6 +117,23 @@ impl Metrics {
             Gauge::default(),
         );
         let tick_failures = Counter::default();
+        let (start_replayed, start_resumed, saved_events) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "start_replayed_events",
+            "Stored events folded in at start (after the saved figures, when resumed from them)",
+            start_replayed.clone(),
+        );
+        registry.register(
+            "start_resumed",
+            "1 when the start resumed from the figures saved beside the database",
+            start_resumed.clone(),
+        );
+        registry.register(
+            "figures_saved_events",
+            "Stored events covered by the figures saved beside the database",
+            saved_events.clone(),
+        );
         let alerts = Family::<AlertLabel, Gauge>::default();
         registry.register(
             "alerts_active",
@@ -198,6 +222,9 @@ impl Metrics {
             rejected,
             refused_requests,
             tick_seconds,
+            start_replayed,
+            start_resumed,
+            saved_events,
             tick_failures,
             fan_out,
             alerts,

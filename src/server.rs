@@ -15,15 +15,15 @@ use tokio::task::JoinHandle;
 
 use crate::access::Access;
 use crate::access::http::{self as access_http, Reader, Staff};
-use crate::aggregate::Aggregator;
+use crate::aggregate::snapshot::Starting;
 use crate::aggregate::state::Wall;
 use crate::aggregate::tick::{self, TickEngine};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::publish::{Hubs, ws};
 use crate::region::Region;
-use crate::store::Store;
 use crate::store::access::AuditRow;
+use crate::store::{Replay, Store};
 use crate::{console, ingest, settings, time, wall, web};
 
 /// What every handler can reach.
@@ -242,12 +242,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let opening = {
         let region = region.clone();
         tokio::task::spawn_blocking(move || {
-            let mut agg = Aggregator::new(region.districts.len(), time::now_beijing_micros());
-            let opened = Store::open(&path, &region, &mut |e| agg.apply(e), accepted_tx)?;
-            anyhow::Ok((opened, agg))
+            let mut starting = Starting::load(&path, &region, time::now_beijing_micros());
+            let opened = Store::open(&path, &region, &mut starting, accepted_tx)?;
+            let saved = starting.resume().map(|r| r.events);
+            anyhow::Ok((opened, starting.agg, saved))
         })
     };
-    let (mut opened, agg) = opening
+    let (mut opened, agg, saved) = opening
         .await?
         .with_context(|| format!("opening the store at {}", config.database_path().display()))?;
     let wall = Arc::new(Mutex::new(wall::from_setting(&opened.settings)));
@@ -262,6 +263,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let created_admin = first_admin(&config, &access, &opened.store).await?;
     let metrics = Arc::new(Metrics::new(config.database_path()));
+    metrics.start_replayed.set(opened.replayed as i64);
+    metrics.start_resumed.set(opened.resumed as i64);
+    metrics.saved_events.set(saved.unwrap_or(0) as i64);
 
     let keys = {
         let access = access.clone();
@@ -273,7 +277,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         keys,
     };
-    let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, shared)?;
+    let start = tick::Start {
+        covered: opened.covered,
+        saved,
+    };
+    let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, start, shared)?;
     let (engine, first, now) = tokio::task::spawn_blocking(move || {
         let now = time::now_beijing_micros();
         let first = engine.tick(now);
@@ -318,6 +326,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         wake,
         shutdown_rx.clone(),
         metrics,
+        state.store.clone(),
+        tick::SavePolicy {
+            database: config.database_path(),
+            every_events: config.save_every_events,
+            min_interval: config.save_min_interval,
+        },
     ));
     let mut stop = shutdown_rx;
     let kept = state.clone();
@@ -331,7 +345,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         })
         .into_future(),
     );
-    tracing::info!(%addr, epoch, replayed = opened.replayed, "serving");
+    tracing::info!(
+        %addr,
+        epoch,
+        replayed = opened.replayed,
+        resumed = opened.resumed,
+        "serving"
+    );
     Ok(Running {
         addr,
         epoch,

@@ -12,6 +12,8 @@
 //! state built from it ([`state`]) holds counts only.
 
 pub mod alerts;
+mod intern;
+pub mod snapshot;
 pub mod state;
 pub mod tick;
 
@@ -34,7 +36,7 @@ const TRAIN: u8 = 16;
 const CERTIFIED: u8 = 32;
 
 /// The totals of the city or of one district, as the state document carries them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     /// Distinct persons with a scan.
     pub people: u64,
@@ -63,7 +65,7 @@ impl Totals {
 }
 
 /// Share of true among the persons observed for a rate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateCount {
     pub n: u64,
     pub trues: u64,
@@ -79,7 +81,7 @@ impl RateCount {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DistrictFigures {
     pub totals: Totals,
     /// Persons whose latest assessment was made here, by colour.
@@ -91,7 +93,7 @@ pub struct DistrictFigures {
 }
 
 /// One service team's figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TeamFigures {
     /// Distinct persons enrolled with the team.
     pub managed: u64,
@@ -143,11 +145,12 @@ struct Person {
     assessment: Option<Latest<Colour>>,
 }
 
-/// The maps keyed by person or team use foldhash: several times faster than
+/// Person ids are numbered by an [`intern::Interner`]; the maps keyed by
+/// person or team use foldhash: several times faster than
 /// the standard SipHash on short keys, which matters at millions of persons
 /// (the replay at start, the fold of each tick); still seeded per process.
 pub struct Aggregator {
-    ids: HashMap<Box<str>, u32, RandomState>,
+    ids: intern::Interner,
     persons: Vec<Person>,
     rates: HashMap<(u32, Rate), Latest<bool>, RandomState>,
     pub city: Totals,
@@ -170,7 +173,7 @@ pub struct Aggregator {
 impl Aggregator {
     pub fn new(districts: usize, now_micros: i64) -> Aggregator {
         Aggregator {
-            ids: HashMap::default(),
+            ids: intern::Interner::default(),
             persons: Vec::new(),
             rates: HashMap::default(),
             city: Totals::default(),
@@ -291,12 +294,10 @@ impl Aggregator {
     }
 
     fn intern(&mut self, person: &str) -> u32 {
-        if let Some(&p) = self.ids.get(person) {
-            return p;
+        let (p, new) = self.ids.intern(person);
+        if new {
+            self.persons.push(Person::default());
         }
-        let p = self.persons.len() as u32;
-        self.ids.insert(person.into(), p);
-        self.persons.push(Person::default());
         p
     }
 

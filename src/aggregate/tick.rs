@@ -11,19 +11,40 @@ use tokio::sync::{Notify, watch};
 
 use super::Aggregator;
 use super::alerts::{self, Alerts};
+use super::snapshot::{self, SnapshotError};
 use super::state::{self, Paces, State, Wall};
-use crate::ingest::event::Event;
 use crate::metrics::{AlertLabel, Metrics};
 use crate::publish::Hubs;
 use crate::region::Region;
 use crate::settings;
 use crate::store::index::{IndexEngine, IndexInput, IndexOutput};
+use crate::store::{Accepted, Covered, SNAPSHOT_SETTING, Store};
 use crate::time::{self, MICROS_PER_MINUTE};
 
 /// The window over which the pace towards each target is measured.
 const PACE_WINDOW_MICROS: i64 = 15 * MICROS_PER_MINUTE;
 /// Below this much history the pace is not extrapolated.
 const PACE_MIN_MICROS: i64 = MICROS_PER_MINUTE;
+
+/// What the aggregator handed to the engine holds at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    pub covered: Covered,
+    /// Events the saved file beside the database already holds (when the
+    /// start resumed from it).
+    pub saved: Option<u64>,
+}
+
+/// When the tick saves the figures beside the database (`aggregate::snapshot`).
+#[derive(Debug, Clone)]
+pub struct SavePolicy {
+    /// The database file; the saved figures go beside it.
+    pub database: std::path::PathBuf,
+    /// Save once this many events were folded since the last save...
+    pub every_events: u64,
+    /// ...and this long has passed since it.
+    pub min_interval: Duration,
+}
 
 /// What each audience is sent after a tick (see docs/api.md, "Views").
 #[derive(Debug, Clone)]
@@ -49,7 +70,11 @@ pub struct TickEngine {
     agg: Aggregator,
     index: IndexEngine,
     last_index: Vec<IndexOutput>,
-    accepted: std_mpsc::Receiver<Vec<Event>>,
+    accepted: std_mpsc::Receiver<Accepted>,
+    /// The stored events folded in so far.
+    covered: Covered,
+    /// How many of them the saved file beside the database holds, if any.
+    saved: Option<u64>,
     /// (time, [people, interactive, managed, guardians] of the city, then of
     /// each district) at each tick of the window.
     samples: VecDeque<(i64, Vec<[u64; 4]>)>,
@@ -66,10 +91,13 @@ impl TickEngine {
     pub fn new(
         region: Arc<Region>,
         agg: Aggregator,
-        accepted: std_mpsc::Receiver<Vec<Event>>,
+        accepted: std_mpsc::Receiver<Accepted>,
+        start: Start,
         shared: Shared,
     ) -> Result<TickEngine, duckdb::Error> {
         Ok(TickEngine {
+            covered: start.covered,
+            saved: start.saved,
             index: IndexEngine::new(&region)?,
             region,
             agg,
@@ -84,6 +112,37 @@ impl TickEngine {
         })
     }
 
+    /// Events folded in since the figures were last saved.
+    pub fn unsaved(&self) -> u64 {
+        self.covered.events - self.saved.unwrap_or(0).min(self.covered.events)
+    }
+
+    /// Whether the saved file lacks events folded in since (or there is none
+    /// and there are events).
+    pub fn needs_saving(&self) -> bool {
+        self.covered.events > 0 && self.saved != Some(self.covered.events)
+    }
+
+    /// The saved file's bytes for the figures now, and the token the
+    /// database must name once the file is written. Counts them as saved.
+    pub fn save(&mut self, now_micros: i64) -> Result<(Vec<u8>, String), SnapshotError> {
+        let header = snapshot::Header {
+            token: format!("{:032x}", rand::random::<u128>()),
+            region: self
+                .region
+                .districts
+                .iter()
+                .map(|d| d.code.clone())
+                .collect(),
+            next_seq: self.covered.next_seq,
+            events: self.covered.events,
+            saved_at: now_micros,
+        };
+        let bytes = snapshot::encode(&self.agg, &header)?;
+        self.saved = Some(self.covered.events);
+        Ok((bytes, header.token))
+    }
+
     /// Records how long the last tick took (for the late-tick alert).
     pub fn took(&mut self, ms: f64) {
         self.last_tick_ms = ms;
@@ -93,8 +152,10 @@ impl TickEngine {
     pub fn tick(&mut self, now_micros: i64) -> Result<Views, duckdb::Error> {
         self.folded = 0;
         while let Ok(batch) = self.accepted.try_recv() {
-            self.folded += batch.len();
-            for event in batch {
+            self.folded += batch.events.len();
+            self.covered.events += batch.events.len() as u64;
+            self.covered.next_seq = batch.next_seq;
+            for event in batch.events {
                 self.agg.apply(event);
             }
         }
@@ -224,7 +285,10 @@ pub fn index_inputs(agg: &Aggregator) -> Vec<IndexInput> {
 }
 
 /// Runs ticks until `shutdown` turns true. A tick runs on the blocking pool;
-/// a late tick is skipped rather than queued.
+/// a late tick is skipped rather than queued. The figures are saved beside
+/// the database as `save` says and once more when stopping; `store` is held
+/// until then, so the store stays open for the last save.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     engine: TickEngine,
     hub: Arc<Hubs>,
@@ -232,10 +296,14 @@ pub async fn run(
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
+    store: Store,
+    save: SavePolicy,
 ) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut engine = Some(engine);
+    let mut last_save: Option<std::time::Instant> = None;
+    let mut saving: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -248,7 +316,11 @@ pub async fn run(
         }
         let mut e = engine.take().expect("the engine is back after each tick");
         let hub = hub.clone();
-        let metrics = metrics.clone();
+        let tick_metrics = metrics.clone();
+        // One save at a time, and not more often than the policy allows.
+        let may_save = saving.as_ref().is_none_or(|s| s.is_finished())
+            && last_save.is_none_or(|t| t.elapsed() >= save.min_interval);
+        let every_events = save.every_events;
         let joined = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let now = time::now_beijing_micros();
@@ -257,7 +329,7 @@ pub async fn run(
                     let computed = started.elapsed();
                     hub.publish(&views, now);
                     let took = started.elapsed();
-                    metrics.ticked(took.as_secs_f64(), now);
+                    tick_metrics.ticked(took.as_secs_f64(), now);
                     // One line per tick at debug: what the benchmark reads
                     // (docs/performance.md); off at the default level.
                     tracing::debug!(
@@ -268,7 +340,7 @@ pub async fn run(
                     );
                 }
                 Err(err) => {
-                    metrics.tick_failures.inc();
+                    tick_metrics.tick_failures.inc();
                     tracing::error!(error = %err, "tick failed; the last state stays up");
                 }
             }
@@ -277,15 +349,109 @@ pub async fn run(
             if took > Duration::from_millis(500) {
                 tracing::warn!(ms = took.as_millis() as u64, "slow tick");
             }
-            e
+            // After the publish, so the screens do not wait for it.
+            let saved = (may_save && e.unsaved() >= every_events && e.needs_saving())
+                .then(|| encode(&mut e));
+            (e, saved.flatten())
         })
         .await;
         match joined {
-            Ok(e) => engine = Some(e),
+            Ok((e, saved)) => {
+                engine = Some(e);
+                if let Some(saved) = saved {
+                    last_save = Some(std::time::Instant::now());
+                    let (store, path) = (store.clone(), save.database.clone());
+                    saving = Some(tokio::spawn(write_saved(
+                        store,
+                        metrics.clone(),
+                        path,
+                        saved,
+                    )));
+                }
+            }
             Err(err) => {
                 tracing::error!(error = %err, "tick panicked; stopping the tick");
                 break;
             }
         }
     }
+    if let Some(previous) = saving {
+        let _ = previous.await;
+    }
+    if let Some(mut e) = engine.filter(|e| e.needs_saving()) {
+        let encoded = tokio::task::spawn_blocking(move || encode(&mut e)).await;
+        if let Ok(Some(saved)) = encoded {
+            write_saved(store, metrics, save.database, saved).await;
+        }
+    }
+}
+
+/// The saved file's bytes, the token the database must name, and the
+/// events they cover.
+pub struct Saved {
+    bytes: Vec<u8>,
+    token: String,
+    events: u64,
+}
+
+/// The engine's figures as the saved file's bytes (logged; `None` if they
+/// could not be encoded).
+fn encode(e: &mut TickEngine) -> Option<Saved> {
+    let started = std::time::Instant::now();
+    match e.save(time::now_beijing_micros()) {
+        Ok((bytes, token)) => {
+            tracing::info!(
+                events = e.covered.events,
+                bytes = bytes.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "encoded the figures to save"
+            );
+            Some(Saved {
+                bytes,
+                token,
+                events: e.covered.events,
+            })
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the figures could not be encoded to save");
+            None
+        }
+    }
+}
+
+/// Writes the saved file beside `database`, then has the database name it.
+/// Until the database names it, a start does not use it.
+async fn write_saved(
+    store: Store,
+    metrics: Arc<Metrics>,
+    database: std::path::PathBuf,
+    saved: Saved,
+) {
+    let Saved {
+        bytes,
+        token,
+        events,
+    } = saved;
+    let path = snapshot::path_for(&database);
+    let started = std::time::Instant::now();
+    let written =
+        tokio::task::spawn_blocking(move || snapshot::write(&path, &bytes).map(|()| bytes.len()))
+            .await;
+    let result = match written {
+        Ok(Ok(bytes)) => match store.set_setting(SNAPSHOT_SETTING, &token).await {
+            Ok(()) => {
+                metrics.saved_events.set(events as i64);
+                tracing::info!(
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "saved the figures beside the database"
+                );
+                return;
+            }
+            Err(e) => e.to_string(),
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(error = %result, "the figures were not saved; a start will replay the events");
 }

@@ -275,6 +275,13 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
         }
     })?;
     drop(scratch);
+    // Figures saved beside another database would not be used (the restored
+    // one does not name them); removed so nothing stale lies beside it.
+    let saved = crate::aggregate::snapshot::path_for(&database);
+    match std::fs::remove_file(&saved) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_at(&saved)(e)),
+        _ => {}
+    }
     sync_file(data)?;
     Ok(Restored {
         database,

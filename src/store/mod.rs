@@ -28,7 +28,7 @@ use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
 
-pub use writer::{WAL_CHECKPOINT_BYTES, replay, wal_bytes};
+pub use writer::{Replayed, WAL_CHECKPOINT_BYTES, replay, wal_bytes};
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
@@ -111,6 +111,59 @@ pub struct Store {
     side: Arc<Mutex<duckdb::Connection>>,
 }
 
+/// The `settings` key naming the saved aggregator this database vouches for.
+pub const SNAPSHOT_SETTING: &str = "aggregate_snapshot";
+
+/// A saved state of the figures, offered at start in place of the stored
+/// events it covers (see `aggregate::snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The saved state's token, which [`SNAPSHOT_SETTING`] must name.
+    pub token: String,
+    /// It covers the stored events whose seq is below this...
+    pub next_seq: i64,
+    /// ...and they are this many.
+    pub events: u64,
+}
+
+/// What the stored events are replayed into at start.
+pub trait Replay {
+    /// A saved state to start from, if there is one.
+    fn resume(&self) -> Option<&Resume>;
+    /// The saved state does not describe this database: start from nothing.
+    fn discard(&mut self);
+    fn apply(&mut self, event: Event);
+}
+
+/// Every stored event and no saved state: a closure is enough.
+impl<F: FnMut(Event)> Replay for F {
+    fn resume(&self) -> Option<&Resume> {
+        None
+    }
+    fn discard(&mut self) {}
+    fn apply(&mut self, event: Event) {
+        self(event)
+    }
+}
+
+/// Events committed together, handed to the aggregator after the commit.
+#[derive(Debug)]
+pub struct Accepted {
+    pub events: Vec<Event>,
+    /// Every stored event with a seq below this has now been handed over
+    /// (here or before), none above.
+    pub next_seq: i64,
+}
+
+/// What the stored events handed to the aggregator at start cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covered {
+    pub next_seq: i64,
+    /// Stored events with a seq below `next_seq`, including any the region
+    /// files no longer place (not counted in the figures).
+    pub events: u64,
+}
+
 /// What the store found when it opened.
 pub struct Opened {
     pub store: Store,
@@ -118,20 +171,26 @@ pub struct Opened {
     pub access: access::Loaded,
     /// Events replayed into the aggregator.
     pub replayed: u64,
+    /// Whether the offered saved state was used (the replay then holds only
+    /// the events stored after it).
+    pub resumed: bool,
+    /// What the aggregator holds once the replay is done.
+    pub covered: Covered,
     pub writer: std::thread::JoinHandle<()>,
 }
 
 impl Store {
     /// Opens (or creates) the database at `path`, applies the schema, replays
-    /// every stored event into `replay_into`, then starts the writer thread,
-    /// which sends each committed batch of events to `accepted`.
+    /// the stored events into `replay_into` (only those after its saved state,
+    /// when the database vouches for it), then starts the writer thread, which
+    /// sends each committed batch of events to `accepted`.
     ///
     /// Blocking: call it at start-up, outside the async runtime's workers.
     pub fn open(
         path: &Path,
         region: &Region,
-        replay_into: &mut dyn FnMut(Event),
-        accepted: std_mpsc::Sender<Vec<Event>>,
+        replay_into: &mut dyn Replay,
+        accepted: std_mpsc::Sender<Accepted>,
     ) -> Result<Opened, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -139,8 +198,24 @@ impl Store {
         let conn = duckdb::Connection::open(path)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
-        let replayed = writer::replay(&conn, region, replay_into)?;
         let settings = writer::settings(&conn)?;
+        let resumed = match replay_into.resume() {
+            Some(resume) => match writer::vouches(&conn, &settings, resume)? {
+                Ok(()) => Some(resume.clone()),
+                Err(why) => {
+                    tracing::warn!(%why, "the saved figures do not match the database; replaying every event");
+                    replay_into.discard();
+                    None
+                }
+            },
+            None => None,
+        };
+        let from = resumed.as_ref().map(|r| r.next_seq);
+        let replayed = writer::replay_from(&conn, region, from, &mut |e| replay_into.apply(e))?;
+        let covered = Covered {
+            next_seq: writer::next_seq(&conn)?,
+            events: resumed.as_ref().map_or(0, |r| r.events) + replayed.applied + replayed.skipped,
+        };
         let access = access::load(&conn, crate::time::now_beijing_micros())?;
         let side = Arc::new(Mutex::new(conn.try_clone()?));
         let (tx, rx) = mpsc::channel(1024);
@@ -152,7 +227,9 @@ impl Store {
             store: Store { tx, side },
             settings,
             access,
-            replayed,
+            replayed: replayed.applied,
+            resumed: resumed.is_some(),
+            covered,
             writer: handle,
         })
     }
@@ -247,7 +324,7 @@ mod properties {
 
             let mut live = Aggregator::new(region.districts.len(), 0);
             for batch in rx.try_iter() {
-                for e in batch {
+                for e in batch.events {
                     live.apply(e);
                 }
             }

@@ -90,7 +90,7 @@ pub(super) struct Writer {
     /// False after a write failed and until the file is open again.
     healthy: bool,
     region: Region,
-    accepted: std_mpsc::Sender<Vec<Event>>,
+    accepted: std_mpsc::Sender<super::Accepted>,
     next_seq: i64,
 }
 
@@ -100,7 +100,7 @@ impl Writer {
         path: &Path,
         side: Arc<Mutex<Connection>>,
         region: Region,
-        accepted: std_mpsc::Sender<Vec<Event>>,
+        accepted: std_mpsc::Sender<super::Accepted>,
     ) -> Result<Writer, StoreError> {
         conn.execute_batch(STAGING_SQL)?;
         let next_seq = next_seq(&conn)?;
@@ -271,7 +271,10 @@ impl Writer {
                 }
                 if !accepted_events.is_empty() {
                     // The aggregator is gone only when the server is stopping.
-                    let _ = self.accepted.send(accepted_events);
+                    let _ = self.accepted.send(super::Accepted {
+                        events: accepted_events,
+                        next_seq: self.next_seq,
+                    });
                 }
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
@@ -464,7 +467,7 @@ fn is_duplicate_key(e: &duckdb::Error) -> bool {
     text.contains("Duplicate key") && text.contains("violates primary key constraint")
 }
 
-fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
+pub(super) fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
     Ok(
         conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM events", [], |r| {
             r.get(0)
@@ -521,7 +524,15 @@ fn get(a: &arrow::array::StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-/// Feeds every stored event to `into`. Returns how many.
+/// What a replay handed over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    pub applied: u64,
+    /// Stored events whose district the region files no longer have.
+    pub skipped: u64,
+}
+
+/// Feeds every stored event to `into`.
 ///
 /// The aggregator does not depend on order, so the table is streamed as it
 /// lies on disk, in Arrow batches, without a sort. Only assessments and
@@ -533,8 +544,24 @@ pub fn replay(
     conn: &Connection,
     region: &Region,
     into: &mut dyn FnMut(Event),
-) -> Result<u64, StoreError> {
-    replay_until(conn, region, None, into)
+) -> Result<Replayed, StoreError> {
+    replay_where(conn, region, "TRUE", None, into)
+}
+
+/// [`replay`] of the events whose seq is `from` or above, if given.
+pub fn replay_from(
+    conn: &Connection,
+    region: &Region,
+    from: Option<i64>,
+    into: &mut dyn FnMut(Event),
+) -> Result<Replayed, StoreError> {
+    replay_where(
+        conn,
+        region,
+        "?::BIGINT IS NULL OR seq >= ?::BIGINT",
+        from,
+        into,
+    )
 }
 
 /// [`replay`] of the events whose time is before `until` (Beijing micros), if given.
@@ -543,17 +570,62 @@ pub fn replay_until(
     region: &Region,
     until: Option<i64>,
     into: &mut dyn FnMut(Event),
-) -> Result<u64, StoreError> {
+) -> Result<Replayed, StoreError> {
+    let filter = "?::BIGINT IS NULL OR ts < make_timestamp(?::BIGINT)";
+    replay_where(conn, region, filter, until, into)
+}
+
+/// Whether the database vouches for a saved state: it names the state's
+/// token, and holds exactly as many events below its seq as it covers. The
+/// saved state only ever holds stored events below that seq, so equal counts
+/// mean the same events. `Ok(Err(why))` when it does not.
+pub(super) fn vouches(
+    conn: &Connection,
+    settings: &[(String, String)],
+    resume: &super::Resume,
+) -> Result<Result<(), String>, StoreError> {
+    let named = settings
+        .iter()
+        .find(|(key, _)| key == super::SNAPSHOT_SETTING)
+        .map(|(_, value)| value.as_str());
+    if named != Some(resume.token.as_str()) {
+        return Ok(Err(
+            "the database names another saved state (restored, copied, or stopped while saving)"
+                .into(),
+        ));
+    }
+    let stored: i64 = conn.query_row(
+        "SELECT count(*) FROM events WHERE seq < ?",
+        params![resume.next_seq],
+        |r| r.get(0),
+    )?;
+    if stored as u64 != resume.events {
+        return Ok(Err(format!(
+            "the database holds {stored} events below seq {}, the saved state {}",
+            resume.next_seq, resume.events
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// Streams the events matching `filter` (SQL with two `?` for `bound`).
+fn replay_where(
+    conn: &Connection,
+    region: &Region,
+    filter: &str,
+    bound: Option<i64>,
+    into: &mut dyn FnMut(Event),
+) -> Result<Replayed, StoreError> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Int64Type};
 
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT CASE WHEN kind IN ('assess', 'outcome') THEN id END AS id,
                 epoch_us(ts) AS ts, kind, district, person, colour, team, category,
                 stage, rate, value
          FROM events
-         WHERE ?::BIGINT IS NULL OR ts < make_timestamp(?::BIGINT)",
-    )?;
+         WHERE {filter}"
+    ))?;
     let text = |a: &arrow::array::ArrayRef| -> Result<arrow::array::StringArray, StoreError> {
         let cast = arrow::compute::cast(a, &DataType::Utf8)
             .map_err(|e| StoreError::Transaction(format!("reading the store: {e}")))?;
@@ -561,7 +633,12 @@ pub fn replay_until(
     };
     let mut count = 0u64;
     let mut skipped = 0u64;
-    for batch in stmt.query_arrow(params![until, until])? {
+    let rows = if filter.contains('?') {
+        stmt.query_arrow(params![bound, bound])?
+    } else {
+        stmt.query_arrow([])?
+    };
+    for batch in rows {
         let c = batch.columns();
         let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
         let ts = c[1].as_primitive::<Int64Type>();
@@ -626,7 +703,10 @@ pub fn replay_until(
             "stored events whose district is not in the region files were not counted"
         );
     }
-    Ok(count)
+    Ok(Replayed {
+        applied: count,
+        skipped,
+    })
 }
 
 pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
