@@ -331,7 +331,8 @@ async fn a_restored_folder_serves_what_the_original_served() {
 
     let rows = table_rows(&data);
     // Audit: the first account, four credentials made, one revoked, two
-    // first uses, the wall, the settings, the login.
+    // first uses, the wall, the settings, the login. Settings: the wall's,
+    // the console's, and the token of the figures saved at the stop.
     let expected: Vec<(String, u64)> = [
         ("audit", 11),
         ("credential_addresses", 2),
@@ -340,7 +341,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
         ("ingest_requests", 4),
         ("rejected", 3),
         ("sessions", 1),
-        ("settings", 2),
+        ("settings", 3),
         ("users", 1),
     ]
     .iter()
