@@ -278,13 +278,7 @@ fn decode_persons<'a>(
     bytes: &'a [u8],
     districts: usize,
 ) -> Result<(Interner, Vec<Person>), SnapshotError> {
-    let district = |d: u8| -> Result<u8, postcard::Error> {
-        if (d as usize) < districts {
-            Ok(d)
-        } else {
-            Err(de::Error::custom(format_args!("district {d} out of range")))
-        }
-    };
+    let district = |d: u8| known_district::<postcard::Error>(d, districts);
     let mut state: (Vec<&'a str>, Vec<Person>) = (Vec::new(), Vec::new());
     let seed = Each {
         state: &mut state,
@@ -394,13 +388,7 @@ impl<'de> Visitor<'de> for RestSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let RestSeed(agg, people) = self;
         let n = agg.districts.len();
-        let district = |d: u8| -> Result<u8, A::Error> {
-            if (d as usize) < n {
-                Ok(d)
-            } else {
-                Err(de::Error::custom(format_args!("district {d} out of range")))
-            }
-        };
+        let district = |d: u8| known_district::<A::Error>(d, n);
         agg.city = next(&mut seq)?;
         agg.colours = next(&mut seq)?;
         agg.categories = next(&mut seq)?;
@@ -479,6 +467,15 @@ impl<'de> Visitor<'de> for RestSeed<'_> {
         agg.minutes = minutes;
         agg.horizon = next(&mut seq)?;
         Ok(())
+    }
+}
+
+/// `d`, if it is one of the region's `districts`.
+fn known_district<E: de::Error>(d: u8, districts: usize) -> Result<u8, E> {
+    if (d as usize) < districts {
+        Ok(d)
+    } else {
+        Err(E::custom(format_args!("district {d} out of range")))
     }
 }
 

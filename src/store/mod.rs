@@ -28,7 +28,7 @@ use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
 
-pub use writer::{Replayed, WAL_CHECKPOINT_BYTES, replay, wal_bytes};
+pub use writer::{Replayed, WAL_CHECKPOINT_BYTES, wal_bytes};
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 

@@ -532,23 +532,8 @@ pub struct Replayed {
     pub skipped: u64,
 }
 
-/// Feeds every stored event to `into`.
-///
-/// The aggregator does not depend on order, so the table is streamed as it
-/// lies on disk, in Arrow batches, without a sort. Only assessments and
-/// outcomes carry their id (the aggregator breaks ties of "latest" by it);
-/// the other kinds come with an empty id, which spares reading and copying
-/// millions of strings at start; a scan's channel is not read (no figure
-/// uses it).
-pub fn replay(
-    conn: &Connection,
-    region: &Region,
-    into: &mut dyn FnMut(Event),
-) -> Result<Replayed, StoreError> {
-    replay_where(conn, region, "TRUE", None, into)
-}
-
-/// [`replay`] of the events whose seq is `from` or above, if given.
+/// [`replay_where`] of the events whose seq is `from` or above (every
+/// stored event without `from`).
 pub fn replay_from(
     conn: &Connection,
     region: &Region,
@@ -564,7 +549,7 @@ pub fn replay_from(
     )
 }
 
-/// [`replay`] of the events whose time is before `until` (Beijing micros), if given.
+/// [`replay_where`] of the events whose time is before `until` (Beijing micros), if given.
 pub fn replay_until(
     conn: &Connection,
     region: &Region,
@@ -608,7 +593,15 @@ pub(super) fn vouches(
     Ok(Ok(()))
 }
 
-/// Streams the events matching `filter` (SQL with two `?` for `bound`).
+/// Feeds the stored events matching `filter` (SQL with two `?` for
+/// `bound`) to `into`.
+///
+/// The aggregator does not depend on order, so the table is streamed as it
+/// lies on disk, in Arrow batches, without a sort. Only assessments and
+/// outcomes carry their id (the aggregator breaks ties of "latest" by it);
+/// the other kinds come with an empty id, which spares reading and copying
+/// millions of strings at start; a scan's channel is not read (no figure
+/// uses it).
 fn replay_where(
     conn: &Connection,
     region: &Region,
@@ -633,12 +626,7 @@ fn replay_where(
     };
     let mut count = 0u64;
     let mut skipped = 0u64;
-    let rows = if filter.contains('?') {
-        stmt.query_arrow(params![bound, bound])?
-    } else {
-        stmt.query_arrow([])?
-    };
-    for batch in rows {
+    for batch in stmt.query_arrow(params![bound, bound])? {
         let c = batch.columns();
         let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
         let ts = c[1].as_primitive::<Int64Type>();
