@@ -12,6 +12,7 @@
 //! state built from it ([`state`]) holds counts only.
 
 pub mod alerts;
+pub mod index;
 mod intern;
 pub mod snapshot;
 pub mod state;

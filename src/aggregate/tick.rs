@@ -11,13 +11,14 @@ use tokio::sync::{Notify, watch};
 
 use super::Aggregator;
 use super::alerts::{self, Alerts};
+use super::index::{Checked, Index};
 use super::snapshot::{self, SnapshotError};
 use super::state::{self, Paces, State, Wall};
 use crate::metrics::{AlertLabel, Metrics};
 use crate::publish::Hubs;
 use crate::region::Region;
 use crate::settings;
-use crate::store::index::{IndexEngine, IndexInput, IndexOutput};
+use crate::store::index::{IndexInput, IndexOutput};
 use crate::store::{Accepted, Covered, SNAPSHOT_SETTING, Store};
 use crate::time::{self, MICROS_PER_MINUTE};
 
@@ -68,7 +69,7 @@ pub struct Shared {
 pub struct TickEngine {
     region: Arc<Region>,
     agg: Aggregator,
-    index: IndexEngine,
+    index: Index,
     last_index: Vec<IndexOutput>,
     accepted: std_mpsc::Receiver<Accepted>,
     /// The stored events folded in so far.
@@ -85,6 +86,19 @@ pub struct TickEngine {
     last_tick_ms: f64,
     /// Events folded in by the last tick.
     folded: usize,
+    /// Where the last tick's compute went (logged at debug).
+    parts: Parts,
+}
+
+/// The parts of a tick's compute, in microseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parts {
+    /// Folding the new events in.
+    pub fold_us: u64,
+    /// The index, when a district's figures changed (`aggregate::index`).
+    pub index_us: u64,
+    /// The paces, the views and the alerts.
+    pub views_us: u64,
 }
 
 impl TickEngine {
@@ -98,7 +112,7 @@ impl TickEngine {
         Ok(TickEngine {
             covered: start.covered,
             saved: start.saved,
-            index: IndexEngine::new(&region)?,
+            index: Index::new(&region)?,
             region,
             agg,
             last_index: Vec::new(),
@@ -109,6 +123,7 @@ impl TickEngine {
             started: time::now_beijing_micros(),
             last_tick_ms: 0.0,
             folded: 0,
+            parts: Parts::default(),
         })
     }
 
@@ -150,6 +165,8 @@ impl TickEngine {
 
     /// One tick at `now` (Beijing micros). Blocking: runs DuckDB.
     pub fn tick(&mut self, now_micros: i64) -> Result<Views, duckdb::Error> {
+        let started = std::time::Instant::now();
+        let since = |t: std::time::Instant| t.elapsed().as_micros() as u64;
         self.folded = 0;
         while let Ok(batch) = self.accepted.try_recv() {
             self.folded += batch.events.len();
@@ -160,9 +177,17 @@ impl TickEngine {
             }
         }
         self.agg.advance(now_micros);
+        self.parts.fold_us = since(started);
+        let indexed = std::time::Instant::now();
         if self.agg.take_changed() || self.last_index.is_empty() {
-            self.last_index = self.index.compute(&index_inputs(&self.agg))?;
+            let (index, checked) = self.index.compute(&index_inputs(&self.agg))?;
+            if checked == Checked::Differed {
+                self.shared.metrics.index_by_sql.set(1);
+            }
+            self.last_index = index;
         }
+        self.parts.index_us = since(indexed);
+        let viewed = std::time::Instant::now();
         let paces = self.paces(now_micros);
         let wall = self.shared.wall.lock().expect("wall lock").clone();
         let settings = self.shared.settings.read().expect("settings lock").clone();
@@ -180,6 +205,7 @@ impl TickEngine {
             .map(|d| state::for_district(&staff, &inputs, d, settings.k))
             .collect();
         staff.alerts = Some(self.alerts(now_micros, &settings.alerts));
+        self.parts.views_us = since(viewed);
         Ok(Views {
             staff,
             city,
@@ -335,6 +361,9 @@ pub async fn run(
                     tracing::debug!(
                         folded = e.folded,
                         compute_us = computed.as_micros() as u64,
+                        fold_us = e.parts.fold_us,
+                        index_us = e.parts.index_us,
+                        views_us = e.parts.views_us,
                         publish_us = (took - computed).as_micros() as u64,
                         "tick"
                     );
