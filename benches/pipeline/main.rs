@@ -366,6 +366,7 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         // Five thousand events a tick: post, wait for the tick that folds them.
         let mut totals = Vec::new();
         let (mut computes, mut publishes) = (Vec::new(), Vec::new());
+        let mut parts: [Vec<f64>; 3] = Default::default();
         let mut seen = server.ticks().len();
         for _ in 0..plan.ticks {
             let now = weibing::time::now_beijing_micros();
@@ -395,6 +396,13 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 totals.push((folded.compute_us + folded.publish_us) as f64 / 1000.0);
                 computes.push(folded.compute_us as f64 / 1000.0);
                 publishes.push(folded.publish_us as f64 / 1000.0);
+                for (part, us) in
+                    parts
+                        .iter_mut()
+                        .zip([folded.fold_us, folded.index_us, folded.views_us])
+                {
+                    part.push(us as f64 / 1000.0);
+                }
             }
         }
         // Idle ticks: nothing new, the same state (a heartbeat).
@@ -425,6 +433,11 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
             "tick_ms": {"p50": median(&mut totals.clone()), "p90": percentile(&mut totals.clone(), 0.9), "all": totals},
             "compute_ms_p50": median(&mut computes),
             "publish_ms_p50": median(&mut publishes),
+            "compute_parts_ms_p50": {
+                "fold": median(&mut parts[0]),
+                "index": median(&mut parts[1]),
+                "views": median(&mut parts[2]),
+            },
             "idle_tick_ms_p50": median(&mut idle),
             "cold_start_seconds": cold.as_secs_f64(),
             "cold_start_replay_all_seconds": replay_all.as_secs_f64(),
@@ -441,6 +454,18 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
             cold.as_secs_f64(),
             replay_all.as_secs_f64(),
             mib(rss)
+        );
+        let part = |name: &str| {
+            row["compute_parts_ms_p50"][name]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        };
+        println!(
+            "{:>11} compute p50 = fold {:.2} ms + index {:.2} ms + views {:.2} ms",
+            "",
+            part("fold"),
+            part("index"),
+            part("views")
         );
         rows.push(row);
     }

@@ -19,6 +19,10 @@ pub struct Tick {
     pub folded: u64,
     pub compute_us: u64,
     pub publish_us: u64,
+    /// The compute's parts: folding the events, the index, the views.
+    pub fold_us: u64,
+    pub index_us: u64,
+    pub views_us: u64,
 }
 
 pub struct Server {
@@ -72,6 +76,9 @@ impl Server {
                             folded: n("folded"),
                             compute_us: n("compute_us"),
                             publish_us: n("publish_us"),
+                            fold_us: n("fold_us"),
+                            index_us: n("index_us"),
+                            views_us: n("views_us"),
                         });
                     }
                     _ => eprintln!("server: {line}"),
