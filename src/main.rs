@@ -2,6 +2,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use weibing::cli::{Cli, LogFormat};
 
+// mimalloc: glibc's malloc made every part of a tick slower as the heap grew
+// (the publish 4.7 ms at 100k events, 10.9 ms at 10M); with mimalloc the
+// tick is flat (docs/performance.md, "What we found", item 11).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
