@@ -14,11 +14,11 @@ use serde::Deserialize;
 
 use crate::access::http::{ApiError, Staff};
 use crate::aggregate::Aggregator;
+use crate::aggregate::index::Index;
 use crate::aggregate::state::{self, State as Figures, Wall};
 use crate::aggregate::tick::index_inputs;
 use crate::ingest::event::{Colour, Rate};
 use crate::server::AppState;
-use crate::store::index::IndexEngine;
 use crate::time;
 
 #[derive(Deserialize)]
@@ -129,7 +129,7 @@ pub fn figures(
     agg: &Aggregator,
     as_of: i64,
 ) -> Result<Figures, duckdb::Error> {
-    let index = IndexEngine::new(region)?.compute(&index_inputs(agg))?;
+    let (index, _) = Index::new(region)?.compute(&index_inputs(agg))?;
     let paces = vec![Default::default(); region.districts.len() + 1];
     Ok(state::build(&state::Inputs {
         region,
