@@ -82,11 +82,18 @@ fn format(what: impl fmt::Display) -> SnapshotError {
 }
 
 /// The file's bytes for `agg` as covered by `header`.
+/// The persons and the rest are encoded on two threads.
 pub fn encode(agg: &Aggregator, header: &Header) -> Result<Vec<u8>, SnapshotError> {
+    // The persons (most of the bytes) on a second thread, as they are read.
+    let (persons, rest) = std::thread::scope(|scope| {
+        let persons = scope.spawn(|| postcard::to_stdvec(&Persons(agg)));
+        let rest = postcard::to_stdvec(&Rest(agg));
+        (persons.join().expect("encoding the persons panicked"), rest)
+    });
     let parts = [
         postcard::to_stdvec(header).map_err(format)?,
-        postcard::to_stdvec(&Persons(agg)).map_err(format)?,
-        postcard::to_stdvec(&Rest(agg)).map_err(format)?,
+        persons.map_err(format)?,
+        rest.map_err(format)?,
     ];
     let mut crc = crc32fast::Hasher::new();
     parts.iter().for_each(|p| crc.update(p));
