@@ -141,6 +141,9 @@ async fn a_start_resumes_from_the_saved_figures_after_a_stop_or_a_crash() {
     assert_eq!(node.metric("weibing_start_resumed").await, 1);
     assert_eq!(node.metric("weibing_start_replayed_events").await, b as i64);
     assert_eq!(node.settled().await, all);
+    // The first tick checked its index formula against sql/index.sql over
+    // these figures.
+    assert_eq!(node.metric("weibing_index_by_sql").await, 0);
     // A graceful stop saves what was folded since.
     node.stop();
 
