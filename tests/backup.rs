@@ -569,13 +569,11 @@ async fn a_backup_after_kill_9_holds_every_answered_event() {
     let body: Vec<String> = (0..50)
         .map(|i| scan(&format!("k9-{i}"), "110105", &format!("p-kill-{i:04}"), TS).to_string())
         .collect();
-    let (status, answer) = common::answer(
-        reqwest::Client::new()
-            .post(format!("{url}/api/v1/events"))
-            .bearer_auth(INGEST_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body.join("\n")),
-    )
+    let (status, answer) = common::answer(common::ndjson_post(
+        &reqwest::Client::new(),
+        &url,
+        body.join("\n"),
+    ))
     .await;
     assert_eq!((status, &answer["accepted"]), (200, &json!(50)));
     child.kill().unwrap();

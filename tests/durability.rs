@@ -64,13 +64,7 @@ async fn send_until_refused(url: String, first: usize, sent: Arc<Mutex<Vec<Sent>
             });
             sent.len() - 1
         };
-        let response = client
-            .post(format!("{url}/api/v1/events"))
-            .bearer_auth(INGEST_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await;
+        let response = ndjson_post(&client, &url, body).send().await;
         let Ok(response) = response else { return };
         if response.status() != 200 {
             return;
@@ -259,11 +253,7 @@ async fn sigterm_closes_sockets_and_checkpoints() {
             .to_string()
         })
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/events"))
-        .bearer_auth(INGEST_KEY)
-        .header("content-type", "application/x-ndjson")
-        .body(body.join("\n"))
+    let r = ndjson_post(&reqwest::Client::new(), &url, body.join("\n"))
         .send()
         .await
         .unwrap();
@@ -285,14 +275,7 @@ async fn sigterm_closes_sockets_and_checkpoints() {
             .to_string()
         })
         .collect();
-    let in_flight = tokio::spawn(
-        reqwest::Client::new()
-            .post(format!("{url}/api/v1/events"))
-            .bearer_auth(INGEST_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(big.join("\n"))
-            .send(),
-    );
+    let in_flight = tokio::spawn(ndjson_post(&reqwest::Client::new(), &url, big.join("\n")).send());
     tokio::time::sleep(Duration::from_millis(150)).await;
 
     let status = Command::new("kill")

@@ -67,17 +67,8 @@ impl Node {
 
     async fn post(&self, lines: &[Value]) -> u64 {
         let body: Vec<String> = lines.iter().map(Value::to_string).collect();
-        let r = self
-            .client
-            .post(format!("{}/api/v1/events", self.url))
-            .bearer_auth(INGEST_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body.join("\n"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let answer: Value = r.json().await.unwrap();
+        let (status, answer) = answer(ndjson_post(&self.client, &self.url, body.join("\n"))).await;
+        assert_eq!(status, 200, "{answer}");
         answer["accepted"].as_u64().unwrap()
     }
 

@@ -281,6 +281,20 @@ pub fn spawn_binary(dir: &Path, extra: &[&str]) -> (Binary, String) {
     (Binary(child), url)
 }
 
+/// An NDJSON post to the ingest API of the server at `url`, as the partner
+/// key (for servers started with [`spawn_binary`]).
+pub fn ndjson_post(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    client
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(INGEST_KEY)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+}
+
 /// The staff snapshot from a server started with [`spawn_binary`].
 pub async fn staff_snapshot(client: &reqwest::Client, url: &str) -> Value {
     let response = client
