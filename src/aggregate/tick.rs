@@ -129,7 +129,7 @@ impl TickEngine {
 
     /// Events folded in since the figures were last saved.
     pub fn unsaved(&self) -> u64 {
-        self.covered.events - self.saved.unwrap_or(0).min(self.covered.events)
+        self.covered.events.saturating_sub(self.saved.unwrap_or(0))
     }
 
     /// Whether the saved file lacks events folded in since (or there is none
