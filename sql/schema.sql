@@ -3,10 +3,13 @@
 -- date_trunc('day', ts) or date_trunc('month', ts) give Beijing days and months.
 
 -- One row per accepted event. `id` is unique for all time: a repeated id is a
--- duplicate and is never stored twice. `seq` is the order of arrival (gaps allowed).
+-- duplicate and is never stored twice. The writer keeps it so, with every
+-- stored id's hash in memory (src/store/ids.rs); a primary key would check
+-- the same at more than twice the cost of an append (docs/performance.md).
+-- `seq` is the order of arrival (gaps allowed).
 CREATE TABLE IF NOT EXISTS events (
     seq         BIGINT    NOT NULL,
-    id          VARCHAR   PRIMARY KEY,
+    id          VARCHAR   NOT NULL,   -- unique (see above)
     ts          TIMESTAMP NOT NULL,   -- the event's own time, Beijing time
     kind        VARCHAR   NOT NULL,   -- scan, assess, enroll, service, train, outcome
     district    VARCHAR   NOT NULL,   -- region code, e.g. 110106 (丰台区)

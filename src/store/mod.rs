@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod backup;
+mod ids;
 pub mod index;
 pub mod parquet;
 mod writer;
@@ -196,6 +197,7 @@ impl Store {
             std::fs::create_dir_all(dir)?;
         }
         let conn = duckdb::Connection::open(path)?;
+        unkey_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
         let settings = writer::settings(&conn)?;
@@ -260,6 +262,117 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Takes the primary key off `events` in a database made before ids were
+/// kept unique by the writer ([`ids`]): DuckDB cannot drop a constraint, so
+/// the events are copied into a table made by `sql/schema.sql`, in one
+/// transaction. Once per database; about a second a million events.
+fn unkey_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
+    let keyed: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_constraints()
+         WHERE schema_name = 'main' AND table_name = 'events' AND constraint_type = 'PRIMARY KEY'",
+        [],
+        |r| r.get(0),
+    )?;
+    if keyed == 0 {
+        return Ok(());
+    }
+    let clock = std::time::Instant::now();
+    conn.execute_batch("BEGIN TRANSACTION; ALTER TABLE events RENAME TO events_keyed;")?;
+    conn.execute_batch(SCHEMA_SQL)?;
+    conn.execute_batch(
+        "INSERT INTO events SELECT * FROM events_keyed;
+         DROP TABLE events_keyed;
+         COMMIT;
+         CHECKPOINT;",
+    )?;
+    tracing::info!(
+        ms = clock.elapsed().as_millis() as u64,
+        "took the primary key off events (ids are kept unique by the writer)"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made when `events.id` was the primary key opens with the
+    /// key taken off, its rows kept, and its ids still refused again.
+    #[test]
+    fn a_keyed_database_loses_its_key_and_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.duckdb");
+        {
+            let conn = duckdb::Connection::open(&path).unwrap();
+            let keyed = SCHEMA_SQL.replace(
+                "id          VARCHAR   NOT NULL,",
+                "id          VARCHAR   PRIMARY KEY,",
+            );
+            assert_ne!(keyed, SCHEMA_SQL);
+            conn.execute_batch(&keyed).unwrap();
+            conn.execute_batch(
+                "INSERT INTO events (seq, id, ts, kind, district, person, received_at, source)
+                 VALUES (1, 'old-1', TIMESTAMP '2026-11-01 09:00', 'scan', '110101', 'p1',
+                         TIMESTAMP '2026-11-01 09:00', 'k'),
+                        (2, 'old-2', TIMESTAMP '2026-11-01 09:01', 'scan', '110102', 'p2',
+                         TIMESTAMP '2026-11-01 09:01', 'k')",
+            )
+            .unwrap();
+        }
+        let region = Region::load("beijing").unwrap();
+        let (tx, _rx) = std_mpsc::channel();
+        let mut people = 0;
+        let opened = Store::open(&path, &region, &mut |_| people += 1, tx).unwrap();
+        assert_eq!(opened.replayed, 2);
+        let conn = opened.store.side.lock().unwrap();
+        let keys: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_constraints()
+                 WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(keys, 0);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_keyed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+        drop(conn);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let event = |id: &str| Event {
+            id: id.into(),
+            ts: 0,
+            district: 0,
+            person: "p3".into(),
+            detail: crate::ingest::event::Detail::Scan { channel: None },
+        };
+        let committed = runtime
+            .block_on(opened.store.ingest(Batch {
+                source: "k".into(),
+                format: Format::Ndjson,
+                events: vec![event("old-2"), event("new-1")],
+                rejected: Vec::new(),
+                repeats: 0,
+            }))
+            .unwrap();
+        assert_eq!(
+            committed,
+            Committed {
+                accepted: 1,
+                duplicates: 1
+            }
+        );
+        assert_eq!(people, 2);
     }
 }
 

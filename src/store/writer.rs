@@ -12,6 +12,7 @@ use arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 use tokio::sync::mpsc;
 
+use super::ids::{self, StoredIds};
 use super::{Batch, Command, Committed, StoreError};
 use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
 use crate::region::Region;
@@ -26,16 +27,6 @@ const GROUP_MAX_EVENTS: usize = 200_000;
 /// a busy console's reads can prevent for long; the writer does it on purpose,
 /// holding the side connection so that no other transaction is open.
 pub const WAL_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
-
-/// A per-connection scratch table with the columns of `events` and none of
-/// its constraints: used only for a group that repeats a stored id (see
-/// [`MOVE_SQL`]).
-const STAGING_SQL: &str = "
-CREATE TEMP TABLE IF NOT EXISTS staging (
-    seq BIGINT, id VARCHAR, ts TIMESTAMP, kind VARCHAR, district VARCHAR, person VARCHAR,
-    channel VARCHAR, colour VARCHAR, team VARCHAR, category VARCHAR, stage VARCHAR,
-    rate VARCHAR, value BOOLEAN, received_at TIMESTAMP, source VARCHAR
-);";
 
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order.
 fn events_schema() -> SchemaRef {
@@ -66,14 +57,8 @@ fn events_schema() -> SchemaRef {
         .clone()
 }
 
-/// Moves the staged events whose ids are not stored yet into `events`, and
-/// tells which. DuckDB plans `ON CONFLICT` as a MERGE, a join with the whole
-/// table: its cost grows with the history (140 ms for 10,000 events over
-/// 10 million stored), so it runs only for a group that repeats a stored id.
-const MOVE_SQL: &str = "
-INSERT INTO events SELECT * FROM staging
-ON CONFLICT DO NOTHING
-RETURNING seq";
+/// Each event's seq (None: not stored), and the hashes of the new ids.
+type Numbered = (Vec<Vec<Option<i64>>>, Vec<u64>);
 
 /// A request's batch waiting in a group commit, with where its answer goes.
 type Pending = (
@@ -92,6 +77,9 @@ pub(super) struct Writer {
     region: Region,
     accepted: std_mpsc::Sender<super::Accepted>,
     next_seq: i64,
+    /// Every stored id: read on the writer's thread before its first write
+    /// (and again after reopening the file).
+    ids: Option<StoredIds>,
 }
 
 impl Writer {
@@ -102,7 +90,7 @@ impl Writer {
         region: Region,
         accepted: std_mpsc::Sender<super::Accepted>,
     ) -> Result<Writer, StoreError> {
-        conn.execute_batch(STAGING_SQL)?;
+        conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         let next_seq = next_seq(&conn)?;
         Ok(Writer {
             conn,
@@ -112,6 +100,7 @@ impl Writer {
             region,
             accepted,
             next_seq,
+            ids: None,
         })
     }
 
@@ -126,10 +115,12 @@ impl Writer {
         *side = Connection::open_in_memory()?;
         self.conn = Connection::open_in_memory()?;
         let conn = Connection::open(&self.path)?;
-        conn.execute_batch(STAGING_SQL)?;
+        conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         *side = conn.try_clone()?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
         self.conn = conn;
+        // The file is what counts: a failed commit may have reached it.
+        self.ids = None;
         self.healthy = true;
         tracing::info!(path = %self.path.display(), "store reopened after a failed write");
         Ok(())
@@ -137,13 +128,28 @@ impl Writer {
 
     /// Ready to write: reopens the file first if the last write failed.
     fn ready(&mut self) -> Result<(), StoreError> {
-        if self.healthy {
-            return Ok(());
+        if !self.healthy {
+            self.reopen().map_err(|e| {
+                tracing::warn!(error = %e, "the store cannot be reopened yet");
+                StoreError::Transaction(format!("the store is recovering from a failed write: {e}"))
+            })?;
         }
-        self.reopen().map_err(|e| {
-            tracing::warn!(error = %e, "the store cannot be reopened yet");
-            StoreError::Transaction(format!("the store is recovering from a failed write: {e}"))
-        })
+        self.load_ids()
+    }
+
+    /// Reads every stored id, unless they are in memory already.
+    fn load_ids(&mut self) -> Result<(), StoreError> {
+        if self.ids.is_none() {
+            let clock = std::time::Instant::now();
+            let ids = StoredIds::load(&self.conn)?;
+            tracing::info!(
+                ids = ids.len(),
+                ms = clock.elapsed().as_millis() as u64,
+                "read the stored event ids"
+            );
+            self.ids = Some(ids);
+        }
+        Ok(())
     }
 
     /// Folds the WAL into the database file once it has grown past
@@ -156,12 +162,16 @@ impl Writer {
         // checkpoint cannot be refused for one.
         // A long console read holds it: try again after the next commit
         // rather than hold up ingest.
+        let clock = std::time::Instant::now();
         let result = match self.side.try_lock() {
             Ok(_side) => self.conn.execute_batch("CHECKPOINT"),
             Err(_) => return,
         };
         match result {
-            Ok(()) => tracing::debug!("checkpointed the write-ahead log"),
+            Ok(()) => tracing::debug!(
+                us = clock.elapsed().as_micros() as u64,
+                "checkpointed the write-ahead log"
+            ),
             Err(e) => {
                 tracing::error!(error = %e, "checkpoint failed; the store will be reopened");
                 self.healthy = false;
@@ -170,6 +180,11 @@ impl Writer {
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // Before the first request, not at open: the figures are served
+        // meanwhile, and requests wait in the channel.
+        if let Err(e) = self.load_ids() {
+            tracing::error!(error = %e, "reading the stored ids failed; trying again at the first write");
+        }
         while let Some(first) = rx.blocking_recv() {
             let mut ingests = Vec::new();
             let mut events = 0;
@@ -225,27 +240,19 @@ impl Writer {
     }
 
     fn commit_group(&mut self, group: Vec<Pending>) {
-        // Each event's seq, or None for an id repeated across requests of the
-        // group (the first one wins).
-        let mut seen: HashSet<&str> = HashSet::new();
-        let seqs: Vec<Vec<Option<i64>>> = group
-            .iter()
-            .map(|(batch, _)| {
-                batch
-                    .events
-                    .iter()
-                    .map(|event| {
-                        seen.insert(event.id.as_str()).then(|| {
-                            self.next_seq += 1;
-                            self.next_seq - 1
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
-
-        match self.write(&group, &seqs) {
-            Ok(inserted) => {
+        let start = std::time::Instant::now();
+        let mut phases = Phases::default();
+        let written = self.number(&group, &mut phases).and_then(|(seqs, hashes)| {
+            phases.seq = start.elapsed();
+            self.write(&group, &seqs, &mut phases)?;
+            Ok((seqs, hashes))
+        });
+        match written {
+            Ok((seqs, hashes)) => {
+                let ids = self.ids.as_mut().expect("numbered with the ids in memory");
+                for hash in hashes {
+                    ids.insert(hash);
+                }
                 // The events move on to the aggregator: no copy on this path.
                 let mut accepted_events = Vec::new();
                 let mut replies = Vec::with_capacity(group.len());
@@ -257,7 +264,7 @@ impl Writer {
                             .events
                             .into_iter()
                             .zip(seqs)
-                            .filter(|(_, seq)| inserted.has(*seq))
+                            .filter(|(_, seq)| seq.is_some())
                             .map(|(event, _)| event),
                     );
                     let accepted = accepted_events.len() - before;
@@ -279,6 +286,18 @@ impl Writer {
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
+                tracing::debug!(
+                    requests = phases.requests,
+                    events = phases.events,
+                    candidates = phases.candidates,
+                    seq_us = phases.seq.as_micros() as u64,
+                    batch_us = phases.batch.as_micros() as u64,
+                    append_us = phases.append.as_micros() as u64,
+                    rest_us = phases.rest.as_micros() as u64,
+                    commit_us = phases.commit.as_micros() as u64,
+                    total_us = start.elapsed().as_micros() as u64,
+                    "committed a group"
+                );
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
@@ -291,6 +310,66 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Each event's seq, or None when its id is stored already or an earlier
+    /// request of the group has it (the first one wins); and the hashes of
+    /// the ids that get a seq, for [`StoredIds`] once they are committed.
+    fn number(&mut self, group: &[Pending], phases: &mut Phases) -> Result<Numbered, StoreError> {
+        let ids = self.ids.as_ref().expect("ready() reads the ids");
+        // Repeats within a request are gone already (ingest removes them):
+        // only a group of several requests can repeat an id.
+        let several = group.len() > 1;
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+        if several {
+            seen.reserve(group.iter().map(|(batch, _)| batch.events.len()).sum());
+        }
+        let mut candidates = Vec::new();
+        let hashes: Vec<Vec<Option<u64>>> = group
+            .iter()
+            .map(|(batch, _)| {
+                batch
+                    .events
+                    .iter()
+                    .map(|event| {
+                        if several && !seen.insert(&event.id) {
+                            return None;
+                        }
+                        let hash = ids.hash(&event.id);
+                        if ids.may_hold(hash) {
+                            candidates.push(event.id.as_str());
+                        }
+                        Some(hash)
+                    })
+                    .collect()
+            })
+            .collect();
+        // A hash already held: stored, or another id with the same hash.
+        phases.candidates = candidates.len();
+        let stored = if candidates.is_empty() {
+            Default::default()
+        } else {
+            ids::stored_among(&self.conn, &candidates)?
+        };
+        let mut new_hashes = Vec::new();
+        let seqs = group
+            .iter()
+            .zip(hashes)
+            .map(|((batch, _), hashes)| {
+                batch
+                    .events
+                    .iter()
+                    .zip(hashes)
+                    .map(|(event, hash)| {
+                        let hash = hash.filter(|_| !stored.contains(&event.id))?;
+                        new_hashes.push(hash);
+                        self.next_seq += 1;
+                        Some(self.next_seq - 1)
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok((seqs, new_hashes))
     }
 
     /// The group's new events as the columns of `events`.
@@ -351,60 +430,43 @@ impl Writer {
             .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
     }
 
-    /// One transaction: every new event and every rejected record of the group.
-    ///
-    /// Almost always every id is new, and the events are appended straight
-    /// to `events` (one Arrow batch: columns are copied, not converted value
-    /// by value), checked by the primary key's index alone. When the index
-    /// finds a stored id, the transaction is rolled back and taken again
-    /// through [`MOVE_SQL`], which skips the stored ids.
-    fn write(&self, group: &[Pending], seqs: &[Vec<Option<i64>>]) -> Result<Inserted, StoreError> {
+    /// One transaction: every new event and every rejected record of the
+    /// group. The events are appended straight to `events` as one Arrow
+    /// batch (columns are copied, not converted value by value); their ids
+    /// are new, [`Writer::number`] made sure of it.
+    fn write(
+        &self,
+        group: &[Pending],
+        seqs: &[Vec<Option<i64>>],
+        phases: &mut Phases,
+    ) -> Result<(), StoreError> {
         let received = time::now_beijing_micros();
+        let clock = std::time::Instant::now();
         let events = self.events_batch(group, seqs, received)?;
-        match self.transaction(group, seqs, &events, received, false) {
-            Err(StoreError::Db(e)) if is_duplicate_key(&e) => {
-                // A failed COMMIT has already ended the transaction.
-                let _ = self.conn.execute_batch("ROLLBACK");
-                tracing::debug!(
-                    events = events.num_rows(),
-                    "a stored id in the group: skipping duplicates"
-                );
-                self.transaction(group, seqs, &events, received, true)
-            }
-            other => other,
-        }
+        phases.requests = group.len();
+        phases.events = events.num_rows();
+        phases.batch = clock.elapsed();
+        self.transaction(group, seqs, events, received, phases)
     }
 
     fn transaction(
         &self,
         group: &[Pending],
         seqs: &[Vec<Option<i64>>],
-        events: &RecordBatch,
+        events: RecordBatch,
         received: i64,
-        skip_stored: bool,
-    ) -> Result<Inserted, StoreError> {
+        phases: &mut Phases,
+    ) -> Result<(), StoreError> {
+        let clock = std::time::Instant::now();
         self.conn.execute_batch("BEGIN TRANSACTION")?;
-        let inserted = if skip_stored {
-            self.conn.execute_batch("DELETE FROM staging")?;
-            let mut app = self
-                .conn
-                .appender_to_catalog_and_db("staging", "temp", "main")?;
-            app.append_record_batch(events.clone())?;
-            app.flush()?;
-            let mut inserted = HashSet::new();
-            let mut stmt = self.conn.prepare_cached(MOVE_SQL)?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                inserted.insert(row.get::<_, i64>(0)?);
-            }
-            Inserted::Some(inserted)
-        } else {
-            let mut app = self.conn.appender("events")?;
-            app.append_record_batch(events.clone())?;
-            app.flush()?;
-            Inserted::All
-        };
         {
+            let mut app = self.conn.appender("events")?;
+            app.append_record_batch(events)?;
+            app.flush()?;
+        }
+        phases.append += clock.elapsed();
+        let clock = std::time::Instant::now();
+        if group.iter().any(|(batch, _)| !batch.rejected.is_empty()) {
             let mut app = self.conn.appender("rejected")?;
             for (batch, _) in group {
                 for r in &batch.rejected {
@@ -425,11 +487,15 @@ impl Writer {
             app.flush()?;
         }
         {
-            let mut app = self.conn.appender("ingest_requests")?;
+            // A prepared insert: an appender costs a millisecond to set up,
+            // for a row or a few.
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
+            )?;
             for ((batch, _), seqs) in group.iter().zip(seqs) {
-                let accepted = seqs.iter().filter(|s| inserted.has(**s)).count();
-                app.append_row(params![
-                    duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, received),
+                let accepted = seqs.iter().flatten().count();
+                insert.execute(params![
+                    received,
                     batch.source,
                     batch.format.name(),
                     accepted as i64,
@@ -437,34 +503,33 @@ impl Writer {
                     batch.rejected.len() as i64,
                 ])?;
             }
-            app.flush()?;
         }
+        phases.rest += clock.elapsed();
+        let clock = std::time::Instant::now();
         self.conn.execute_batch("COMMIT")?;
-        Ok(inserted)
+        phases.commit += clock.elapsed();
+        Ok(())
     }
 }
 
-/// Which of the staged events a write stored.
-enum Inserted {
-    /// All of them.
-    All,
-    /// Those with these seqs.
-    Some(HashSet<i64>),
-}
-
-impl Inserted {
-    fn has(&self, seq: Option<i64>) -> bool {
-        match self {
-            Inserted::All => seq.is_some(),
-            Inserted::Some(set) => seq.is_some_and(|s| set.contains(&s)),
-        }
-    }
-}
-
-/// The primary key refused a row: an id that is already stored.
-fn is_duplicate_key(e: &duckdb::Error) -> bool {
-    let text = e.to_string();
-    text.contains("Duplicate key") && text.contains("violates primary key constraint")
+/// Where a group commit's time went, logged at debug level (the
+/// benchmark reads it).
+#[derive(Default)]
+struct Phases {
+    requests: usize,
+    events: usize,
+    /// Ids whose hash was held, checked against the table.
+    candidates: usize,
+    /// Numbering the events: ids repeated across the group, ids stored.
+    seq: std::time::Duration,
+    /// Building the group's Arrow batch.
+    batch: std::time::Duration,
+    /// Appending the events.
+    append: std::time::Duration,
+    /// Rejected records and the requests' rows.
+    rest: std::time::Duration,
+    /// COMMIT: the WAL written and synced.
+    commit: std::time::Duration,
 }
 
 pub(super) fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
@@ -701,4 +766,111 @@ pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, Store
     let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::decode::Format;
+
+    fn scans(ids: &[&str]) -> Batch {
+        Batch {
+            source: "test".into(),
+            format: Format::Ndjson,
+            events: ids
+                .iter()
+                .map(|id| Event {
+                    id: id.to_string(),
+                    ts: 0,
+                    district: 0,
+                    person: format!("p-{id}"),
+                    detail: Detail::Scan { channel: None },
+                })
+                .collect(),
+            rejected: Vec::new(),
+            repeats: 0,
+        }
+    }
+
+    /// Commits the requests as one group; their answers, in order.
+    fn group(writer: &mut Writer, requests: &[&[&str]]) -> Vec<Committed> {
+        let (pending, answers): (Vec<Pending>, Vec<_>) = requests
+            .iter()
+            .map(|ids| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                ((scans(ids), reply), answer)
+            })
+            .unzip();
+        writer.ready().unwrap();
+        writer.commit_group(pending);
+        answers
+            .into_iter()
+            .map(|a| a.blocking_recv().unwrap().unwrap())
+            .collect()
+    }
+
+    fn stored(writer: &Writer) -> (i64, i64) {
+        writer
+            .conn
+            .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+    }
+
+    fn open(path: &Path) -> (Writer, std_mpsc::Receiver<super::super::Accepted>) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        let side = Arc::new(Mutex::new(conn.try_clone().unwrap()));
+        let (tx, rx) = std_mpsc::channel();
+        let region = Region::load("beijing").unwrap();
+        (Writer::new(conn, path, side, region, tx).unwrap(), rx)
+    }
+
+    const fn answer(accepted: usize, duplicates: usize) -> Committed {
+        Committed {
+            accepted,
+            duplicates,
+        }
+    }
+
+    /// With two bits of hash, every new id shares its hash with a stored
+    /// one: the table alone must tell new from stored.
+    #[test]
+    fn ids_sharing_a_hash_with_stored_ids_are_told_apart_by_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, accepted) = open(&path);
+        writer.ids = Some(StoredIds::load_colliding(&writer.conn, 2));
+        let first: Vec<String> = (1..=10).map(|i| format!("e{i}")).collect();
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        assert_eq!(group(&mut writer, &[&first]), [answer(10, 0)]);
+        // A stored id, new ids, and an id two requests of the group share.
+        assert_eq!(
+            group(&mut writer, &[&["e5", "e11", "e12"], &["e11", "e13", "e1"]]),
+            [answer(2, 1), answer(1, 2)]
+        );
+        assert_eq!(stored(&writer), (13, 13));
+        let handed: Vec<String> = accepted
+            .try_iter()
+            .flat_map(|a| a.events)
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(handed.len(), 13);
+        assert_eq!(handed[10..], ["e11", "e12", "e13"]);
+    }
+
+    /// After a restart the ids are read from the file again.
+    #[test]
+    fn ids_stored_before_a_restart_are_duplicates_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        assert_eq!(group(&mut writer, &[&["a", "b"]]), [answer(2, 0)]);
+        drop(writer);
+        let (mut writer, _accepted) = open(&path);
+        assert_eq!(group(&mut writer, &[&["b", "c"]]), [answer(1, 1)]);
+        assert_eq!(writer.ids.as_ref().map(StoredIds::len), Some(3));
+        assert_eq!(stored(&writer), (3, 3));
+    }
 }
