@@ -261,8 +261,15 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         plan.ingest_events, plan.runs
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>12} {:>24}",
-        "format", "batch", "senders", "median", "spread"
+        "{:<8} {:>7} {:>8} {:>12} {:>24} {:>12} {:>14} {:>15}",
+        "format",
+        "batch",
+        "senders",
+        "median",
+        "spread",
+        "writer busy",
+        "writer µs/ev",
+        "prepare µs/ev"
     );
     let mut rows = Vec::new();
     for format in [Format::Ndjson, Format::Csv, Format::Arrow] {
@@ -271,6 +278,10 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         for batch in [1_000, 10_000] {
             for senders in [1, 4] {
                 let mut rates = Vec::new();
+                // The writer's share of the cases' time, and the cost of an
+                // event on each side (from the server's debug lines).
+                let (mut busy, mut sending) = (0.0, 0.0);
+                let before = server.ingest_work();
                 for _ in 0..plan.runs {
                     let lines = source.take(plan.ingest_events, launch_morning(), 100_000, true);
                     let bodies: Vec<bytes::Bytes> =
@@ -287,20 +298,35 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                         lines.len()
                     );
                     rates.push(lines.len() as f64 / took);
+                    sending += took;
                 }
+                // The last request's lines may still be on their way.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let after = server.ingest_work();
+                busy += (after.writer_us - before.writer_us) as f64 / 1e6;
+                let events = (after.events - before.events).max(1) as f64;
+                let writer_us = (after.writer_us - before.writer_us) as f64 / events;
+                let prepare_us = (after.prepare_us - before.prepare_us) as f64 / events;
                 let med = median(&mut rates);
                 let (min, max) = (rates[0], rates[rates.len() - 1]);
+                let busy = busy / sending;
                 println!(
-                    "{:<8} {:>7} {:>8} {:>12.0} {:>24}",
+                    "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>11.0}% {:>14.2} {:>15.2}",
                     format.name(),
                     batch,
                     senders,
                     med,
-                    format!("{min:.0}–{max:.0}")
+                    format!("{min:.0}–{max:.0}"),
+                    busy * 100.0,
+                    writer_us,
+                    prepare_us
                 );
                 rows.push(json!({
                     "format": format.name(), "batch": batch, "senders": senders,
                     "events_per_second": {"median": med, "min": min, "max": max, "runs": rates},
+                    "writer_busy": busy,
+                    "writer_us_per_event": writer_us,
+                    "prepare_us_per_event": prepare_us,
                 }));
             }
         }

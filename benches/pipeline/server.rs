@@ -25,11 +25,25 @@ pub struct Tick {
     pub views_us: u64,
 }
 
+/// What the server logs at debug level about ingest: one line per group
+/// commit (the writer thread) and one per request (decoding and
+/// validating, on the HTTP side).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestWork {
+    /// Events committed, and the writer's time for them.
+    pub events: u64,
+    pub writer_us: u64,
+    /// Requests answered, and their time decoding and validating.
+    pub requests: u64,
+    pub prepare_us: u64,
+}
+
 pub struct Server {
     child: Child,
     pub url: String,
     pub pid: u32,
     ticks: Arc<Mutex<Vec<Tick>>>,
+    ingest: Arc<Mutex<IngestWork>>,
     pub client: reqwest::Client,
 }
 
@@ -48,7 +62,7 @@ impl Server {
             .arg(dir)
             .env("WEIBING_INGEST_KEY", INGEST_KEY)
             .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug")
+            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug,weibing::store::writer=debug,weibing::ingest::http=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -65,6 +79,8 @@ impl Server {
         let ticks = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("piped stderr");
         let sink = ticks.clone();
+        let ingest = Arc::new(Mutex::new(IngestWork::default()));
+        let work = ingest.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -81,6 +97,16 @@ impl Server {
                             views_us: n("views_us"),
                         });
                     }
+                    Ok(v) if v["fields"]["message"] == "committed a group" => {
+                        let mut work = work.lock().unwrap();
+                        work.events += v["fields"]["events"].as_u64().unwrap_or(0);
+                        work.writer_us += v["fields"]["total_us"].as_u64().unwrap_or(0);
+                    }
+                    Ok(v) if v["fields"]["message"] == "ingested a request" => {
+                        let mut work = work.lock().unwrap();
+                        work.requests += 1;
+                        work.prepare_us += v["fields"]["prepare_us"].as_u64().unwrap_or(0);
+                    }
                     _ => eprintln!("server: {line}"),
                 }
             }
@@ -90,6 +116,7 @@ impl Server {
             url,
             pid,
             ticks,
+            ingest,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()?,
@@ -110,6 +137,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok((server, spawned.elapsed()))
+    }
+
+    /// Ingest work logged so far.
+    pub fn ingest_work(&self) -> IngestWork {
+        *self.ingest.lock().unwrap()
     }
 
     /// Ticks logged so far.

@@ -125,6 +125,7 @@ async fn ingest(
     let format = Format::from_content_type(content_type)
         .ok_or_else(|| IngestError::UnsupportedType(content_type.to_string()))?;
     let limit = app.max_body_bytes;
+    let clock = std::time::Instant::now();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
         {
@@ -134,6 +135,7 @@ async fn ingest(
         }
     })?;
 
+    let read = clock.elapsed();
     let region = app.region.clone();
     // Decoding and validating a large body is CPU work: off the async workers.
     let key = source.clone();
@@ -149,12 +151,27 @@ async fn ingest(
             return Err(IngestError::BadBody(message));
         }
     };
+    let prepared = clock.elapsed();
     let committed = app.store.ingest(batch).await.map_err(IngestError::Store)?;
+    tracing::debug!(
+        bytes = content_length(headers),
+        read_us = read.as_micros() as u64,
+        prepare_us = (prepared - read).as_micros() as u64,
+        store_us = (clock.elapsed() - prepared).as_micros() as u64,
+        "ingested a request"
+    );
     answer.accepted = committed.accepted;
     answer.duplicates += committed.duplicates;
     app.metrics
         .ingested(&key, answer.accepted, answer.duplicates, answer.rejected);
     Ok(Json(answer))
+}
+
+fn content_length(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 type Prepared = Result<(Batch, Answer), (Batch, String)>;
