@@ -26,6 +26,7 @@ pub mod aggregate;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod hashing;
 pub mod ingest;
 pub mod metrics;
 pub mod publish;

@@ -57,13 +57,11 @@ impl Interner {
             new.ends.push(new.text.len());
         }
         new.table.reserve(ids.len(), |_| unreachable!("empty"));
-        // hashbrown places a hash first at `hash & (buckets - 1)`, with a
-        // power-of-two number of buckets holding the capacity at 7/8 full.
-        let buckets = (new.table.capacity() * 8 / 7).next_power_of_two().max(1) as u64;
-        let shift = buckets.trailing_zeros().saturating_sub(16);
+        let place = crate::hashing::first_place_mask(new.table.capacity());
+        let shift = place.count_ones().saturating_sub(16);
         let hashes: Vec<u64> = ids.iter().map(|id| new.hasher.hash_one(id)).collect();
         // A counting sort on the top 16 bits of the place.
-        let bin = |h: u64| ((h & (buckets - 1)) >> shift) as usize;
+        let bin = |h: u64| ((h & place) >> shift) as usize;
         let mut starts = vec![0usize; (1 << 16) + 1];
         for &h in &hashes {
             starts[bin(h) + 1] += 1;

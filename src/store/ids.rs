@@ -11,8 +11,9 @@
 //! So the answer stays exact, and only a request that repeats stored ids
 //! (a resend) pays for a scan of the id column.
 //!
-//! Memory: 8 bytes a stored event in a table at most 7/8 full, about 9–18
-//! bytes an event (some 150 MiB at ten million).
+//! Memory: 9 bytes a slot (the hash and hashbrown's control byte), in a
+//! table between 7/16 and 7/8 full: 10–21 bytes a stored id (some 150 MiB
+//! at ten million).
 
 use std::hash::BuildHasher;
 
@@ -68,13 +69,9 @@ impl StoredIds {
                     .map(|id| ids.hash(id)),
             );
         }
-        // Millions of inserts at random places of a table far larger than
-        // the caches miss the cache at each; in the order of their place
-        // (hashbrown starts at `hash & (buckets - 1)`, with a power-of-two
-        // number of buckets holding the capacity at 7/8 full) they walk it
-        // from start to end.
-        let buckets = (ids.table.capacity() * 8 / 7).next_power_of_two().max(1) as u64;
-        hashes.sort_unstable_by_key(|h| h & (buckets - 1));
+        // In the order of their place in the table (see crate::hashing).
+        let place = crate::hashing::first_place_mask(ids.table.capacity());
+        hashes.sort_unstable_by_key(|h| h & place);
         for hash in hashes {
             ids.insert(hash);
         }
@@ -103,8 +100,11 @@ impl StoredIds {
 
     /// Records a stored id's hash (a hash already there is kept once).
     pub(super) fn insert(&mut self, hash: u64) {
-        if !self.may_hold(hash) {
-            self.table.insert_unique(hash, hash, |&h| h);
+        // One probe, where a lookup then an insert would take two.
+        if let hashbrown::hash_table::Entry::Vacant(place) =
+            self.table.entry(hash, |&h| h == hash, |&h| h)
+        {
+            place.insert(hash);
         }
     }
 }
@@ -126,6 +126,5 @@ pub(super) fn stored_among(
     let stored = stmt
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
-    conn.execute_batch("DELETE FROM candidates")?;
     Ok(stored)
 }
