@@ -280,7 +280,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 let mut rates = Vec::new();
                 // The writer's share of the cases' time, and the cost of an
                 // event on each side (from the server's debug lines).
-                let (mut busy, mut sending) = (0.0, 0.0);
+                let mut sending = 0.0;
                 let before = server.ingest_work();
                 for _ in 0..plan.runs {
                     let lines = source.take(plan.ingest_events, launch_morning(), 100_000, true);
@@ -303,13 +303,13 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 // The last request's lines may still be on their way.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let after = server.ingest_work();
-                busy += (after.writer_us - before.writer_us) as f64 / 1e6;
+                let writer = (after.writer_us - before.writer_us) as f64;
+                let busy = writer / 1e6 / sending;
                 let events = (after.events - before.events).max(1) as f64;
-                let writer_us = (after.writer_us - before.writer_us) as f64 / events;
+                let writer_us = writer / events;
                 let prepare_us = (after.prepare_us - before.prepare_us) as f64 / events;
                 let med = median(&mut rates);
                 let (min, max) = (rates[0], rates[rates.len() - 1]);
-                let busy = busy / sending;
                 println!(
                     "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>11.0}% {:>14.2} {:>15.2}",
                     format.name(),

@@ -136,6 +136,7 @@ async fn ingest(
     })?;
 
     let read = clock.elapsed();
+    let size = bytes.len();
     let region = app.region.clone();
     // Decoding and validating a large body is CPU work: off the async workers.
     let key = source.clone();
@@ -154,7 +155,7 @@ async fn ingest(
     let prepared = clock.elapsed();
     let committed = app.store.ingest(batch).await.map_err(IngestError::Store)?;
     tracing::debug!(
-        bytes = content_length(headers),
+        bytes = size,
         read_us = read.as_micros() as u64,
         prepare_us = (prepared - read).as_micros() as u64,
         store_us = (clock.elapsed() - prepared).as_micros() as u64,
@@ -165,13 +166,6 @@ async fn ingest(
     app.metrics
         .ingested(&key, answer.accepted, answer.duplicates, answer.rejected);
     Ok(Json(answer))
-}
-
-fn content_length(headers: &HeaderMap) -> u64 {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0)
 }
 
 type Prepared = Result<(Batch, Answer), (Batch, String)>;
