@@ -30,7 +30,8 @@ pub struct Tick {
 /// validating, on the HTTP side).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IngestWork {
-    /// Events committed, and the writer's time for them.
+    /// Events committed, and the writer's time for them (checkpoints
+    /// included).
     pub events: u64,
     pub writer_us: u64,
     /// The requests' time decoding and validating.
@@ -100,6 +101,10 @@ impl Server {
                         let mut work = work.lock().unwrap();
                         work.events += v["fields"]["events"].as_u64().unwrap_or(0);
                         work.writer_us += v["fields"]["total_us"].as_u64().unwrap_or(0);
+                    }
+                    Ok(v) if v["fields"]["message"] == "checkpointed the write-ahead log" => {
+                        let mut work = work.lock().unwrap();
+                        work.writer_us += v["fields"]["us"].as_u64().unwrap_or(0);
                     }
                     Ok(v) if v["fields"]["message"] == "ingested a request" => {
                         let mut work = work.lock().unwrap();

@@ -196,7 +196,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = duckdb::Connection::open(path)?;
+        let conn = open_file(path)?;
         unkey_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
@@ -263,6 +263,24 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Opens the events database as the store keeps it:
+/// - without vacuuming at checkpoints. Events are never deleted, so
+///   vacuuming has nothing to reclaim; what it did was merge the partly
+///   filled row group each checkpoint leaves with its neighbours, writing
+///   them again at the next checkpoint (half of a checkpoint's cost at full
+///   ingest, docs/performance.md);
+/// - with DuckDB's own checkpoint at commit only past twice the writer's WAL
+///   bound: the writer chooses the moment ([`writer::ROW_GROUP_ROWS`]).
+pub(crate) fn open_file(path: &Path) -> Result<duckdb::Connection, StoreError> {
+    let config = duckdb::Config::default()
+        .with("max_vacuum_tasks", "0")?
+        .with(
+            "checkpoint_threshold",
+            format!("{}b", 2 * WAL_CHECKPOINT_BYTES),
+        )?;
+    Ok(duckdb::Connection::open_with_flags(path, config)?)
 }
 
 /// Takes the primary key off `events` in a database made before ids were

@@ -22,11 +22,27 @@ use crate::time;
 const GROUP_MAX_COMMANDS: usize = 64;
 const GROUP_MAX_EVENTS: usize = 200_000;
 
-/// The write-ahead log is folded into the database file once it is this big.
-/// DuckDB would do it by itself only when no other transaction is open, which
-/// a busy console's reads can prevent for long; the writer does it on purpose,
-/// holding the side connection so that no other transaction is open.
-pub const WAL_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+/// The write-ahead log is folded into the database file once it is this big,
+/// whatever the rows (a safety bound: [`ROW_GROUP_ROWS`] is what normally
+/// starts a checkpoint, at about 15 MiB of events). DuckDB would do it by
+/// itself only when no other transaction is open, which a busy console's
+/// reads can prevent for long; the writer does it on purpose, holding the
+/// side connection so that no other transaction is open.
+pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// DuckDB keeps a table in row groups of this many rows (its default). A
+/// checkpoint writes a partly filled last group whole, and the next
+/// checkpoint writes it again with the rows added since; so the writer
+/// checkpoints just after the events fill a group, and each row is written
+/// about once (docs/performance.md: half the checkpoint's cost went to
+/// rewriting when a 16 MiB WAL bound chose the moment).
+pub const ROW_GROUP_ROWS: u64 = 122_880;
+
+/// Whether a checkpoint is due: the events filled a row group since the last
+/// one, or the WAL reached its bound.
+fn checkpoint_due(rows: u64, checkpointed_rows: u64, wal: u64) -> bool {
+    rows / ROW_GROUP_ROWS > checkpointed_rows / ROW_GROUP_ROWS || wal >= WAL_CHECKPOINT_BYTES
+}
 
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order.
 fn events_schema() -> SchemaRef {
@@ -77,6 +93,9 @@ pub(super) struct Writer {
     region: Region,
     accepted: std_mpsc::Sender<super::Accepted>,
     next_seq: i64,
+    /// Rows in `events`, and how many there were at the last checkpoint.
+    rows: u64,
+    checkpointed_rows: u64,
     /// Every stored id: read on the writer's thread before its first write
     /// (and again after reopening the file).
     ids: Option<StoredIds>,
@@ -92,6 +111,7 @@ impl Writer {
     ) -> Result<Writer, StoreError> {
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         let next_seq = next_seq(&conn)?;
+        let rows = stored_rows(&conn)?;
         Ok(Writer {
             conn,
             path: path.to_path_buf(),
@@ -100,6 +120,8 @@ impl Writer {
             region,
             accepted,
             next_seq,
+            rows,
+            checkpointed_rows: rows,
             ids: None,
         })
     }
@@ -114,10 +136,12 @@ impl Writer {
         // No connection to the old instance may outlive it.
         *side = Connection::open_in_memory()?;
         self.conn = Connection::open_in_memory()?;
-        let conn = Connection::open(&self.path)?;
+        let conn = super::open_file(&self.path)?;
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         *side = conn.try_clone()?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
+        self.rows = stored_rows(&conn)?;
+        self.checkpointed_rows = self.rows;
         self.conn = conn;
         // The file is what counts: a failed commit may have reached it.
         self.ids = None;
@@ -152,10 +176,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Folds the WAL into the database file once it has grown past
-    /// [`WAL_CHECKPOINT_BYTES`].
+    /// Folds the WAL into the database file when [`checkpoint_due`].
     fn bound_wal(&mut self) {
-        if wal_bytes(&self.path) < WAL_CHECKPOINT_BYTES {
+        if !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.path)) {
             return;
         }
         // Holding the side connection: no other transaction is open, so the
@@ -168,10 +191,14 @@ impl Writer {
             Err(_) => return,
         };
         match result {
-            Ok(()) => tracing::debug!(
-                us = clock.elapsed().as_micros() as u64,
-                "checkpointed the write-ahead log"
-            ),
+            Ok(()) => {
+                self.checkpointed_rows = self.rows;
+                tracing::debug!(
+                    us = clock.elapsed().as_micros() as u64,
+                    rows = self.rows,
+                    "checkpointed the write-ahead log"
+                )
+            }
             Err(e) => {
                 tracing::error!(error = %e, "checkpoint failed; the store will be reopened");
                 self.healthy = false;
@@ -210,12 +237,7 @@ impl Writer {
             }
             if !ingests.is_empty() {
                 match self.ready() {
-                    Ok(()) => {
-                        self.commit_group(ingests);
-                        if self.healthy {
-                            self.bound_wal();
-                        }
-                    }
+                    Ok(()) => self.commit_group(ingests),
                     Err(e) => {
                         for (_, reply) in ingests {
                             let _ = reply.send(Err(StoreError::Transaction(e.to_string())));
@@ -286,6 +308,7 @@ impl Writer {
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
+                self.rows += phases.events as u64;
                 tracing::debug!(
                     requests = phases.requests,
                     events = phases.events,
@@ -298,6 +321,7 @@ impl Writer {
                     total_us = start.elapsed().as_micros() as u64,
                     "committed a group"
                 );
+                self.bound_wal();
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
@@ -530,6 +554,11 @@ struct Phases {
     rest: std::time::Duration,
     /// COMMIT: the WAL written and synced.
     commit: std::time::Duration,
+}
+
+fn stored_rows(conn: &Connection) -> Result<u64, StoreError> {
+    let rows: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    Ok(rows as u64)
 }
 
 pub(super) fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
@@ -819,7 +848,7 @@ mod tests {
     }
 
     fn open(path: &Path) -> (Writer, std_mpsc::Receiver<super::super::Accepted>) {
-        let conn = Connection::open(path).unwrap();
+        let conn = super::super::open_file(path).unwrap();
         conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
         let side = Arc::new(Mutex::new(conn.try_clone().unwrap()));
         let (tx, rx) = std_mpsc::channel();
@@ -872,5 +901,79 @@ mod tests {
         assert_eq!(group(&mut writer, &[&["b", "c"]]), [answer(1, 1)]);
         assert_eq!(writer.ids.as_ref().map(StoredIds::len), Some(3));
         assert_eq!(stored(&writer), (3, 3));
+    }
+
+    /// Commits `requests` groups of 10,000 new events, numbered on from
+    /// `first`; the WAL's size after each.
+    fn fill(writer: &mut Writer, first: usize, requests: usize) -> Vec<u64> {
+        (0..requests)
+            .map(|r| {
+                let ids: Vec<String> = (0..10_000)
+                    .map(|i| format!("e{}", first + r * 10_000 + i))
+                    .collect();
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                assert_eq!(group(writer, &[&ids]), [answer(10_000, 0)]);
+                wal_bytes(&writer.path)
+            })
+            .collect()
+    }
+
+    /// Rows in each of `events`' row groups.
+    fn row_groups(writer: &Writer) -> Vec<i64> {
+        let mut query = writer
+            .conn
+            .prepare(
+                "SELECT sum(count)::BIGINT FROM pragma_storage_info('events')
+                 WHERE column_name = 'seq' AND column_path = '[0]'
+                 GROUP BY row_group_id ORDER BY row_group_id",
+            )
+            .unwrap();
+        query
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn the_writer_checkpoints_when_the_events_fill_a_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        // 120,000 events: no group filled yet, the WAL holds them all.
+        let wal = fill(&mut writer, 0, 12);
+        assert!(wal.iter().all(|&bytes| bytes > 0), "{wal:?}");
+        // The 13th request fills the first group: folded in.
+        assert_eq!(fill(&mut writer, 120_000, 1), [0]);
+        assert_eq!(row_groups(&writer), [122_880, 7_120]);
+        // 240,000 events: not yet the second; 250,000: the second.
+        let wal = fill(&mut writer, 130_000, 12);
+        assert!(wal[..11].iter().all(|&bytes| bytes > 0), "{wal:?}");
+        assert_eq!(wal[11], 0);
+        assert_eq!(row_groups(&writer), [122_880, 7_120, 120_000]);
+    }
+
+    /// Without vacuuming, a checkpoint leaves the row groups written before
+    /// as they are (DuckDB's vacuum would merge these two into one); and
+    /// DuckDB's own checkpoint waits past the writer's WAL bound.
+    #[test]
+    fn a_checkpoint_leaves_written_row_groups_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        fill(&mut writer, 0, 2);
+        writer.conn.execute_batch("CHECKPOINT").unwrap();
+        fill(&mut writer, 20_000, 2);
+        writer.conn.execute_batch("CHECKPOINT").unwrap();
+        assert_eq!(row_groups(&writer), [20_000, 20_000]);
+        let settings: (String, String) = writer
+            .conn
+            .query_row(
+                "SELECT current_setting('max_vacuum_tasks')::VARCHAR, current_setting('checkpoint_threshold')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(settings, ("0".into(), "64.0 MiB".into()));
     }
 }
