@@ -31,11 +31,12 @@ const GROUP_MAX_EVENTS: usize = 200_000;
 pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// DuckDB keeps a table in row groups of this many rows (its default). A
-/// checkpoint writes a partly filled last group whole, and the next
-/// checkpoint writes it again with the rows added since; so the writer
-/// checkpoints just after the events fill a group, and each row is written
-/// about once (docs/performance.md: half the checkpoint's cost went to
-/// rewriting when a 16 MiB WAL bound chose the moment).
+/// checkpoint leaves the rows it wrote as full groups and one partly filled
+/// group, which stays as it is (the store does not vacuum, see
+/// [`super::open_file`]); checkpointing just after the events fill a group
+/// keeps that last group small and the others full. With a 16 MiB WAL
+/// bound choosing the moment, DuckDB's vacuum wrote the partly filled
+/// groups again, half of each checkpoint's cost (docs/performance.md).
 pub const ROW_GROUP_ROWS: u64 = 122_880;
 
 /// Whether a checkpoint is due: the events filled a row group since the last
