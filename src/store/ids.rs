@@ -41,16 +41,16 @@ pub(super) struct StoredIds {
 }
 
 impl StoredIds {
-    /// Every id stored in `events`.
-    pub(super) fn load(conn: &Connection) -> Result<StoredIds, StoreError> {
-        StoredIds::load_masked(conn, u64::MAX)
+    /// Every id stored in `events`, which holds `stored` rows (the writer
+    /// counts them when it opens the file; the table is sized for them).
+    pub(super) fn load(conn: &Connection, stored: u64) -> Result<StoredIds, StoreError> {
+        StoredIds::load_masked(conn, stored, u64::MAX)
     }
 
-    fn load_masked(conn: &Connection, mask: u64) -> Result<StoredIds, StoreError> {
+    fn load_masked(conn: &Connection, stored: u64, mask: u64) -> Result<StoredIds, StoreError> {
         use arrow::array::AsArray;
         use arrow::datatypes::DataType;
 
-        let stored: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
         let mut ids = StoredIds {
             table: HashTable::with_capacity(stored as usize),
             hasher: RandomState::default(),
@@ -81,8 +81,8 @@ impl StoredIds {
     /// Like [`load`](StoredIds::load), keeping only the low `bits` of each
     /// hash: many ids then share one, as two ids rarely do in earnest.
     #[cfg(test)]
-    pub(super) fn load_colliding(conn: &Connection, bits: u32) -> StoredIds {
-        StoredIds::load_masked(conn, (1 << bits) - 1).unwrap()
+    pub(super) fn load_colliding(conn: &Connection, stored: u64, bits: u32) -> StoredIds {
+        StoredIds::load_masked(conn, stored, (1 << bits) - 1).unwrap()
     }
 
     pub(super) fn len(&self) -> usize {

@@ -166,7 +166,9 @@ impl Writer {
     fn load_ids(&mut self) -> Result<(), StoreError> {
         if self.ids.is_none() {
             let clock = std::time::Instant::now();
-            let ids = StoredIds::load(&self.conn)?;
+            // `rows` was counted when the file was opened, and no write
+            // comes before the ids are read.
+            let ids = StoredIds::load(&self.conn, self.rows)?;
             tracing::info!(
                 ids = ids.len(),
                 ms = clock.elapsed().as_millis() as u64,
@@ -871,7 +873,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.duckdb");
         let (mut writer, accepted) = open(&path);
-        writer.ids = Some(StoredIds::load_colliding(&writer.conn, 2));
+        writer.ids = Some(StoredIds::load_colliding(&writer.conn, writer.rows, 2));
         let first: Vec<String> = (1..=10).map(|i| format!("e{i}")).collect();
         let first: Vec<&str> = first.iter().map(String::as_str).collect();
         assert_eq!(group(&mut writer, &[&first]), [answer(10, 0)]);
