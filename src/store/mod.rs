@@ -391,6 +391,10 @@ mod tests {
             }
         );
         assert_eq!(people, 2);
+        // Stopped before the test ends (see the property below).
+        let Opened { store, writer, .. } = opened;
+        drop(store);
+        writer.join().unwrap();
     }
 }
 
@@ -473,7 +477,12 @@ mod properties {
             let mut replayed = Aggregator::new(region.districts.len(), 0);
             let (tx, _rx) = std_mpsc::channel();
             let again = Store::open(&dir.path().join("w.duckdb"), &region, &mut |e| replayed.apply(e), tx).unwrap();
-            prop_assert_eq!(again.replayed, events.len() as u64);
+            // The writer is stopped before the test ends: a writer thread
+            // still in DuckDB when the test process exits can crash it.
+            let Opened { store, writer, replayed: again_replayed, .. } = again;
+            drop(store);
+            writer.join().unwrap();
+            prop_assert_eq!(again_replayed, events.len() as u64);
             prop_assert_eq!(replayed.city, once.city);
         }
     }
