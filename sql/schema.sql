@@ -7,19 +7,40 @@
 -- stored id's hash in memory (src/store/ids.rs); a primary key would check
 -- the same at more than twice the cost of an append (docs/performance.md).
 -- `seq` is the order of arrival (gaps allowed).
+--
+-- The program's fixed lists are ENUM types: a value is stored as a one-byte
+-- code and read (and compared, `kind = 'scan'`) as its text. Ingest appends
+-- them as text, cast on the way in; a narrower row costs the writer about a
+-- sixth less time an event (docs/performance.md). They hold the codes of
+-- src/ingest/event.rs in its order (a test checks it). Districts stay text:
+-- the region files name them, and a region may change.
+CREATE TYPE IF NOT EXISTS event_kind AS ENUM (
+    'scan', 'assess', 'enroll', 'service', 'train', 'outcome');
+CREATE TYPE IF NOT EXISTS colour_code AS ENUM (
+    'green', 'orange', 'pink', 'yellow', 'blue');
+CREATE TYPE IF NOT EXISTS category_code AS ENUM (
+    'idea_promotion', 'science_push', 'activity', 'learning', 'skills_training',
+    'behaviour_contest', 'health_management', 'patient_followup', 'treatment',
+    'key_intervention');
+CREATE TYPE IF NOT EXISTS stage_code AS ENUM (
+    'enrolled', 'certified');
+CREATE TYPE IF NOT EXISTS rate_code AS ENUM (
+    'awareness', 'compliance', 'participation', 'satisfaction', 'attainment',
+    'improvement', 'effectiveness', 'management', 'control', 'prevention');
+
 CREATE TABLE IF NOT EXISTS events (
     seq         BIGINT    NOT NULL,
     id          VARCHAR   NOT NULL,   -- unique (see above)
     ts          TIMESTAMP NOT NULL,   -- the event's own time, Beijing time
-    kind        VARCHAR   NOT NULL,   -- scan, assess, enroll, service, train, outcome
+    kind        event_kind NOT NULL,  -- scan, assess, enroll, service, train, outcome
     district    VARCHAR   NOT NULL,   -- region code, e.g. 110106 (丰台区)
     person      VARCHAR   NOT NULL,   -- pseudonymous person id, never a phone or id-card number
     channel     VARCHAR,              -- scan: where the code was scanned
-    colour      VARCHAR,              -- assess: green, orange, pink, yellow, blue
+    colour      colour_code,          -- assess: green, orange, pink, yellow, blue
     team        VARCHAR,              -- enroll, service: the service team
-    category    VARCHAR,              -- service: one of the ten service categories
-    stage       VARCHAR,              -- train: enrolled, certified
-    rate        VARCHAR,              -- outcome: which of the nine rates
+    category    category_code,        -- service: one of the ten service categories
+    stage       stage_code,           -- train: enrolled, certified
+    rate        rate_code,            -- outcome: which of the nine rates
     value       BOOLEAN,              -- outcome: the observation
     received_at TIMESTAMP NOT NULL,   -- when the server committed it, Beijing time
     source      VARCHAR   NOT NULL    -- the ingest key's name

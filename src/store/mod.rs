@@ -197,7 +197,7 @@ impl Store {
             std::fs::create_dir_all(dir)?;
         }
         let conn = open_file(path)?;
-        unkey_events(&conn)?;
+        renew_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
         let settings = writer::settings(&conn)?;
@@ -283,32 +283,55 @@ pub(crate) fn open_file(path: &Path) -> Result<duckdb::Connection, StoreError> {
     Ok(duckdb::Connection::open_with_flags(path, config)?)
 }
 
-/// Takes the primary key off `events` in a database made before ids were
-/// kept unique by the writer ([`ids`]): DuckDB cannot drop a constraint, so
-/// the events are copied into a table made by `sql/schema.sql`, in one
-/// transaction. Once per database; about a second a million events.
-fn unkey_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
-    let keyed: i64 = conn.query_row(
-        "SELECT count(*) FROM duckdb_constraints()
-         WHERE schema_name = 'main' AND table_name = 'events' AND constraint_type = 'PRIMARY KEY'",
+/// Makes `events` again as `sql/schema.sql` has it, when a database made
+/// earlier differs in a way DuckDB cannot alter in place:
+/// - `id` was the primary key, before ids were kept unique by the writer
+///   ([`ids`]); DuckDB cannot drop a constraint;
+/// - the fixed lists (kind, colour, category, stage, rate) were text, before
+///   they were ENUM types.
+///
+/// The events are copied into a table made by the schema, in one transaction
+/// (the text cast to the ENUMs on the way). Once per database; about a second
+/// a million events. A stored value outside the program's lists, which ingest
+/// never lets in, stops the copy and the start, and the file is left as it was.
+fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
+    let (keyed, text): (i64, i64) = conn.query_row(
+        "SELECT
+           (SELECT count(*) FROM duckdb_constraints()
+            WHERE schema_name = 'main' AND table_name = 'events'
+              AND constraint_type = 'PRIMARY KEY'),
+           (SELECT count(*) FROM duckdb_columns()
+            WHERE schema_name = 'main' AND table_name = 'events' AND data_type = 'VARCHAR'
+              AND column_name IN ('kind', 'colour', 'category', 'stage', 'rate'))",
         [],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if keyed == 0 {
+    if keyed == 0 && text == 0 {
         return Ok(());
     }
     let clock = std::time::Instant::now();
-    conn.execute_batch("BEGIN TRANSACTION; ALTER TABLE events RENAME TO events_keyed;")?;
-    conn.execute_batch(SCHEMA_SQL)?;
-    conn.execute_batch(
-        "INSERT INTO events SELECT * FROM events_keyed;
-         DROP TABLE events_keyed;
-         COMMIT;
-         CHECKPOINT;",
-    )?;
+    let copied = conn
+        .execute_batch("BEGIN TRANSACTION; ALTER TABLE events RENAME TO events_before;")
+        .and_then(|()| conn.execute_batch(SCHEMA_SQL))
+        .and_then(|()| {
+            conn.execute_batch(
+                "INSERT INTO events SELECT * FROM events_before;
+                 DROP TABLE events_before;
+                 COMMIT;",
+            )
+        });
+    if let Err(e) = copied {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(StoreError::Transaction(format!(
+            "making events as sql/schema.sql has it (the file is unchanged): {e}"
+        )));
+    }
+    conn.execute_batch("CHECKPOINT")?;
     tracing::info!(
         ms = clock.elapsed().as_millis() as u64,
-        "took the primary key off events (ids are kept unique by the writer)"
+        primary_key_dropped = keyed > 0,
+        lists_as_enums = text > 0,
+        "made events as sql/schema.sql has it"
     );
     Ok(())
 }
@@ -357,7 +380,7 @@ mod tests {
         assert_eq!(keys, 0);
         let tables: i64 = conn
             .query_row(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_keyed'",
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'",
                 [],
                 |r| r.get(0),
             )
@@ -395,6 +418,219 @@ mod tests {
         let Opened { store, writer, .. } = opened;
         drop(store);
         writer.join().unwrap();
+    }
+
+    /// `events` as databases had it before the fixed lists were ENUM types:
+    /// `sql/schema.sql`'s table with those columns as text, and no types.
+    fn text_lists_schema() -> String {
+        let table = &SCHEMA_SQL[SCHEMA_SQL
+            .find("CREATE TABLE IF NOT EXISTS events")
+            .unwrap()..];
+        let mut old = table.to_string();
+        for (enum_type, text) in [
+            ("event_kind NOT NULL,", "VARCHAR NOT NULL,"),
+            ("colour_code,", "VARCHAR,"),
+            ("category_code,", "VARCHAR,"),
+            ("stage_code,", "VARCHAR,"),
+            ("rate_code,", "VARCHAR,"),
+        ] {
+            assert_eq!(old.matches(enum_type).count(), 1, "{enum_type}");
+            old = old.replace(enum_type, text);
+        }
+        assert!(!old.contains("ENUM"));
+        old
+    }
+
+    const OLD_ROWS: &str = "INSERT INTO events VALUES
+        (1, 'e1', TIMESTAMP '2026-11-01 09:00', 'scan', '110101', 'p1', 'poster', NULL, NULL, NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-01 09:00', 'k'),
+        (2, 'e2', TIMESTAMP '2026-11-01 09:01', 'assess', '110102', 'p1', NULL, 'pink', NULL, NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-01 09:01', 'k'),
+        (3, 'e3', TIMESTAMP '2026-11-01 09:02', 'enroll', '110105', 'p2', NULL, NULL, 't1', NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-01 09:02', 'k'),
+        (4, 'e4', TIMESTAMP '2026-11-01 09:03', 'service', '110106', 'p2', NULL, NULL, 't1', 'key_intervention', NULL, NULL, NULL, TIMESTAMP '2026-11-01 09:03', 'k'),
+        (5, 'e5', TIMESTAMP '2026-11-01 09:04', 'train', '110107', 'p3', NULL, NULL, NULL, NULL, 'certified', NULL, NULL, TIMESTAMP '2026-11-01 09:04', 'k'),
+        (6, 'e6', TIMESTAMP '2026-11-01 09:05', 'outcome', '110108', 'p3', NULL, NULL, NULL, NULL, NULL, 'prevention', false, TIMESTAMP '2026-11-01 09:05', 'k')";
+
+    fn lists(conn: &duckdb::Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT concat_ws('|', kind, colour, team, category, stage, rate, value)
+                 FROM events ORDER BY seq",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A database whose fixed lists are text opens with them as the
+    /// schema's ENUM types, every row kept with the same values, and its
+    /// events replayed as they were.
+    #[test]
+    fn a_database_with_text_lists_gets_the_enum_types_and_keeps_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.duckdb");
+        let before = {
+            let conn = duckdb::Connection::open(&path).unwrap();
+            conn.execute_batch(&text_lists_schema()).unwrap();
+            conn.execute_batch(OLD_ROWS).unwrap();
+            lists(&conn)
+        };
+        assert_eq!(
+            before,
+            [
+                "scan",
+                "assess|pink",
+                "enroll|t1",
+                "service|t1|key_intervention",
+                "train|certified",
+                "outcome|prevention|false"
+            ]
+        );
+        let region = Region::load("beijing").unwrap();
+        let (tx, _rx) = std_mpsc::channel();
+        let mut replayed = Vec::new();
+        let opened = Store::open(&path, &region, &mut |e: Event| replayed.push(e), tx).unwrap();
+        assert_eq!(opened.replayed, 6);
+        use crate::ingest::event::{Category, Colour, Detail, Rate, Stage};
+        let details: Vec<(String, Detail)> =
+            replayed.into_iter().map(|e| (e.id, e.detail)).collect();
+        assert_eq!(
+            details,
+            [
+                (String::new(), Detail::Scan { channel: None }),
+                (
+                    "e2".into(),
+                    Detail::Assess {
+                        colour: Colour::Pink
+                    }
+                ),
+                (String::new(), Detail::Enroll { team: "t1".into() }),
+                (
+                    String::new(),
+                    Detail::Service {
+                        team: "t1".into(),
+                        category: Category::KeyIntervention
+                    }
+                ),
+                (
+                    String::new(),
+                    Detail::Train {
+                        stage: Stage::Certified
+                    }
+                ),
+                (
+                    "e6".into(),
+                    Detail::Outcome {
+                        rate: Rate::Prevention,
+                        value: false
+                    }
+                ),
+            ]
+        );
+        let conn = opened.store.side.lock().unwrap();
+        assert_eq!(lists(&conn), before);
+        let mut stmt = conn
+            .prepare(
+                "SELECT column_name, data_type FROM duckdb_columns()
+                 WHERE table_name = 'events'
+                   AND column_name IN ('kind', 'colour', 'category', 'stage', 'rate')
+                 ORDER BY column_index",
+            )
+            .unwrap();
+        let types: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let names: Vec<&str> = types.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["kind", "colour", "category", "stage", "rate"]);
+        for (column, data_type) in &types {
+            assert!(data_type.starts_with("ENUM('"), "{column}: {data_type}");
+        }
+        // No copy left behind.
+        let before_copy: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(before_copy, 0);
+        drop(stmt);
+        drop(conn);
+        let Opened { store, writer, .. } = opened;
+        drop(store);
+        writer.join().unwrap();
+    }
+
+    /// A stored value outside the program's lists (which ingest never lets
+    /// in) stops the start with the reason, and the file keeps it as it was.
+    #[test]
+    fn a_stored_value_outside_the_lists_stops_the_start_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.duckdb");
+        {
+            let conn = duckdb::Connection::open(&path).unwrap();
+            conn.execute_batch(&text_lists_schema()).unwrap();
+            conn.execute_batch(OLD_ROWS).unwrap();
+            conn.execute_batch("UPDATE events SET colour = 'purple' WHERE seq = 2")
+                .unwrap();
+        }
+        let region = Region::load("beijing").unwrap();
+        let (tx, _rx) = std_mpsc::channel();
+        let Err(e) = Store::open(&path, &region, &mut |_| {}, tx) else {
+            panic!("opened a database holding the colour 'purple'");
+        };
+        let message = e.to_string();
+        assert!(message.contains("the file is unchanged"), "{message}");
+        assert!(message.contains("purple"), "{message}");
+        let conn = duckdb::Connection::open(&path).unwrap();
+        assert_eq!(lists(&conn)[1], "assess|purple");
+        assert_eq!(lists(&conn).len(), 6);
+        // The copy, the ENUM types and the access tables were all undone.
+        let (colour_type, tables, types): (String, String, i64) = conn
+            .query_row(
+                "SELECT (SELECT data_type FROM duckdb_columns()
+                         WHERE table_name = 'events' AND column_name = 'colour'),
+                        (SELECT string_agg(table_name, ',' ORDER BY table_name)
+                         FROM duckdb_tables()),
+                        (SELECT count(*) FROM duckdb_types() WHERE type_name = 'colour_code')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (colour_type.as_str(), tables.as_str(), types),
+            ("VARCHAR", "events,ingest_requests,rejected,settings", 0)
+        );
+    }
+
+    /// The schema's ENUM types hold the codes ingest accepts, in its order.
+    #[test]
+    fn the_enum_types_hold_the_codes_of_ingest() {
+        use crate::ingest::event::{Category, Colour, Kind, Rate, Stage};
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_SQL).unwrap();
+        let range = |t: &str| -> String {
+            conn.query_row(
+                &format!("SELECT array_to_string(enum_range(NULL::{t}), ',')"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> String {
+            all.iter().map(|c| code(*c)).collect::<Vec<_>>().join(",")
+        }
+        assert_eq!(range("event_kind"), codes(Kind::ALL, Kind::code));
+        assert_eq!(range("colour_code"), codes(Colour::ALL, Colour::code));
+        assert_eq!(range("category_code"), codes(Category::ALL, Category::code));
+        assert_eq!(range("stage_code"), codes(Stage::ALL, Stage::code));
+        assert_eq!(range("rate_code"), codes(Rate::ALL, Rate::code));
+        assert_eq!(
+            range("event_kind"),
+            "scan,assess,enroll,service,train,outcome"
+        );
     }
 }
 
