@@ -17,8 +17,18 @@ export function binaryPath() {
   return path.join(target, 'release/weibing');
 }
 
+/**
+ * A fresh data folder under the system's temporary folder. It is removed
+ * when the test file's process exits, unless a test failed: then it is
+ * kept, and its path printed, to be looked at.
+ */
 export function tempDataDir(prefix = 'weibing-wall-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.once('exit', (code) => {
+    if (code === 0) fs.rmSync(dir, { recursive: true, force: true });
+    else console.error(`kept the data of a failed run: ${dir}`);
+  });
+  return dir;
 }
 
 const LISTENING = /weibing listening on (http:\/\/[^\s]+)/;
