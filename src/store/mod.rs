@@ -340,6 +340,18 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// The one number `sql` answers.
+    fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Stops the writer before the test ends (see the property below).
+    fn stop(opened: Opened) {
+        let Opened { store, writer, .. } = opened;
+        drop(store);
+        writer.join().unwrap();
+    }
+
     /// A database made when `events.id` was the primary key opens with the
     /// key taken off, its rows kept, and its ids still refused again.
     #[test]
@@ -369,23 +381,11 @@ mod tests {
         let opened = Store::open(&path, &region, &mut |_| people += 1, tx).unwrap();
         assert_eq!(opened.replayed, 2);
         let conn = opened.store.side.lock().unwrap();
-        let keys: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM duckdb_constraints()
-                 WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(keys, 0);
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(tables, 0);
+        let keys = "SELECT count(*) FROM duckdb_constraints()
+                    WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'";
+        assert_eq!(count(&conn, keys), 0);
+        let copies = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'";
+        assert_eq!(count(&conn, copies), 0);
         drop(conn);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -414,10 +414,7 @@ mod tests {
             }
         );
         assert_eq!(people, 2);
-        // Stopped before the test ends (see the property below).
-        let Opened { store, writer, .. } = opened;
-        drop(store);
-        writer.join().unwrap();
+        stop(opened);
     }
 
     /// `events` as databases had it before the fixed lists were ENUM types:
@@ -548,19 +545,11 @@ mod tests {
             assert!(data_type.starts_with("ENUM('"), "{column}: {data_type}");
         }
         // No copy left behind.
-        let before_copy: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(before_copy, 0);
+        let copies = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events_before'";
+        assert_eq!(count(&conn, copies), 0);
         drop(stmt);
         drop(conn);
-        let Opened { store, writer, .. } = opened;
-        drop(store);
-        writer.join().unwrap();
+        stop(opened);
     }
 
     /// A stored value outside the program's lists (which ingest never lets
