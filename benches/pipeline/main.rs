@@ -67,6 +67,12 @@ struct Args {
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// The server binary to measure (default: the one cargo built with this
+    /// benchmark). On a noisy machine two versions compare fairly only when
+    /// they take turns: copy each build aside and run the same cases against
+    /// each in turn (docs/performance.md, "Comparing two versions").
+    #[arg(long)]
+    server: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -85,6 +91,8 @@ struct Plan {
     peer_refresh: Duration,
     peer_rate: u32,
     data: Option<PathBuf>,
+    /// The `weibing` binary every scenario starts.
+    server: PathBuf,
 }
 
 impl Plan {
@@ -123,6 +131,10 @@ impl Plan {
             peer_refresh: Duration::from_secs(5),
             peer_rate: 100,
             data: args.data.clone(),
+            server: args
+                .server
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_weibing"))),
         }
     }
 }
@@ -167,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut results = serde_json::Map::new();
     results.insert("machine".into(), machine());
+    results.insert("server".into(), json!(plan.server.display().to_string()));
     results.insert(
         "mode".into(),
         json!(if args.full { "full" } else { "quick" }),
@@ -274,7 +287,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
     let mut rows = Vec::new();
     for format in [Format::Ndjson, Format::Csv, Format::Arrow] {
         let dir = tempfile::tempdir()?;
-        let (server, _) = Server::start(dir.path(), 1000).await?;
+        let (server, _) = Server::start(&plan.server, dir.path(), 1000).await?;
         for batch in [1_000, 10_000] {
             for senders in [1, 4] {
                 let mut rates = Vec::new();
@@ -366,7 +379,7 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         }
         None => temp.path(),
     };
-    let (mut server, _) = Server::start(dir, 1000).await?;
+    let (mut server, _) = Server::start(&plan.server, dir, 1000).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_empty = server.rss_bytes();
     let mut viewers = watch(&server).await?;
@@ -443,10 +456,10 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         // after a crash before any save, or without the file, it folds
         // every stored event again: both are measured.
         server.stop()?;
-        let (saved, cold) = Server::start(dir, 1000).await?;
+        let (saved, cold) = Server::start(&plan.server, dir, 1000).await?;
         saved.stop()?;
         std::fs::remove_file(dir.join("weibing.aggregate"))?;
-        let (restarted, replay_all) = Server::start(dir, 1000).await?;
+        let (restarted, replay_all) = Server::start(&plan.server, dir, 1000).await?;
         server = restarted;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss = server.rss_bytes();
@@ -525,7 +538,7 @@ async fn latency(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         "clients", "p50", "p99", "max", "RSS", "per client"
     );
     let dir = tempfile::tempdir()?;
-    let (server, _) = Server::start(dir.path(), 1000).await?;
+    let (server, _) = Server::start(&plan.server, dir.path(), 1000).await?;
     let history = source.take(100_000, launch_morning(), 100_000, true);
     let bodies = history
         .chunks(10_000)
@@ -630,7 +643,7 @@ async fn side_by_side(plan: &Plan, source: &mut Source) -> anyhow::Result<Value>
 
     // Weibing.
     let dir = tempfile::tempdir()?;
-    let (server, _) = Server::start(dir.path(), 1000).await?;
+    let (server, _) = Server::start(&plan.server, dir.path(), 1000).await?;
     let bodies = history
         .chunks(10_000)
         .map(|c| Format::Arrow.body(c))

@@ -48,12 +48,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `weibing serve` on a free loopback port over `dir`, with
+    /// Starts `binary serve` on a free loopback port over `dir`, with
     /// `--tick-ms tick_ms`; returns once it answers a snapshot, with the time
     /// from the spawn to that first snapshot.
-    pub async fn start(dir: &Path, tick_ms: u64) -> anyhow::Result<(Server, Duration)> {
+    pub async fn start(
+        binary: &Path,
+        dir: &Path,
+        tick_ms: u64,
+    ) -> anyhow::Result<(Server, Duration)> {
         let spawned = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weibing"))
+        let mut child = Command::new(binary)
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--tick-ms", &tick_ms.to_string()])
             .args(["--max-sockets-per-address", "100000"])
@@ -66,7 +70,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context("starting the weibing binary")?;
+            .with_context(|| format!("starting {}", binary.display()))?;
         let pid = child.id();
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
