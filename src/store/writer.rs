@@ -45,7 +45,10 @@ fn checkpoint_due(rows: u64, checkpointed_rows: u64, wal: u64) -> bool {
     rows / ROW_GROUP_ROWS > checkpointed_rows / ROW_GROUP_ROWS || wal >= WAL_CHECKPOINT_BYTES
 }
 
-/// The columns of `events` (sql/schema.sql) as Arrow fields, in order.
+/// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
+/// five fixed lists go as text: DuckDB's appender casts them to their ENUM
+/// types (an append whose types differ from the table's is cast column by
+/// column, the others passed as they are).
 fn events_schema() -> SchemaRef {
     static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
     SCHEMA
