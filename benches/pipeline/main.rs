@@ -321,6 +321,14 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 let events = (after.events - before.events).max(1) as f64;
                 let writer_us = writer / events;
                 let prepare_us = (after.prepare_us - before.prepare_us) as f64 / events;
+                let mut phases: Vec<(&str, f64)> = server::WRITER_PHASES
+                    .iter()
+                    .zip(after.phases_us.iter().zip(before.phases_us))
+                    .map(|(name, (a, b))| (name.trim_end_matches("_us"), (a - b) as f64 / events))
+                    .collect();
+                // Answering the requests and handing the events on.
+                let parts: f64 = phases.iter().map(|(_, us)| us).sum();
+                phases.push(("other", writer_us - parts));
                 let med = median(&mut rates);
                 let (min, max) = (rates[0], rates[rates.len() - 1]);
                 println!(
@@ -334,11 +342,20 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     writer_us,
                     prepare_us
                 );
+                let parts: Vec<String> = phases
+                    .iter()
+                    .map(|(name, us)| format!("{name} {us:.2}"))
+                    .collect();
+                println!("{:>26}of the writer's µs/ev: {}", "", parts.join(", "));
                 rows.push(json!({
                     "format": format.name(), "batch": batch, "senders": senders,
                     "events_per_second": {"median": med, "min": min, "max": max, "runs": rates},
                     "writer_busy": busy,
                     "writer_us_per_event": writer_us,
+                    "writer_us_per_event_by_part": phases
+                        .iter()
+                        .map(|(name, us)| (name.to_string(), json!(us)))
+                        .collect::<serde_json::Map<_, _>>(),
                     "prepare_us_per_event": prepare_us,
                 }));
             }

@@ -34,9 +34,24 @@ pub struct IngestWork {
     /// included).
     pub events: u64,
     pub writer_us: u64,
+    /// The writer's time by part: numbering the events (duplicates), the
+    /// Arrow batch, the append, the rejected and request rows, the commit,
+    /// the checkpoints.
+    pub phases_us: [u64; WRITER_PHASES.len()],
     /// The requests' time decoding and validating.
     pub prepare_us: u64,
 }
+
+/// The parts of the writer's time, as its debug lines name them (the last
+/// one from the checkpoint's line, the others from each group commit's).
+pub const WRITER_PHASES: [&str; 6] = [
+    "seq_us",
+    "batch_us",
+    "append_us",
+    "rest_us",
+    "commit_us",
+    "checkpoint_us",
+];
 
 pub struct Server {
     child: Child,
@@ -102,13 +117,19 @@ impl Server {
                         });
                     }
                     Ok(v) if v["fields"]["message"] == "committed a group" => {
+                        let n = |k: &str| v["fields"][k].as_u64().unwrap_or(0);
                         let mut work = work.lock().unwrap();
-                        work.events += v["fields"]["events"].as_u64().unwrap_or(0);
-                        work.writer_us += v["fields"]["total_us"].as_u64().unwrap_or(0);
+                        work.events += n("events");
+                        work.writer_us += n("total_us");
+                        for (sum, phase) in work.phases_us.iter_mut().zip(WRITER_PHASES) {
+                            *sum += n(phase);
+                        }
                     }
                     Ok(v) if v["fields"]["message"] == "checkpointed the write-ahead log" => {
+                        let us = v["fields"]["us"].as_u64().unwrap_or(0);
                         let mut work = work.lock().unwrap();
-                        work.writer_us += v["fields"]["us"].as_u64().unwrap_or(0);
+                        work.writer_us += us;
+                        work.phases_us[WRITER_PHASES.len() - 1] += us;
                     }
                     Ok(v) if v["fields"]["message"] == "ingested a request" => {
                         let mut work = work.lock().unwrap();
