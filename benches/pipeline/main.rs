@@ -326,7 +326,8 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     .zip(after.phases_us.iter().zip(before.phases_us))
                     .map(|(name, (a, b))| (name.trim_end_matches("_us"), (a - b) as f64 / events))
                     .collect();
-                // Answering the requests and handing the events on.
+                // Recording the new ids in the id set, answering the
+                // requests, handing the events on.
                 let parts: f64 = phases.iter().map(|(_, us)| us).sum();
                 phases.push(("other", writer_us - parts));
                 let med = median(&mut rates);
