@@ -345,8 +345,9 @@ mod tests {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
-    /// Stops the writer before the test ends (see the property below).
-    fn stop(opened: Opened) {
+    /// Stops the writer before the test ends: a writer thread still in
+    /// DuckDB when the test process exits can crash it.
+    pub(super) fn stop(opened: Opened) {
         let Opened { store, writer, .. } = opened;
         drop(store);
         writer.join().unwrap();
@@ -696,17 +697,12 @@ mod properties {
             prop_assert_eq!(live.colours, once.colours);
 
             // And a restart replays the same figures from the file.
-            let Opened { store, writer, .. } = opened;
-            drop(store);
-            writer.join().unwrap();
+            super::tests::stop(opened);
             let mut replayed = Aggregator::new(region.districts.len(), 0);
             let (tx, _rx) = std_mpsc::channel();
             let again = Store::open(&dir.path().join("w.duckdb"), &region, &mut |e| replayed.apply(e), tx).unwrap();
-            // The writer is stopped before the test ends: a writer thread
-            // still in DuckDB when the test process exits can crash it.
-            let Opened { store, writer, replayed: again_replayed, .. } = again;
-            drop(store);
-            writer.join().unwrap();
+            let again_replayed = again.replayed;
+            super::tests::stop(again);
             prop_assert_eq!(again_replayed, events.len() as u64);
             prop_assert_eq!(replayed.city, once.city);
         }
