@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// the events stored after the save.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub save_every_events: u64,
+    /// Answered events wait in the ingest log at most this long before the
+    /// database holds them (a row group of events, or a console read, loads
+    /// them at once).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub load_every_ms: u64,
 }
 
 impl ServeArgs {
@@ -90,6 +95,7 @@ impl ServeArgs {
             max_sockets_per_address: self.max_sockets_per_address as usize,
             save_every_events: self.save_every_events,
             save_min_interval: Duration::from_secs(60),
+            load_every: Duration::from_millis(self.load_every_ms),
         }
     }
 }

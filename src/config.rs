@@ -29,6 +29,9 @@ pub struct Config {
     pub save_every_events: u64,
     /// ...and at most once in this long.
     pub save_min_interval: Duration,
+    /// Answered events wait in the ingest log at most this long before
+    /// DuckDB holds them (when fewer than a row group follow them).
+    pub load_every: Duration,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             max_sockets_per_address: 256,
             save_every_events: 1_000_000,
             save_min_interval: Duration::from_secs(60),
+            load_every: crate::store::LOAD_EVERY,
         }
     }
 }

@@ -243,7 +243,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let region = region.clone();
         tokio::task::spawn_blocking(move || {
             let mut starting = Starting::load(&path, &region, time::now_beijing_micros());
-            let opened = Store::open(&path, &region, &mut starting, accepted_tx)?;
+            let opened = Store::open_loading_every(
+                &path,
+                &region,
+                &mut starting,
+                accepted_tx,
+                config.load_every,
+            )?;
             let saved = starting.resume().map(|r| r.events);
             anyhow::Ok((opened, starting.agg, saved))
         })

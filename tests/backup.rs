@@ -332,7 +332,8 @@ async fn a_restored_folder_serves_what_the_original_served() {
     let rows = table_rows(&data);
     // Audit: the first account, four credentials made, one revoked, two
     // first uses, the wall, the settings, the login. Settings: the wall's,
-    // the console's, and the token of the figures saved at the stop.
+    // the console's, the token of the figures saved at the stop, and the
+    // ingest log's last loaded segment.
     let expected: Vec<(String, u64)> = [
         ("audit", 11),
         ("credential_addresses", 2),
@@ -341,7 +342,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
         ("ingest_requests", 4),
         ("rejected", 3),
         ("sessions", 1),
-        ("settings", 3),
+        ("settings", 4),
         ("users", 1),
     ]
     .iter()
@@ -565,7 +566,9 @@ async fn backup_and_restore_refuse_what_would_lose_or_mix_data() {
 async fn a_backup_after_kill_9_holds_every_answered_event() {
     let dir = temp_dir();
     let data = dir.path().join("data");
-    let (mut child, url) = spawn_binary(&data, &[]);
+    // Loaded into DuckDB only after a minute: the answered events stay in
+    // the ingest log.
+    let (mut child, url) = spawn_binary(&data, &["--load-every-ms", "60000"]);
     let body: Vec<String> = (0..50)
         .map(|i| scan(&format!("k9-{i}"), "110105", &format!("p-kill-{i:04}"), TS).to_string())
         .collect();
@@ -578,15 +581,24 @@ async fn a_backup_after_kill_9_holds_every_answered_event() {
     assert_eq!((status, &answer["accepted"]), (200, &json!(50)));
     child.kill().unwrap();
     child.wait().unwrap();
-    // The answered events are in the write-ahead log, not yet in the file.
-    assert!(data.join("weibing.duckdb.wal").exists());
+    // The answered events are in the ingest log, not yet in the database.
+    let segments = weibing::store::log::segments(&data.join("weibing.ingest-log")).unwrap();
+    assert_eq!(segments.len(), 1);
+    assert!(std::fs::metadata(&segments[0].1).unwrap().len() > 0);
+    assert_eq!(count(&open_db(&data), "SELECT count(*) FROM events"), 0);
 
     let backup = dir.path().join("backup");
     let (ok, _, stderr) = weibing(&["backup", "--data", text(&data), "--to", text(&backup)]);
     assert!(ok, "{stderr}");
     assert_eq!(manifest(&backup)["tables"]["events"], 50);
-    // Read-only: the log is still there for the server to fold in.
-    assert!(data.join("weibing.duckdb.wal").exists());
+    // The backup loaded the ingest log into the database first, as a start
+    // would have.
+    assert_eq!(count(&open_db(&data), "SELECT count(*) FROM events"), 50);
+    assert!(
+        weibing::store::log::segments(&data.join("weibing.ingest-log"))
+            .unwrap()
+            .is_empty()
+    );
     let restored = dir.path().join("restored");
     let (ok, _, stderr) = weibing(&[
         "restore",

@@ -125,6 +125,8 @@ async fn answered_events_survive_repeated_sigkill() {
         child.wait().unwrap();
         sender.await.unwrap();
 
+        // What the next start holds: the database and the ingest log.
+        weibing::store::load_ingest_log(&dir.path().join("weibing.duckdb")).unwrap();
         let db = open_db(dir.path());
         let stored: std::collections::HashMap<String, i64> = {
             let mut stmt = db

@@ -370,6 +370,7 @@ impl Store {
         limit: usize,
         source: Option<String>,
     ) -> Result<Vec<RejectedRow>, StoreError> {
+        self.loaded().await;
         self.side(move |c| {
             let rows = c
                 .prepare(
@@ -401,6 +402,7 @@ impl Store {
 
     /// Per ingest key: requests, events accepted, duplicate, rejected, last request.
     pub async fn ingest_by_key(&self) -> Result<Vec<KeySummary>, StoreError> {
+        self.loaded().await;
         self.side(|c| {
             let rows = c
                 .prepare(
@@ -428,6 +430,7 @@ impl Store {
     /// (p50, p90, max in ms, how many). Arrival order keeps `received_at`
     /// sorted on disk, so DuckDB's zone maps skip the older row groups.
     pub async fn recent_delays(&self, since: i64) -> Result<Delays, StoreError> {
+        self.loaded().await;
         self.side(move |c| {
             let row = c.query_row(
                 "SELECT quantile_disc(d, 0.5), quantile_disc(d, 0.9), max(d), count(*)
@@ -464,6 +467,7 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut T, Event) + Send + 'static,
     {
+        self.loaded().await;
         self.side(move |c| {
             super::writer::replay_until(c, &region, Some(until), &mut |e| f(&mut acc, e))?;
             Ok(acc)

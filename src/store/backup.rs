@@ -47,6 +47,8 @@ pub enum BackupError {
     TargetNotEmpty(PathBuf),
     #[error("{0} already exists: restore into a data folder that holds no database")]
     DatabaseExists(PathBuf),
+    #[error("loading the ingest log before the backup: {0}")]
+    Log(String),
     #[error("{0} is not a complete weibing backup: {1}")]
     NotABackup(PathBuf, String),
     #[error("{0}: the path is not valid UTF-8")]
@@ -147,13 +149,7 @@ pub fn backup(data: &Path, to: &Path) -> Result<Written, BackupError> {
             return Err(BackupError::TargetNotEmpty(to.to_path_buf()));
         }
     }
-    // Read-only: the backup changes nothing, and DuckDB still replays a WAL
-    // left by a server that was killed, in memory.
-    let conn = Connection::open_with_flags(
-        &database,
-        Config::default().access_mode(AccessMode::ReadOnly)?,
-    )
-    .map_err(|e| {
+    let in_use = |e: duckdb::Error| {
         let detail = e.to_string();
         if detail.contains("Could not set lock") {
             BackupError::InUse {
@@ -163,7 +159,26 @@ pub fn backup(data: &Path, to: &Path) -> Result<Written, BackupError> {
         } else {
             BackupError::Db(e)
         }
-    })?;
+    };
+    // A server killed with answered events in its ingest log: they are
+    // loaded first, as its next start would load them.
+    let log = crate::store::log::dir_of(&database);
+    if !crate::store::log::segments(&log)
+        .map_err(|e| BackupError::Log(e.to_string()))?
+        .is_empty()
+    {
+        crate::store::load_ingest_log(&database).map_err(|e| match e {
+            crate::store::StoreError::Db(e) => in_use(e),
+            e => BackupError::Log(e.to_string()),
+        })?;
+    }
+    // Read-only otherwise: DuckDB still replays a WAL left by a server that
+    // was killed, in memory.
+    let conn = Connection::open_with_flags(
+        &database,
+        Config::default().access_mode(AccessMode::ReadOnly)?,
+    )
+    .map_err(in_use)?;
     let tables = row_counts(&conn)?;
     std::fs::create_dir_all(to).map_err(io_at(to))?;
     let folder = std::fs::canonicalize(to).map_err(io_at(to))?;
@@ -237,6 +252,10 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
     let wal = wal_of(&database);
     if wal.exists() {
         return Err(BackupError::DatabaseExists(wal));
+    }
+    let log = crate::store::log::dir_of(&database);
+    if crate::store::log::segments(&log).is_ok_and(|s| !s.is_empty()) {
+        return Err(BackupError::DatabaseExists(log));
     }
     std::fs::create_dir_all(data).map_err(io_at(data))?;
     let scratch = Scratch(data.join(format!("restoring-{}.duckdb", std::process::id())));

@@ -2,10 +2,12 @@
 //!
 //! DuckDB calls block, so the events database is owned by a dedicated writer
 //! thread ([`Store`] is its handle; async code sends it commands and awaits the
-//! answer). Requests that arrive while a transaction is being written are
-//! committed together in the next one (group commit), and an ingest request is
-//! answered only after its transaction has committed: DuckDB has then synced
-//! its write-ahead log, so the events survive `kill -9` and power loss.
+//! answer). Requests that arrive while a group is being written are committed
+//! together in the next one (group commit), and an ingest request is answered
+//! only after its group is synced in the ingest log ([`log`]), so the events
+//! survive `kill -9` and power loss; DuckDB takes the groups in transactions
+//! of a row group (or a second's worth, or before a console read), and a
+//! start loads what the log holds beyond the database first.
 //!
 //! Accepted events are handed to the aggregator through a channel after commit,
 //! never before, so the live figures never count an event the store lost.
@@ -17,6 +19,7 @@ pub mod access;
 pub mod backup;
 mod ids;
 pub mod index;
+pub mod log;
 pub mod parquet;
 mod writer;
 
@@ -29,7 +32,7 @@ use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
 
-pub use writer::{Replayed, WAL_CHECKPOINT_BYTES, wal_bytes};
+pub use writer::{LOAD_EVERY, Replayed, WAL_CHECKPOINT_BYTES, wal_bytes};
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
@@ -101,6 +104,8 @@ pub(crate) enum Command {
         value: String,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Commit the load transaction: every answered request is then in DuckDB.
+    Load { reply: oneshot::Sender<()> },
 }
 
 /// Handle to the writer thread. Cheap to clone.
@@ -193,6 +198,18 @@ impl Store {
         replay_into: &mut dyn Replay,
         accepted: std_mpsc::Sender<Accepted>,
     ) -> Result<Opened, StoreError> {
+        Store::open_loading_every(path, region, replay_into, accepted, LOAD_EVERY)
+    }
+
+    /// [`Store::open`], the writer loading the ingest log into DuckDB at
+    /// least every `load_every`.
+    pub fn open_loading_every(
+        path: &Path,
+        region: &Region,
+        replay_into: &mut dyn Replay,
+        accepted: std_mpsc::Sender<Accepted>,
+        load_every: std::time::Duration,
+    ) -> Result<Opened, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -200,6 +217,7 @@ impl Store {
         renew_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
+        let segment = writer::recover(&conn, path)?;
         let settings = writer::settings(&conn)?;
         let resumed = match replay_into.resume() {
             Some(resume) => match writer::vouches(&conn, &settings, resume)? {
@@ -221,7 +239,15 @@ impl Store {
         let access = access::load(&conn, crate::time::now_beijing_micros())?;
         let side = Arc::new(Mutex::new(conn.try_clone()?));
         let (tx, rx) = mpsc::channel(1024);
-        let writer = writer::Writer::new(conn, path, side.clone(), region.clone(), accepted)?;
+        let writer = writer::Writer::new(
+            conn,
+            path,
+            side.clone(),
+            region.clone(),
+            accepted,
+            segment,
+            load_every,
+        )?;
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -251,6 +277,17 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Waits until every request answered before is in DuckDB (the writer
+    /// commits its load transaction), so that a read of the side connection
+    /// sees it. A failed load is the writer's to report and retry: the read
+    /// goes on with what DuckDB has.
+    pub async fn loaded(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Command::Load { reply }).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
@@ -263,6 +300,15 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Loads what the ingest log holds beyond the database into it, as a start
+/// does: for what opens the file while the server is stopped (a backup after
+/// a kill, the crash tests).
+pub fn load_ingest_log(database: &Path) -> Result<(), StoreError> {
+    let conn = open_file(database)?;
+    writer::recover(&conn, database)?;
+    Ok(())
 }
 
 /// Opens the events database as the store keeps it:

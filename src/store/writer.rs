@@ -13,6 +13,7 @@ use duckdb::{Connection, params};
 use tokio::sync::mpsc;
 
 use super::ids::{self, StoredIds};
+use super::log::{self, Group, RejectedRow, RequestRow, Rest, Segment};
 use super::{Batch, Command, Committed, StoreError};
 use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
 use crate::region::Region;
@@ -39,10 +40,21 @@ pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 /// groups again, half of each checkpoint's cost (docs/performance.md).
 pub const ROW_GROUP_ROWS: u64 = 122_880;
 
+/// The longest an answered group waits for its load into DuckDB when fewer
+/// than a row group of events follow it, by default (`--load-every-ms`; a
+/// console read loads at once).
+pub const LOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Below this the WAL holds no row group's worth of events: a load of a
+/// whole row group went straight into the file, and the WAL only says
+/// where (a few KiB); a checkpoint would have nothing to fold.
+const WAL_ROWS_BYTES: u64 = 1024 * 1024;
+
 /// Whether a checkpoint is due: the events filled a row group since the last
-/// one, or the WAL reached its bound.
+/// one and the WAL holds them, or the WAL reached its bound.
 fn checkpoint_due(rows: u64, checkpointed_rows: u64, wal: u64) -> bool {
-    rows / ROW_GROUP_ROWS > checkpointed_rows / ROW_GROUP_ROWS || wal >= WAL_CHECKPOINT_BYTES
+    (rows / ROW_GROUP_ROWS > checkpointed_rows / ROW_GROUP_ROWS && wal >= WAL_ROWS_BYTES)
+        || wal >= WAL_CHECKPOINT_BYTES
 }
 
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
@@ -103,19 +115,36 @@ pub(super) struct Writer {
     /// Every stored id: read on the writer's thread before its first write
     /// (and again after reopening the file).
     ids: Option<StoredIds>,
+    /// The ingest log's segment the groups are appended to.
+    log: Segment,
+    /// The load transaction open on `conn`, if any.
+    loading: Option<Loading>,
+    /// The longest a load transaction stays open.
+    load_every: std::time::Duration,
+}
+
+/// A load transaction: the logged groups appended to DuckDB, not committed.
+struct Loading {
+    rows: u64,
+    since: std::time::Instant,
 }
 
 impl Writer {
+    /// A writer appending to the log's segment `segment` ([`recover`] says
+    /// which).
     pub(super) fn new(
         conn: Connection,
         path: &Path,
         side: Arc<Mutex<Connection>>,
         region: Region,
         accepted: std_mpsc::Sender<super::Accepted>,
+        segment: u64,
+        load_every: std::time::Duration,
     ) -> Result<Writer, StoreError> {
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         let next_seq = next_seq(&conn)?;
         let rows = stored_rows(&conn)?;
+        let log = Segment::create(&log::dir_of(path), segment)?;
         Ok(Writer {
             conn,
             path: path.to_path_buf(),
@@ -127,6 +156,9 @@ impl Writer {
             rows,
             checkpointed_rows: rows,
             ids: None,
+            log,
+            loading: None,
+            load_every,
         })
     }
 
@@ -140,7 +172,12 @@ impl Writer {
         // No connection to the old instance may outlive it.
         *side = Connection::open_in_memory()?;
         self.conn = Connection::open_in_memory()?;
+        // The load transaction went with the connection.
+        self.loading = None;
         let conn = super::open_file(&self.path)?;
+        // The groups answered since the last load are in the log only.
+        let segment = recover(&conn, &self.path)?;
+        self.log = Segment::create(&log::dir_of(&self.path), segment)?;
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         *side = conn.try_clone()?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
@@ -218,7 +255,27 @@ impl Writer {
         if let Err(e) = self.load_ids() {
             tracing::error!(error = %e, "reading the stored ids failed; trying again at the first write");
         }
-        while let Some(first) = rx.blocking_recv() {
+        // A clock for waiting on the channel while a load is open.
+        let clock = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime with a timer");
+        loop {
+            let waited = match &self.loading {
+                None => Ok(rx.blocking_recv()),
+                Some(loading) => {
+                    let left = self.load_every.saturating_sub(loading.since.elapsed());
+                    clock.block_on(async { tokio::time::timeout(left, rx.recv()).await })
+                }
+            };
+            let first = match waited {
+                Ok(Some(command)) => command,
+                Ok(None) => break,
+                Err(_) => {
+                    self.commit_load_now();
+                    continue;
+                }
+            };
             let mut ingests = Vec::new();
             let mut events = 0;
             let mut next = Some(first);
@@ -230,11 +287,23 @@ impl Writer {
                         ingests.push((batch, reply));
                     }
                     Command::SetSetting { key, value, reply } => {
-                        let result = self.ready().and_then(|()| self.set_setting(&key, &value));
+                        let result = self
+                            .ready()
+                            .and_then(|()| self.commit_load())
+                            .and_then(|()| self.set_setting(&key, &value));
                         if result.is_err() {
-                            self.healthy = false;
+                            self.fail();
                         }
                         let _ = reply.send(result);
+                    }
+                    Command::Load { reply } => {
+                        // Before any request that came after it: those
+                        // are not answered yet.
+                        if !ingests.is_empty() {
+                            self.commit_ingests(std::mem::take(&mut ingests));
+                        }
+                        self.commit_load_now();
+                        let _ = reply.send(());
                     }
                 }
                 if ingests.len() < GROUP_MAX_COMMANDS && events < GROUP_MAX_EVENTS {
@@ -242,19 +311,32 @@ impl Writer {
                 }
             }
             if !ingests.is_empty() {
-                match self.ready() {
-                    Ok(()) => self.commit_group(ingests),
-                    Err(e) => {
-                        for (_, reply) in ingests {
-                            let _ = reply.send(Err(StoreError::Transaction(e.to_string())));
-                        }
-                    }
-                }
+                self.commit_ingests(ingests);
             }
         }
-        // Every handle is gone: the server is stopping. Leave a clean file.
+        // Every handle is gone: the server is stopping. Leave a clean file,
+        // and no segment.
+        self.commit_load_now();
         if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
+        if self.healthy
+            && self.loading.is_none()
+            && self.log.is_empty()
+            && let Err(e) = self.log.remove()
+        {
+            tracing::warn!(error = %e, "removing the empty ingest log segment failed");
+        }
+    }
+
+    fn commit_ingests(&mut self, ingests: Vec<Pending>) {
+        match self.ready() {
+            Ok(()) => self.commit_group(ingests),
+            Err(e) => {
+                for (_, reply) in ingests {
+                    let _ = reply.send(Err(StoreError::Transaction(e.to_string())));
+                }
+            }
         }
     }
 
@@ -267,16 +349,74 @@ impl Writer {
         Ok(())
     }
 
+    /// After a failed write: the load transaction (if any) is given up, and
+    /// the file opened again before the next write, which loads the log.
+    fn fail(&mut self) {
+        if self.loading.take().is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.healthy = false;
+    }
+
+    /// Commits the load transaction, if one is open, logging how long it
+    /// took; a failure is logged (the groups stay in the log).
+    fn commit_load_now(&mut self) {
+        if self.loading.is_none() {
+            return;
+        }
+        let clock = std::time::Instant::now();
+        let mut phases = Phases::default();
+        if self.commit_load_timed(&mut phases).is_ok() {
+            tracing::debug!(
+                commit_us = phases.commit.as_micros() as u64,
+                total_us = clock.elapsed().as_micros() as u64,
+                "loaded the ingest log"
+            );
+        }
+    }
+
+    fn commit_load(&mut self) -> Result<(), StoreError> {
+        self.commit_load_timed(&mut Phases::default())
+    }
+
+    /// Commits the load transaction with the number of the segment it
+    /// loads; then that segment is deleted and the next one started.
+    fn commit_load_timed(&mut self, phases: &mut Phases) -> Result<(), StoreError> {
+        if self.loading.is_none() {
+            return Ok(());
+        }
+        let clock = std::time::Instant::now();
+        let committed = self
+            .set_setting(log::LOADED_SETTING, &self.log.number().to_string())
+            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        phases.commit += clock.elapsed();
+        if let Err(e) = committed {
+            tracing::error!(error = %e, segment = self.log.number(), "loading the ingest log into the database failed; the store will be reopened and load it again");
+            self.fail();
+            return Err(e);
+        }
+        self.loading = None;
+        if let Err(e) = self.log.advance() {
+            // The segment is loaded (its number is recorded), so it would
+            // only be deleted at the next start; but nothing can be logged
+            // until a segment is open again.
+            tracing::error!(error = %e, "starting the next ingest log segment failed; the store will be reopened");
+            self.healthy = false;
+        }
+        self.bound_wal();
+        Ok(())
+    }
+
     fn commit_group(&mut self, group: Vec<Pending>) {
         let start = std::time::Instant::now();
         let mut phases = Phases::default();
-        let written = self.number(&group, &mut phases).and_then(|(seqs, hashes)| {
+        let logged = self.number(&group, &mut phases).and_then(|(seqs, hashes)| {
             phases.seq = start.elapsed();
-            self.write(&group, &seqs, &mut phases)?;
-            Ok((seqs, hashes))
+            let rows = self.log_group(&group, &seqs, &mut phases)?;
+            Ok((seqs, hashes, rows))
         });
-        match written {
-            Ok((seqs, hashes)) => {
+        match logged {
+            Ok((seqs, hashes, rows)) => {
                 let ids = self.ids.as_mut().expect("numbered with the ids in memory");
                 for hash in hashes {
                     ids.insert(hash);
@@ -314,26 +454,30 @@ impl Writer {
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
-                self.rows += phases.events as u64;
+                // Answered: what follows is DuckDB's copy, which the log
+                // holds until it is committed.
+                let _ = self.load(&rows, &mut phases);
                 tracing::debug!(
                     requests = phases.requests,
                     events = phases.events,
                     candidates = phases.candidates,
                     seq_us = phases.seq.as_micros() as u64,
                     batch_us = phases.batch.as_micros() as u64,
+                    log_us = phases.log.as_micros() as u64,
                     append_us = phases.append.as_micros() as u64,
                     rest_us = phases.rest.as_micros() as u64,
                     commit_us = phases.commit.as_micros() as u64,
                     total_us = start.elapsed().as_micros() as u64,
                     "committed a group"
                 );
-                self.bound_wal();
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
-                let _ = self.conn.execute_batch("ROLLBACK");
-                // Whatever failed, the next write starts from the file.
-                self.healthy = false;
+                // A failed log append left DuckDB as it was; any other
+                // failure was DuckDB's, whose transaction is now void.
+                if !matches!(e, StoreError::Io(_)) {
+                    self.fail();
+                }
                 let message = e.to_string();
                 for (_, reply) in group {
                     let _ = reply.send(Err(StoreError::Transaction(message.clone())));
@@ -460,86 +604,190 @@ impl Writer {
             .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
     }
 
-    /// One transaction: every new event and every rejected record of the
-    /// group. The events are appended straight to `events` as one Arrow
-    /// batch (columns are copied, not converted value by value); their ids
-    /// are new, [`Writer::number`] made sure of it.
-    fn write(
-        &self,
+    /// The group as the log keeps it ([`Group`]), appended to the log and
+    /// synced: from here on it is committed.
+    fn log_group(
+        &mut self,
         group: &[Pending],
         seqs: &[Vec<Option<i64>>],
         phases: &mut Phases,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Group, StoreError> {
         let received = time::now_beijing_micros();
         let clock = std::time::Instant::now();
         let events = self.events_batch(group, seqs, received)?;
-        phases.requests = group.len();
-        phases.events = events.num_rows();
+        let mut rest = Rest {
+            received,
+            ..Rest::default()
+        };
+        for ((batch, _), seqs) in group.iter().zip(seqs) {
+            let accepted = seqs.iter().flatten().count();
+            let format = batch.format.name();
+            rest.requests.push(RequestRow {
+                source: batch.source.clone(),
+                format: format.to_string(),
+                accepted: accepted as i64,
+                duplicates: (batch.events.len() - accepted + batch.repeats) as i64,
+                rejected: batch.rejected.len() as i64,
+            });
+            rest.rejected
+                .extend(batch.rejected.iter().map(|r| RejectedRow {
+                    source: batch.source.clone(),
+                    format: format.to_string(),
+                    line: r.line as i64,
+                    event_id: r.event_id.clone(),
+                    reason: r.reason.clone(),
+                    raw: r.raw.clone(),
+                }));
+        }
+        let group = Group { events, rest };
+        phases.requests = group.rest.requests.len();
+        phases.events = group.events.num_rows();
         phases.batch = clock.elapsed();
-        self.transaction(group, seqs, events, received, phases)
+        let clock = std::time::Instant::now();
+        self.log.append(&log::encode(&group)?)?;
+        phases.log = clock.elapsed();
+        Ok(group)
     }
 
-    fn transaction(
-        &self,
-        group: &[Pending],
-        seqs: &[Vec<Option<i64>>],
-        events: RecordBatch,
-        received: i64,
-        phases: &mut Phases,
-    ) -> Result<(), StoreError> {
-        let clock = std::time::Instant::now();
-        self.conn.execute_batch("BEGIN TRANSACTION")?;
-        {
-            let mut app = self.conn.appender("events")?;
-            app.append_record_batch(events)?;
-            app.flush()?;
-        }
-        phases.append += clock.elapsed();
-        let clock = std::time::Instant::now();
-        if group.iter().any(|(batch, _)| !batch.rejected.is_empty()) {
-            let mut app = self.conn.appender("rejected")?;
-            for (batch, _) in group {
-                for r in &batch.rejected {
-                    app.append_row(params![
-                        duckdb::types::Value::Timestamp(
-                            duckdb::types::TimeUnit::Microsecond,
-                            received
-                        ),
-                        batch.source,
-                        batch.format.name(),
-                        r.line as i64,
-                        r.event_id,
-                        r.reason,
-                        r.raw,
-                    ])?;
-                }
+    /// Appends a logged group to the load transaction (opening one), and
+    /// commits it once it holds a row group or is `load_every` old. A
+    /// failure voids the transaction; the store is reopened, which loads
+    /// the log.
+    fn load(&mut self, group: &Group, phases: &mut Phases) -> Result<(), StoreError> {
+        let loaded = (|| {
+            if self.loading.is_none() {
+                self.conn.execute_batch("BEGIN TRANSACTION")?;
+                self.loading = Some(Loading {
+                    rows: 0,
+                    since: std::time::Instant::now(),
+                });
             }
-            app.flush()?;
+            load_group(&self.conn, group, phases)
+        })();
+        if let Err(e) = loaded {
+            tracing::error!(error = %e, segment = self.log.number(), "loading a group into the database failed; the store will be reopened and load it from the log");
+            self.fail();
+            return Err(e);
         }
-        {
-            // A prepared insert: an appender costs a millisecond to set up,
-            // for a row or a few.
-            let mut insert = self.conn.prepare_cached(
-                "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
-            )?;
-            for ((batch, _), seqs) in group.iter().zip(seqs) {
-                let accepted = seqs.iter().flatten().count();
-                insert.execute(params![
-                    received,
-                    batch.source,
-                    batch.format.name(),
-                    accepted as i64,
-                    (batch.events.len() - accepted + batch.repeats) as i64,
-                    batch.rejected.len() as i64,
-                ])?;
-            }
+        let rows = group.events.num_rows() as u64;
+        self.rows += rows;
+        let loading = self.loading.as_mut().expect("opened above");
+        loading.rows += rows;
+        if loading.rows >= ROW_GROUP_ROWS || loading.since.elapsed() >= self.load_every {
+            self.commit_load_timed(phases)?;
         }
-        phases.rest += clock.elapsed();
-        let clock = std::time::Instant::now();
-        self.conn.execute_batch("COMMIT")?;
-        phases.commit += clock.elapsed();
         Ok(())
     }
+}
+
+/// Appends a group's rows to their tables, in the transaction open on
+/// `conn`. The events go straight to `events` as one Arrow batch (columns
+/// are copied, not converted value by value); their ids are new,
+/// [`Writer::number`] made sure of it.
+fn load_group(conn: &Connection, group: &Group, phases: &mut Phases) -> Result<(), StoreError> {
+    let clock = std::time::Instant::now();
+    if group.events.num_rows() > 0 {
+        let mut app = conn.appender("events")?;
+        app.append_record_batch(group.events.clone())?;
+        app.flush()?;
+    }
+    phases.append += clock.elapsed();
+    let clock = std::time::Instant::now();
+    let received =
+        duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
+    if !group.rest.rejected.is_empty() {
+        let mut app = conn.appender("rejected")?;
+        for r in &group.rest.rejected {
+            app.append_row(params![
+                received.clone(),
+                r.source,
+                r.format,
+                r.line,
+                r.event_id,
+                r.reason,
+                r.raw,
+            ])?;
+        }
+        app.flush()?;
+    }
+    // A prepared insert: an appender costs a millisecond to set up, for a
+    // row or a few.
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
+    )?;
+    for r in &group.rest.requests {
+        insert.execute(params![
+            group.rest.received,
+            r.source,
+            r.format,
+            r.accepted,
+            r.duplicates,
+            r.rejected,
+        ])?;
+    }
+    phases.rest += clock.elapsed();
+    Ok(())
+}
+
+/// Loads what the ingest log holds beyond the database: each segment above
+/// the one recorded as loaded ([`log::LOADED_SETTING`]) in one transaction
+/// that records it, then deletes every segment. A record cut short at a
+/// segment's end (the group being written when the server stopped, never
+/// answered) is left out, and said. Returns the number of the segment to
+/// write next.
+pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreError> {
+    let dir = log::dir_of(database);
+    let loaded: u64 = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?",
+            [log::LOADED_SETTING],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut last = loaded;
+    for (number, path) in log::segments(&dir)? {
+        last = last.max(number);
+        if number > loaded {
+            let read = log::read(&path, &events_schema())?;
+            if let Some(why) = &read.why {
+                tracing::warn!(segment = %path.display(), bytes = read.dropped, %why, "the ingest log ends with a record never answered; left out");
+            }
+            let clock = std::time::Instant::now();
+            let mut phases = Phases::default();
+            let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
+            let loaded = (|| {
+                conn.execute_batch("BEGIN TRANSACTION")?;
+                for group in &read.groups {
+                    load_group(conn, group, &mut phases)?;
+                }
+                conn.execute(
+                    "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    params![log::LOADED_SETTING, number.to_string(), time::now_beijing_micros()],
+                )?;
+                conn.execute_batch("COMMIT")?;
+                Ok::<_, StoreError>(())
+            })();
+            if let Err(e) = loaded {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Transaction(format!(
+                    "loading the ingest log's segment {} into the database: {e}",
+                    path.display()
+                )));
+            }
+            tracing::info!(
+                segment = number,
+                groups = read.groups.len(),
+                events,
+                ms = clock.elapsed().as_millis() as u64,
+                "loaded the ingest log's events the database did not have"
+            );
+        }
+        std::fs::remove_file(&path)?;
+    }
+    Ok(last + 1)
 }
 
 /// Where a group commit's time went, logged at debug level (the
@@ -552,13 +800,15 @@ struct Phases {
     candidates: usize,
     /// Numbering the events: ids repeated across the group, ids stored.
     seq: std::time::Duration,
-    /// Building the group's Arrow batch.
+    /// Building the group's Arrow batch and its other rows.
     batch: std::time::Duration,
-    /// Appending the events.
+    /// Encoding the group, appending it to the ingest log, syncing it.
+    log: std::time::Duration,
+    /// Appending the events to the load transaction.
     append: std::time::Duration,
     /// Rejected records and the requests' rows.
     rest: std::time::Duration,
-    /// COMMIT: the WAL written and synced.
+    /// COMMIT of the load transaction, when this group completed it.
     commit: std::time::Duration,
 }
 
@@ -859,7 +1109,11 @@ mod tests {
         let side = Arc::new(Mutex::new(conn.try_clone().unwrap()));
         let (tx, rx) = std_mpsc::channel();
         let region = Region::load("beijing").unwrap();
-        (Writer::new(conn, path, side, region, tx).unwrap(), rx)
+        let segment = recover(&conn, path).unwrap();
+        (
+            Writer::new(conn, path, side, region, tx, segment, LOAD_EVERY).unwrap(),
+            rx,
+        )
     }
 
     const fn answer(accepted: usize, duplicates: usize) -> Committed {
@@ -910,8 +1164,9 @@ mod tests {
     }
 
     /// Commits `requests` groups of 10,000 new events, numbered on from
-    /// `first`; the WAL's size after each.
-    fn fill(writer: &mut Writer, first: usize, requests: usize) -> Vec<u64> {
+    /// `first`, each group loaded at once when `load_each` (as when they come
+    /// a second apart); the WAL's size after each.
+    fn fill(writer: &mut Writer, first: usize, requests: usize, load_each: bool) -> Vec<u64> {
         (0..requests)
             .map(|r| {
                 let ids: Vec<String> = (0..10_000)
@@ -919,6 +1174,9 @@ mod tests {
                     .collect();
                 let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
                 assert_eq!(group(writer, &[&ids]), [answer(10_000, 0)]);
+                if load_each {
+                    writer.commit_load().unwrap();
+                }
                 wal_bytes(&writer.path)
             })
             .collect()
@@ -941,22 +1199,69 @@ mod tests {
             .collect()
     }
 
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn setting(conn: &Connection, key: &str) -> Option<String> {
+        conn.query_row("SELECT value FROM settings WHERE key = ?", [key], |r| {
+            r.get(0)
+        })
+        .ok()
+    }
+
+    fn segment_numbers(path: &Path) -> Vec<u64> {
+        log::segments(&log::dir_of(path))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// Groups wait in the log and the load transaction until a row group's
+    /// worth is there; DuckDB then writes it straight into the file: the
+    /// WAL stays empty.
     #[test]
-    fn the_writer_checkpoints_when_the_events_fill_a_row_group() {
+    fn a_row_group_of_logged_events_is_loaded_straight_into_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        // (The WAL holds the schema's tables.)
+        let schema = wal_bytes(&path);
+        assert_eq!(fill(&mut writer, 0, 12, false), [schema; 12]);
+        assert_eq!(segment_numbers(&path), [1]);
+        let side = writer.side.lock().unwrap().try_clone().unwrap();
+        assert_eq!(count(&side, "SELECT count(*) FROM events"), 0);
+        // The 13th fills the first row group: loaded, segment 1 recorded and
+        // deleted, segment 2 begun. The WAL only says where the rows are (a
+        // few KiB; in small loads the same events fill megabytes of it, below).
+        let wal = fill(&mut writer, 120_000, 1, false)[0] - schema;
+        assert!(wal < 64 * 1024, "{wal} bytes");
+        assert_eq!(count(&side, "SELECT count(*) FROM events"), 130_000);
+        assert_eq!(row_groups(&writer), [122_880, 7_120]);
+        assert_eq!(setting(&side, log::LOADED_SETTING).as_deref(), Some("1"));
+        assert_eq!(segment_numbers(&path), [2]);
+    }
+
+    /// Loads of fewer events (a second apart) go through DuckDB's WAL, which
+    /// is checkpointed when the events fill a row group.
+    #[test]
+    fn the_writer_checkpoints_when_small_loads_fill_a_row_group() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.duckdb");
         let (mut writer, _accepted) = open(&path);
         // 120,000 events: no group filled yet, the WAL holds them all.
-        let wal = fill(&mut writer, 0, 12);
+        let wal = fill(&mut writer, 0, 12, true);
         assert!(wal.iter().all(|&bytes| bytes > 0), "{wal:?}");
         // The 13th request fills the first group: folded in.
-        assert_eq!(fill(&mut writer, 120_000, 1), [0]);
+        assert_eq!(fill(&mut writer, 120_000, 1, true), [0]);
         assert_eq!(row_groups(&writer), [122_880, 7_120]);
         // 240,000 events: not yet the second; 250,000: the second.
-        let wal = fill(&mut writer, 130_000, 12);
+        let wal = fill(&mut writer, 130_000, 12, true);
         assert!(wal[..11].iter().all(|&bytes| bytes > 0), "{wal:?}");
         assert_eq!(wal[11], 0);
         assert_eq!(row_groups(&writer), [122_880, 7_120, 120_000]);
+        assert_eq!(segment_numbers(&path), [26]);
     }
 
     /// Without vacuuming, a checkpoint leaves the row groups written before
@@ -967,9 +1272,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.duckdb");
         let (mut writer, _accepted) = open(&path);
-        fill(&mut writer, 0, 2);
+        fill(&mut writer, 0, 2, false);
+        writer.commit_load().unwrap();
         writer.conn.execute_batch("CHECKPOINT").unwrap();
-        fill(&mut writer, 20_000, 2);
+        fill(&mut writer, 20_000, 2, false);
+        writer.commit_load().unwrap();
         writer.conn.execute_batch("CHECKPOINT").unwrap();
         assert_eq!(row_groups(&writer), [20_000, 20_000]);
         let settings: (String, String) = writer
@@ -981,5 +1288,86 @@ mod tests {
             )
             .unwrap();
         assert_eq!(settings, ("0".into(), "64.0 MiB".into()));
+    }
+
+    /// A stop before the load commits (the process killed): the next start
+    /// loads the log's groups — events, rejected records, requests' rows —
+    /// once, and leaves out a record cut short at its end.
+    #[test]
+    fn answered_groups_only_in_the_log_are_loaded_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        assert_eq!(group(&mut writer, &[&["a", "b"]]), [answer(2, 0)]);
+        let mut rejected = scans(&["c"]);
+        rejected.rejected.push(super::super::Rejected {
+            line: 2,
+            event_id: Some("bad".into()),
+            reason: "colour: not one of the five".into(),
+            raw: "{\"id\":\"bad\"}".into(),
+        });
+        let (reply, answer_c) = tokio::sync::oneshot::channel();
+        writer.commit_group(vec![(rejected, reply)]);
+        assert_eq!(answer_c.blocking_recv().unwrap().unwrap(), answer(1, 0));
+        // Killed here: the transaction never commits. A group being written
+        // was cut short.
+        let segment = log::segments(&log::dir_of(&path)).unwrap()[0].1.clone();
+        let whole = std::fs::metadata(&segment).unwrap().len();
+        drop(writer);
+        let torn = log::encode(&Group {
+            events: RecordBatch::new_empty(events_schema()),
+            rest: Rest::default(),
+        })
+        .unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&segment)
+            .unwrap();
+        std::io::Write::write_all(&mut file, &torn[..torn.len() - 3]).unwrap();
+        drop(file);
+        assert!(std::fs::metadata(&segment).unwrap().len() > whole);
+
+        let (mut writer, _accepted) = open(&path);
+        let side = writer.side.lock().unwrap().try_clone().unwrap();
+        assert_eq!(count(&side, "SELECT count(*) FROM events"), 3);
+        assert_eq!(count(&side, "SELECT max(seq) FROM events"), 3);
+        assert_eq!(
+            count(
+                &side,
+                "SELECT count(*) FROM rejected WHERE event_id = 'bad'"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &side,
+                "SELECT sum(accepted)::BIGINT * 10 + sum(rejected)::BIGINT FROM ingest_requests"
+            ),
+            31
+        );
+        assert_eq!(setting(&side, log::LOADED_SETTING).as_deref(), Some("1"));
+        assert_eq!(segment_numbers(&path), [2]);
+        // The loaded ids are known: a resend is all duplicates.
+        assert_eq!(group(&mut writer, &[&["a", "c", "d"]]), [answer(1, 2)]);
+        assert_eq!(stored(&writer), (4, 4));
+    }
+
+    /// A segment recorded as loaded (a stop between the commit and its
+    /// deletion) is deleted at start, not loaded again.
+    #[test]
+    fn a_segment_recorded_as_loaded_is_not_loaded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let (mut writer, _accepted) = open(&path);
+        assert_eq!(group(&mut writer, &[&["a", "b"]]), [answer(2, 0)]);
+        let segment = log::segments(&log::dir_of(&path)).unwrap()[0].1.clone();
+        let kept = std::fs::read(&segment).unwrap();
+        writer.commit_load().unwrap();
+        drop(writer);
+        std::fs::write(&segment, kept).unwrap();
+        assert_eq!(segment_numbers(&path), [1, 2]);
+        let (writer, _accepted) = open(&path);
+        assert_eq!(stored(&writer), (2, 2));
+        assert_eq!(segment_numbers(&path), [3]);
     }
 }
