@@ -270,19 +270,22 @@ fn mib(bytes: u64) -> f64 {
 /// number of concurrent senders; a fresh server per format.
 async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
     println!(
-        "\n## 1. Ingest: events/s until committed ({} events a case, {} runs: median [min–max])",
+        "\n## 1. Ingest: events/s until committed, and until in the database ({} events a case, {} runs: median [min–max])",
         plan.ingest_events, plan.runs
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>12} {:>24} {:>12} {:>14} {:>15}",
+        "{:<8} {:>7} {:>8} {:>12} {:>24} {:>12} {:>12} {:>14} {:>15} {:>12} {:>13}",
         "format",
         "batch",
         "senders",
         "median",
         "spread",
+        "in database",
         "writer busy",
         "writer µs/ev",
-        "prepare µs/ev"
+        "prepare µs/ev",
+        "CPU µs/ev",
+        "sender µs/ev"
     );
     let mut rows = Vec::new();
     for format in [Format::Ndjson, Format::Csv, Format::Arrow] {
@@ -290,15 +293,22 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         let (server, _) = Server::start(&plan.server, dir.path(), 1000).await?;
         for batch in [1_000, 10_000] {
             for senders in [1, 4] {
-                let mut rates = Vec::new();
+                let (mut rates, mut stored) = (Vec::new(), Vec::new());
                 // The writer's share of the cases' time, and the cost of an
                 // event on each side (from the server's debug lines).
                 let mut sending = 0.0;
+                // CPU time of the server and of this process (the senders)
+                // while the cases ran: what two cores allow.
+                let (mut server_cpu, mut sender_cpu) = (0.0, 0.0);
                 let before = server.ingest_work();
                 for _ in 0..plan.runs {
                     let lines = source.take(plan.ingest_events, launch_morning(), 100_000, true);
                     let bodies: Vec<bytes::Bytes> =
                         lines.chunks(batch).map(|c| format.body(c)).collect();
+                    let cpu = (
+                        server.cpu_seconds(),
+                        server::cpu_seconds(std::process::id()),
+                    );
                     let clock = Instant::now();
                     let answer =
                         load::send_all(&server.client, &server.url, format, bodies, senders)
@@ -311,7 +321,13 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                         lines.len()
                     );
                     rates.push(lines.len() as f64 / took);
-                    sending += took;
+                    // Committed is in the ingest log; the database takes
+                    // the last events up to a row group later.
+                    server.in_database().await?;
+                    stored.push(lines.len() as f64 / clock.elapsed().as_secs_f64());
+                    sending += clock.elapsed().as_secs_f64();
+                    server_cpu += server.cpu_seconds() - cpu.0;
+                    sender_cpu += server::cpu_seconds(std::process::id()) - cpu.1;
                 }
                 // The last request's lines may still be on their way.
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -332,16 +348,23 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 phases.push(("other", writer_us - parts));
                 let med = median(&mut rates);
                 let (min, max) = (rates[0], rates[rates.len() - 1]);
+                let in_database = median(&mut stored);
+                let sent = (plan.ingest_events * plan.runs) as f64;
+                let (server_cpu_us, sender_cpu_us) =
+                    (server_cpu * 1e6 / sent, sender_cpu * 1e6 / sent);
                 println!(
-                    "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>11.0}% {:>14.2} {:>15.2}",
+                    "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>12.0} {:>11.0}% {:>14.2} {:>15.2} {:>12.2} {:>13.2}",
                     format.name(),
                     batch,
                     senders,
                     med,
                     format!("{min:.0}–{max:.0}"),
+                    in_database,
                     busy * 100.0,
                     writer_us,
-                    prepare_us
+                    prepare_us,
+                    server_cpu_us,
+                    sender_cpu_us
                 );
                 let parts: Vec<String> = phases
                     .iter()
@@ -351,6 +374,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 rows.push(json!({
                     "format": format.name(), "batch": batch, "senders": senders,
                     "events_per_second": {"median": med, "min": min, "max": max, "runs": rates},
+                    "events_per_second_in_database": {"median": in_database, "runs": stored},
                     "writer_busy": busy,
                     "writer_us_per_event": writer_us,
                     "writer_us_per_event_by_part": phases
@@ -358,6 +382,8 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                         .map(|(name, us)| (name.to_string(), json!(us)))
                         .collect::<serde_json::Map<_, _>>(),
                     "prepare_us_per_event": prepare_us,
+                    "server_cpu_us_per_event": server_cpu_us,
+                    "sender_cpu_us_per_event": sender_cpu_us,
                 }));
             }
         }

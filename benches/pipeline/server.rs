@@ -44,9 +44,10 @@ pub struct IngestWork {
 
 /// The parts of the writer's time, as its debug lines name them (the last
 /// one from the checkpoint's line, the others from each group commit's).
-pub const WRITER_PHASES: [&str; 6] = [
+pub const WRITER_PHASES: [&str; 7] = [
     "seq_us",
     "batch_us",
+    "log_us",
     "append_us",
     "rest_us",
     "commit_us",
@@ -116,7 +117,12 @@ impl Server {
                             views_us: n("views_us"),
                         });
                     }
-                    Ok(v) if v["fields"]["message"] == "committed a group" => {
+                    // A load committed by the clock counts as the writer's
+                    // time too (only its commit).
+                    Ok(v)
+                        if v["fields"]["message"] == "committed a group"
+                            || v["fields"]["message"] == "loaded the ingest log" =>
+                    {
                         let n = |k: &str| v["fields"][k].as_u64().unwrap_or(0);
                         let mut work = work.lock().unwrap();
                         work.events += n("events");
@@ -165,6 +171,18 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok((server, spawned.elapsed()))
+    }
+
+    /// Waits until the database holds every answered event: a console read,
+    /// before which the server loads its ingest log into DuckDB.
+    pub async fn in_database(&self) -> anyhow::Result<()> {
+        self.client
+            .get(format!("{}/api/v1/ingest", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
     }
 
     /// Ingest work logged so far.
