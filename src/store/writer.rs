@@ -221,7 +221,11 @@ impl Writer {
 
     /// Folds the WAL into the database file when [`checkpoint_due`].
     fn bound_wal(&mut self) {
-        if !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.path)) {
+        // Between loads only: a checkpoint cannot run in a transaction (and
+        // the open load's rows are not in the WAL yet).
+        if self.loading.is_some()
+            || !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.path))
+        {
             return;
         }
         // Holding the side connection: no other transaction is open, so the
@@ -359,7 +363,8 @@ impl Writer {
     }
 
     /// Commits the load transaction, if one is open, logging how long it
-    /// took; a failure is logged (the groups stay in the log).
+    /// took; a failure is logged (the groups stay in the log). The
+    /// checkpoint that may follow logs its own time.
     fn commit_load_now(&mut self) {
         if self.loading.is_none() {
             return;
@@ -372,11 +377,14 @@ impl Writer {
                 total_us = clock.elapsed().as_micros() as u64,
                 "loaded the ingest log"
             );
+            self.bound_wal();
         }
     }
 
     fn commit_load(&mut self) -> Result<(), StoreError> {
-        self.commit_load_timed(&mut Phases::default())
+        self.commit_load_timed(&mut Phases::default())?;
+        self.bound_wal();
+        Ok(())
     }
 
     /// Commits the load transaction with the number of the segment it
@@ -403,7 +411,6 @@ impl Writer {
             tracing::error!(error = %e, "starting the next ingest log segment failed; the store will be reopened");
             self.healthy = false;
         }
-        self.bound_wal();
         Ok(())
     }
 
@@ -470,6 +477,8 @@ impl Writer {
                     total_us = start.elapsed().as_micros() as u64,
                     "committed a group"
                 );
+                // After the line: a checkpoint logs its own time.
+                self.bound_wal();
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
