@@ -58,28 +58,16 @@ pub struct Rest {
     /// When the group was received (Beijing micros), every row's `received_at`.
     pub received: i64,
     pub requests: Vec<RequestRow>,
-    pub rejected: Vec<RejectedRow>,
 }
 
-/// A row of `ingest_requests`.
+/// A row of `ingest_requests`, with the request's rows of `rejected`.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestRow {
     pub source: String,
     pub format: String,
     pub accepted: i64,
     pub duplicates: i64,
-    pub rejected: i64,
-}
-
-/// A row of `rejected`.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-pub struct RejectedRow {
-    pub source: String,
-    pub format: String,
-    pub line: i64,
-    pub event_id: Option<String>,
-    pub reason: String,
-    pub raw: String,
+    pub rejected: Vec<super::Rejected>,
 }
 
 /// Encodes a group as one record, head included.
@@ -297,15 +285,12 @@ mod tests {
                     format: "ndjson".into(),
                     accepted: ids.len() as i64,
                     duplicates: 0,
-                    rejected: 1,
-                }],
-                rejected: vec![RejectedRow {
-                    source: "partner-a".into(),
-                    format: "ndjson".into(),
-                    line: 3,
-                    event_id: None,
-                    reason: "id: missing".into(),
-                    raw: "{}".into(),
+                    rejected: vec![super::super::Rejected {
+                        line: 3,
+                        event_id: None,
+                        reason: "id: missing".into(),
+                        raw: "{}".into(),
+                    }],
                 }],
             },
         }

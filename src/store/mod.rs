@@ -78,7 +78,7 @@ pub struct Batch {
     pub repeats: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub line: u64,
     pub event_id: Option<String>,

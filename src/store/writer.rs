@@ -13,7 +13,7 @@ use duckdb::{Connection, params};
 use tokio::sync::mpsc;
 
 use super::ids::{self, StoredIds};
-use super::log::{self, Group, RejectedRow, RequestRow, Rest, Segment};
+use super::log::{self, Group, RequestRow, Rest, Segment};
 use super::{Batch, Command, Committed, StoreError};
 use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
 use crate::region::Region;
@@ -345,12 +345,7 @@ impl Writer {
     }
 
     fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![key, value, time::now_beijing_micros()],
-        )?;
-        Ok(())
+        put_setting(&self.conn, key, value)
     }
 
     /// After a failed write: the load transaction (if any) is given up, and
@@ -630,23 +625,13 @@ impl Writer {
         };
         for ((batch, _), seqs) in group.iter().zip(seqs) {
             let accepted = seqs.iter().flatten().count();
-            let format = batch.format.name();
             rest.requests.push(RequestRow {
                 source: batch.source.clone(),
-                format: format.to_string(),
+                format: batch.format.name().to_string(),
                 accepted: accepted as i64,
                 duplicates: (batch.events.len() - accepted + batch.repeats) as i64,
-                rejected: batch.rejected.len() as i64,
+                rejected: batch.rejected.clone(),
             });
-            rest.rejected
-                .extend(batch.rejected.iter().map(|r| RejectedRow {
-                    source: batch.source.clone(),
-                    format: format.to_string(),
-                    line: r.line as i64,
-                    event_id: r.event_id.clone(),
-                    reason: r.reason.clone(),
-                    raw: r.raw.clone(),
-                }));
         }
         let group = Group { events, rest };
         phases.requests = group.rest.requests.len();
@@ -689,6 +674,16 @@ impl Writer {
     }
 }
 
+/// Writes a row of `settings`.
+fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, value, time::now_beijing_micros()],
+    )?;
+    Ok(())
+}
+
 /// Appends a group's rows to their tables, in the transaction open on
 /// `conn`. The events go straight to `events` as one Arrow batch (columns
 /// are copied, not converted value by value); their ids are new,
@@ -704,18 +699,20 @@ fn load_group(conn: &Connection, group: &Group, phases: &mut Phases) -> Result<(
     let clock = std::time::Instant::now();
     let received =
         duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
-    if !group.rest.rejected.is_empty() {
+    if group.rest.requests.iter().any(|r| !r.rejected.is_empty()) {
         let mut app = conn.appender("rejected")?;
-        for r in &group.rest.rejected {
-            app.append_row(params![
-                received.clone(),
-                r.source,
-                r.format,
-                r.line,
-                r.event_id,
-                r.reason,
-                r.raw,
-            ])?;
+        for request in &group.rest.requests {
+            for r in &request.rejected {
+                app.append_row(params![
+                    received.clone(),
+                    request.source,
+                    request.format,
+                    r.line as i64,
+                    r.event_id,
+                    r.reason,
+                    r.raw,
+                ])?;
+            }
         }
         app.flush()?;
     }
@@ -731,7 +728,7 @@ fn load_group(conn: &Connection, group: &Group, phases: &mut Phases) -> Result<(
             r.format,
             r.accepted,
             r.duplicates,
-            r.rejected,
+            r.rejected.len() as i64,
         ])?;
     }
     phases.rest += clock.elapsed();
@@ -771,11 +768,7 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
                 for group in &read.groups {
                     load_group(conn, group, &mut phases)?;
                 }
-                conn.execute(
-                    "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    params![log::LOADED_SETTING, number.to_string(), time::now_beijing_micros()],
-                )?;
+                put_setting(conn, log::LOADED_SETTING, &number.to_string())?;
                 conn.execute_batch("COMMIT")?;
                 Ok::<_, StoreError>(())
             })();
