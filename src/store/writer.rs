@@ -175,11 +175,13 @@ impl Writer {
         // The load transaction went with the connection.
         self.loading = None;
         let conn = super::open_file(&self.path)?;
+        conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
+        // The console reads the file as it is, even while the log cannot
+        // be loaded into it (a disk still full).
+        *side = conn.try_clone()?;
         // The groups answered since the last load are in the log only.
         let segment = recover(&conn, &self.path)?;
         self.log = Segment::create(&log::dir_of(&self.path), segment)?;
-        conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
-        *side = conn.try_clone()?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
         self.rows = stored_rows(&conn)?;
         self.checkpointed_rows = self.rows;
@@ -305,6 +307,11 @@ impl Writer {
                         // are not answered yet.
                         if !ingests.is_empty() {
                             self.commit_ingests(std::mem::take(&mut ingests));
+                        }
+                        // After a failed load, reopening loads the log
+                        // (a failure is logged; the read sees what DuckDB has).
+                        if !self.healthy {
+                            let _ = self.ready();
                         }
                         self.commit_load_now();
                         let _ = reply.send(());
