@@ -12,8 +12,9 @@
 //! of one load transaction; that transaction records the segment's number in
 //! `settings` ([`LOADED_SETTING`]), so at start a segment at or below the
 //! recorded number is already in DuckDB and is deleted, one above it is
-//! loaded ([`recover`]). The writer deletes a segment once its transaction
-//! has committed, and starts the next.
+//! loaded (`loader::recover`). The writer starts the next segment when it
+//! seals one; the loader deletes a segment once its transaction has
+//! committed.
 //!
 //! A record is `[length u32][crc32 u32][body]`, little-endian, the CRC over
 //! the body; the body is `[events length u32][the events as an Arrow IPC
@@ -249,13 +250,16 @@ impl Segment {
         Ok(std::fs::remove_file(segment_path(&self.dir, self.number))?)
     }
 
-    /// The segment is in DuckDB: deleted, and the next one started.
-    pub fn advance(&mut self) -> Result<(), StoreError> {
-        let next = Segment::create(&self.dir, self.number + 1)?;
-        let done = std::mem::replace(self, next);
-        std::fs::remove_file(segment_path(&done.dir, done.number))?;
-        Ok(())
+    /// Starts the segment after this one; this one stays, for the loader
+    /// to delete once it is in DuckDB ([`remove_segment`]).
+    pub fn next(&self) -> Result<Segment, StoreError> {
+        Segment::create(&self.dir, self.number + 1)
     }
+}
+
+/// Deletes segment `number` of the log in `dir` (it is in DuckDB).
+pub fn remove_segment(dir: &Path, number: u64) -> Result<(), StoreError> {
+    Ok(std::fs::remove_file(segment_path(dir, number))?)
 }
 
 #[cfg(test)]
@@ -349,20 +353,24 @@ mod tests {
     }
 
     #[test]
-    fn the_next_segment_replaces_the_loaded_one() {
+    fn the_next_segment_follows_and_the_loaded_one_is_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let mut segment = Segment::create(dir.path(), 1).unwrap();
         segment
             .append(&encode(&group(1, &["e-1"])).unwrap())
             .unwrap();
-        segment.advance().unwrap();
-        assert_eq!((segment.number(), segment.is_empty()), (2, true));
-        let found: Vec<u64> = segments(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(found, vec![2]);
+        let next = segment.next().unwrap();
+        assert_eq!((next.number(), next.is_empty()), (2, true));
+        let found = || -> Vec<u64> {
+            segments(dir.path())
+                .unwrap()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        assert_eq!(found(), vec![1, 2]);
+        remove_segment(dir.path(), 1).unwrap();
+        assert_eq!(found(), vec![2]);
         assert_eq!(
             dir_of(Path::new("data/weibing.duckdb")),
             Path::new("data/weibing.ingest-log")

@@ -5,9 +5,10 @@
 //! answer). Requests that arrive while a group is being written are committed
 //! together in the next one (group commit), and an ingest request is answered
 //! only after its group is synced in the ingest log ([`log`]), so the events
-//! survive `kill -9` and power loss; DuckDB takes the groups in transactions
-//! of a row group (or a second's worth, or before a console read), and a
-//! start loads what the log holds beyond the database first.
+//! survive `kill -9` and power loss; a loader thread takes the groups into
+//! DuckDB in transactions of a row group (or a second's worth, or before a
+//! console read) while the writer goes on, and a start loads what the log
+//! holds beyond the database first.
 //!
 //! Accepted events are handed to the aggregator through a channel after commit,
 //! never before, so the live figures never count an event the store lost.
@@ -19,6 +20,7 @@ pub mod access;
 pub mod backup;
 mod ids;
 pub mod index;
+mod loader;
 pub mod log;
 pub mod parquet;
 mod writer;
@@ -32,7 +34,8 @@ use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
 
-pub use writer::{LOAD_EVERY, Replayed, WAL_CHECKPOINT_BYTES, wal_bytes};
+pub use loader::{WAL_CHECKPOINT_BYTES, wal_bytes};
+pub use writer::{LOAD_EVERY, Replayed};
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
@@ -104,7 +107,8 @@ pub(crate) enum Command {
         value: String,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Commit the load transaction: every answered request is then in DuckDB.
+    /// Seal the ingest log's segment and answer once the loader has
+    /// committed it: every answered request is then in DuckDB.
     Load { reply: oneshot::Sender<()> },
 }
 
@@ -217,7 +221,7 @@ impl Store {
         renew_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
-        let segment = writer::recover(&conn, path)?;
+        let segment = loader::recover(&conn, path)?;
         let settings = writer::settings(&conn)?;
         let resumed = match replay_into.resume() {
             Some(resume) => match writer::vouches(&conn, &settings, resume)? {
@@ -278,9 +282,9 @@ impl Store {
     }
 
     /// Waits until every request answered before is in DuckDB (the writer
-    /// commits its load transaction), so that a read of the side connection
-    /// sees it. A failed load is the writer's to report and retry: the read
-    /// goes on with what DuckDB has.
+    /// seals its log segment, the loader commits it), so that a read of the
+    /// side connection sees it. A failed load is the store's to report and
+    /// retry: the read goes on with what DuckDB has.
     pub async fn loaded(&self) {
         let (reply, answer) = oneshot::channel();
         if self.tx.send(Command::Load { reply }).await.is_ok() {
@@ -307,7 +311,7 @@ impl Store {
 /// a kill, the crash tests).
 pub fn load_ingest_log(database: &Path) -> Result<(), StoreError> {
     let conn = open_file(database)?;
-    writer::recover(&conn, database)?;
+    loader::recover(&conn, database)?;
     Ok(())
 }
 

@@ -1,11 +1,13 @@
-//! The writer thread: owns the events database's connection.
+//! The writer thread: numbers the events, commits them to the ingest log,
+//! answers and hands them on; the loader thread ([`super::loader`]) takes
+//! them into DuckDB.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, AsArray, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -13,6 +15,7 @@ use duckdb::{Connection, params};
 use tokio::sync::mpsc;
 
 use super::ids::{self, StoredIds};
+use super::loader::{Job, Loader, put_setting, recover};
 use super::log::{self, Group, RequestRow, Rest, Segment};
 use super::{Batch, Command, Committed, StoreError};
 use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
@@ -23,21 +26,15 @@ use crate::time;
 const GROUP_MAX_COMMANDS: usize = 64;
 const GROUP_MAX_EVENTS: usize = 200_000;
 
-/// The write-ahead log is folded into the database file once it is this big,
-/// whatever the rows (a safety bound: [`ROW_GROUP_ROWS`] is what normally
-/// starts a checkpoint, at about 15 MiB of events). DuckDB would do it by
-/// itself only when no other transaction is open, which a busy console's
-/// reads can prevent for long; the writer does it on purpose, holding the
-/// side connection so that no other transaction is open.
-pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
-
 /// DuckDB keeps a table in row groups of this many rows (its default). A
 /// checkpoint leaves the rows it wrote as full groups and one partly filled
 /// group, which stays as it is (the store does not vacuum, see
 /// [`super::open_file`]); checkpointing just after the events fill a group
 /// keeps that last group small and the others full. With a 16 MiB WAL
 /// bound choosing the moment, DuckDB's vacuum wrote the partly filled
-/// groups again, half of each checkpoint's cost (docs/performance.md).
+/// groups again, half of each checkpoint's cost (docs/performance.md). A
+/// log segment is sealed when it holds this many events, so that its load
+/// writes them straight into the file.
 pub const ROW_GROUP_ROWS: u64 = 122_880;
 
 /// The longest an answered group waits for its load into DuckDB when fewer
@@ -45,23 +42,11 @@ pub const ROW_GROUP_ROWS: u64 = 122_880;
 /// console read loads at once).
 pub const LOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Below this the WAL holds no row group's worth of events: a load of a
-/// whole row group went straight into the file, and the WAL only says
-/// where (a few KiB); a checkpoint would have nothing to fold.
-const WAL_ROWS_BYTES: u64 = 1024 * 1024;
-
-/// Whether a checkpoint is due: the events filled a row group since the last
-/// one and the WAL holds them, or the WAL reached its bound.
-fn checkpoint_due(rows: u64, checkpointed_rows: u64, wal: u64) -> bool {
-    (rows / ROW_GROUP_ROWS > checkpointed_rows / ROW_GROUP_ROWS && wal >= WAL_ROWS_BYTES)
-        || wal >= WAL_CHECKPOINT_BYTES
-}
-
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
 /// five fixed lists go as text: DuckDB's appender casts them to their ENUM
 /// types (an append whose types differ from the table's is cast column by
 /// column, the others passed as they are).
-fn events_schema() -> SchemaRef {
+pub(super) fn events_schema() -> SchemaRef {
     static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
     SCHEMA
         .get_or_init(|| {
@@ -104,28 +89,36 @@ pub(super) struct Writer {
     path: PathBuf,
     /// The side connection: held while checkpointing, replaced on reopening.
     side: Arc<Mutex<Connection>>,
+    /// Held around the writer's own SQL, so that the loader's checkpoint
+    /// finds no other transaction open.
+    writer_sql: Arc<Mutex<()>>,
     /// False after a write failed and until the file is open again.
     healthy: bool,
     region: Region,
     accepted: std_mpsc::Sender<super::Accepted>,
     next_seq: i64,
-    /// Rows in `events`, and how many there were at the last checkpoint.
+    /// Rows in `events` when the file was opened (the id set's size).
     rows: u64,
-    checkpointed_rows: u64,
     /// Every stored id: read on the writer's thread before its first write
     /// (and again after reopening the file).
     ids: Option<StoredIds>,
     /// The ingest log's segment the groups are appended to.
     log: Segment,
-    /// The load transaction open on `conn`, if any.
-    loading: Option<Loading>,
-    /// The longest a load transaction stays open.
+    /// Since when the segment holds groups, and how many events.
+    filling: Option<Filling>,
+    /// The longest a segment waits for its load.
     load_every: std::time::Duration,
+    /// The loader thread; none only while the file is being opened again.
+    loader: Option<Loader>,
+    /// The ids of the groups logged in segments the loader has not
+    /// committed yet, with their segment: DuckDB does not have them, so the
+    /// duplicate check looks here.
+    unloaded: VecDeque<(u64, ArrayRef)>,
 }
 
-/// A load transaction: the logged groups appended to DuckDB, not committed.
-struct Loading {
-    rows: u64,
+/// The segment being written, once it holds a group.
+struct Filling {
+    events: u64,
     since: std::time::Instant,
 }
 
@@ -145,20 +138,30 @@ impl Writer {
         let next_seq = next_seq(&conn)?;
         let rows = stored_rows(&conn)?;
         let log = Segment::create(&log::dir_of(path), segment)?;
+        let writer_sql = Arc::new(Mutex::new(()));
+        let loader = Loader::start(
+            conn.try_clone()?,
+            path,
+            side.clone(),
+            writer_sql.clone(),
+            rows,
+        )?;
         Ok(Writer {
             conn,
             path: path.to_path_buf(),
             side,
+            writer_sql,
             healthy: true,
             region,
             accepted,
             next_seq,
             rows,
-            checkpointed_rows: rows,
             ids: None,
             log,
-            loading: None,
+            filling: None,
             load_every,
+            loader: Some(loader),
+            unloaded: VecDeque::new(),
         })
     }
 
@@ -168,23 +171,33 @@ impl Writer {
     /// log. So every connection is closed and the file opened again, which
     /// replays the log; until that succeeds, writes are refused.
     fn reopen(&mut self) -> Result<(), StoreError> {
+        // The loader's connection first (dropping it waits for the thread);
+        // what it had not committed is in the log.
+        self.loader = None;
+        self.unloaded.clear();
+        self.filling = None;
         let mut side = self.side.lock().map_err(|_| StoreError::Closed)?;
         // No connection to the old instance may outlive it.
         *side = Connection::open_in_memory()?;
         self.conn = Connection::open_in_memory()?;
-        // The load transaction went with the connection.
-        self.loading = None;
         let conn = super::open_file(&self.path)?;
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         // The console reads the file as it is, even while the log cannot
         // be loaded into it (a disk still full).
         *side = conn.try_clone()?;
+        drop(side);
         // The groups answered since the last load are in the log only.
         let segment = recover(&conn, &self.path)?;
         self.log = Segment::create(&log::dir_of(&self.path), segment)?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
         self.rows = stored_rows(&conn)?;
-        self.checkpointed_rows = self.rows;
+        self.loader = Some(Loader::start(
+            conn.try_clone()?,
+            &self.path,
+            self.side.clone(),
+            self.writer_sql.clone(),
+            self.rows,
+        )?);
         self.conn = conn;
         // The file is what counts: a failed commit may have reached it.
         self.ids = None;
@@ -195,6 +208,9 @@ impl Writer {
 
     /// Ready to write: reopens the file first if the last write failed.
     fn ready(&mut self) -> Result<(), StoreError> {
+        if self.loader.as_ref().is_none_or(Loader::failed) {
+            self.healthy = false;
+        }
         if !self.healthy {
             self.reopen().map_err(|e| {
                 tracing::warn!(error = %e, "the store cannot be reopened yet");
@@ -210,7 +226,10 @@ impl Writer {
             let clock = std::time::Instant::now();
             // `rows` was counted when the file was opened, and no write
             // comes before the ids are read.
-            let ids = StoredIds::load(&self.conn, self.rows)?;
+            let ids = {
+                let _sql = lock(&self.writer_sql);
+                StoredIds::load(&self.conn, self.rows)?
+            };
             tracing::info!(
                 ids = ids.len(),
                 ms = clock.elapsed().as_millis() as u64,
@@ -219,40 +238,6 @@ impl Writer {
             self.ids = Some(ids);
         }
         Ok(())
-    }
-
-    /// Folds the WAL into the database file when [`checkpoint_due`].
-    fn bound_wal(&mut self) {
-        // Between loads only: a checkpoint cannot run in a transaction (and
-        // the open load's rows are not in the WAL yet).
-        if self.loading.is_some()
-            || !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.path))
-        {
-            return;
-        }
-        // Holding the side connection: no other transaction is open, so the
-        // checkpoint cannot be refused for one.
-        // A long console read holds it: try again after the next commit
-        // rather than hold up ingest.
-        let clock = std::time::Instant::now();
-        let result = match self.side.try_lock() {
-            Ok(_side) => self.conn.execute_batch("CHECKPOINT"),
-            Err(_) => return,
-        };
-        match result {
-            Ok(()) => {
-                self.checkpointed_rows = self.rows;
-                tracing::debug!(
-                    us = clock.elapsed().as_micros() as u64,
-                    rows = self.rows,
-                    "checkpointed the write-ahead log"
-                )
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "checkpoint failed; the store will be reopened");
-                self.healthy = false;
-            }
-        }
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -267,10 +252,10 @@ impl Writer {
             .build()
             .expect("a current-thread runtime with a timer");
         loop {
-            let waited = match &self.loading {
+            let waited = match &self.filling {
                 None => Ok(rx.blocking_recv()),
-                Some(loading) => {
-                    let left = self.load_every.saturating_sub(loading.since.elapsed());
+                Some(filling) => {
+                    let left = self.load_every.saturating_sub(filling.since.elapsed());
                     clock.block_on(async { tokio::time::timeout(left, rx.recv()).await })
                 }
             };
@@ -278,7 +263,7 @@ impl Writer {
                 Ok(Some(command)) => command,
                 Ok(None) => break,
                 Err(_) => {
-                    self.commit_load_now();
+                    self.seal();
                     continue;
                 }
             };
@@ -293,10 +278,7 @@ impl Writer {
                         ingests.push((batch, reply));
                     }
                     Command::SetSetting { key, value, reply } => {
-                        let result = self
-                            .ready()
-                            .and_then(|()| self.commit_load())
-                            .and_then(|()| self.set_setting(&key, &value));
+                        let result = self.ready().and_then(|()| self.set_setting(&key, &value));
                         if result.is_err() {
                             self.fail();
                         }
@@ -308,13 +290,7 @@ impl Writer {
                         if !ingests.is_empty() {
                             self.commit_ingests(std::mem::take(&mut ingests));
                         }
-                        // After a failed load, reopening loads the log
-                        // (a failure is logged; the read sees what DuckDB has).
-                        if !self.healthy {
-                            let _ = self.ready();
-                        }
-                        self.commit_load_now();
-                        let _ = reply.send(());
+                        self.load_for(reply);
                     }
                 }
                 if ingests.len() < GROUP_MAX_COMMANDS && events < GROUP_MAX_EVENTS {
@@ -327,12 +303,16 @@ impl Writer {
         }
         // Every handle is gone: the server is stopping. Leave a clean file,
         // and no segment.
-        self.commit_load_now();
+        self.seal();
+        let loaded = self.loader.take().is_some_and(|loader| {
+            loader.wait();
+            !loader.failed()
+        });
         if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
         if self.healthy
-            && self.loading.is_none()
+            && loaded
             && self.log.is_empty()
             && let Err(e) = self.log.remove()
         {
@@ -352,68 +332,64 @@ impl Writer {
     }
 
     fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _sql = lock(&self.writer_sql);
         put_setting(&self.conn, key, value)
     }
 
-    /// After a failed write: the load transaction (if any) is given up, and
-    /// the file opened again before the next write, which loads the log.
+    /// After a failed write: the file is opened again before the next
+    /// write, which loads the log.
     fn fail(&mut self) {
-        if self.loading.take().is_some() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
         self.healthy = false;
     }
 
-    /// Commits the load transaction, if one is open, logging how long it
-    /// took; a failure is logged (the groups stay in the log). The
-    /// checkpoint that may follow logs its own time.
-    fn commit_load_now(&mut self) {
-        if self.loading.is_none() {
+    /// Answers `reply` once every request answered so far is in DuckDB: the
+    /// segment being written is sealed, and the loader answers after it.
+    /// After a failed load, reopening the file loads the log (a failure is
+    /// logged; the read then sees what DuckDB has).
+    fn load_for(&mut self, reply: tokio::sync::oneshot::Sender<()>) {
+        if !self.healthy || self.loader.as_ref().is_none_or(Loader::failed) {
+            let _ = self.ready();
+            let _ = reply.send(());
             return;
         }
-        let clock = std::time::Instant::now();
-        let mut phases = Phases::default();
-        if self.commit_load_timed(&mut phases).is_ok() {
-            tracing::debug!(
-                commit_us = phases.commit.as_micros() as u64,
-                total_us = clock.elapsed().as_micros() as u64,
-                "loaded the ingest log"
-            );
-            self.bound_wal();
+        self.seal();
+        match &self.loader {
+            Some(loader) => loader.send(Job::Done(reply)),
+            None => {
+                let _ = reply.send(());
+            }
         }
     }
 
-    fn commit_load(&mut self) -> Result<(), StoreError> {
-        self.commit_load_timed(&mut Phases::default())?;
-        self.bound_wal();
-        Ok(())
+    /// Hands the segment being written to the loader to commit, and starts
+    /// the next one.
+    fn seal(&mut self) {
+        if self.log.is_empty() {
+            return;
+        }
+        let Some(loader) = &self.loader else { return };
+        self.filling = None;
+        match self.log.next() {
+            Ok(next) => {
+                let sealed = std::mem::replace(&mut self.log, next).number();
+                loader.send(Job::Seal { segment: sealed });
+            }
+            Err(e) => {
+                // The segment goes on (and is loaded when the file is
+                // opened again, before the next write).
+                tracing::error!(error = %e, "starting the next ingest log segment failed; the store will be reopened");
+                self.healthy = false;
+            }
+        }
     }
 
-    /// Commits the load transaction with the number of the segment it
-    /// loads; then that segment is deleted and the next one started.
-    fn commit_load_timed(&mut self, phases: &mut Phases) -> Result<(), StoreError> {
-        if self.loading.is_none() {
-            return Ok(());
+    /// Seals the segment and waits for the loader to commit it.
+    #[cfg(test)]
+    fn load_now(&mut self) {
+        self.seal();
+        if let Some(loader) = &self.loader {
+            loader.wait();
         }
-        let clock = std::time::Instant::now();
-        let committed = self
-            .set_setting(log::LOADED_SETTING, &self.log.number().to_string())
-            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
-        phases.commit += clock.elapsed();
-        if let Err(e) = committed {
-            tracing::error!(error = %e, segment = self.log.number(), "loading the ingest log into the database failed; the store will be reopened and load it again");
-            self.fail();
-            return Err(e);
-        }
-        self.loading = None;
-        if let Err(e) = self.log.advance() {
-            // The segment is loaded (its number is recorded), so it would
-            // only be deleted at the next start; but nothing can be logged
-            // until a segment is open again.
-            tracing::error!(error = %e, "starting the next ingest log segment failed; the store will be reopened");
-            self.healthy = false;
-        }
-        Ok(())
     }
 
     fn commit_group(&mut self, group: Vec<Pending>) {
@@ -421,11 +397,11 @@ impl Writer {
         let mut phases = Phases::default();
         let logged = self.number(&group, &mut phases).and_then(|(seqs, hashes)| {
             phases.seq = start.elapsed();
-            let rows = self.log_group(&group, &seqs, &mut phases)?;
-            Ok((seqs, hashes, rows))
+            let logged = self.log_group(&group, &seqs, &mut phases)?;
+            Ok((seqs, hashes, logged))
         });
         match logged {
-            Ok((seqs, hashes, rows)) => {
+            Ok((seqs, hashes, logged)) => {
                 let ids = self.ids.as_mut().expect("numbered with the ids in memory");
                 for hash in hashes {
                     ids.insert(hash);
@@ -463,9 +439,11 @@ impl Writer {
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
-                // Answered: what follows is DuckDB's copy, which the log
-                // holds until it is committed.
-                let _ = self.load(&rows, &mut phases);
+                let events = logged.events.num_rows() as u64;
+                if events > 0 {
+                    self.unloaded
+                        .push_back((self.log.number(), logged.events.column(1).clone()));
+                }
                 tracing::debug!(
                     requests = phases.requests,
                     events = phases.events,
@@ -473,19 +451,30 @@ impl Writer {
                     seq_us = phases.seq.as_micros() as u64,
                     batch_us = phases.batch.as_micros() as u64,
                     log_us = phases.log.as_micros() as u64,
-                    append_us = phases.append.as_micros() as u64,
-                    rest_us = phases.rest.as_micros() as u64,
-                    commit_us = phases.commit.as_micros() as u64,
                     total_us = start.elapsed().as_micros() as u64,
                     "committed a group"
                 );
-                // After the line: a checkpoint logs its own time.
-                self.bound_wal();
+                // Answered: DuckDB's copy is the loader's to make (waiting
+                // here while it is behind), and the log holds the group
+                // until it is committed.
+                let filling = self.filling.get_or_insert_with(|| Filling {
+                    events: 0,
+                    since: std::time::Instant::now(),
+                });
+                filling.events += events;
+                let full =
+                    filling.events >= ROW_GROUP_ROWS || filling.since.elapsed() >= self.load_every;
+                if let Some(loader) = &self.loader {
+                    loader.send(Job::Group(logged));
+                }
+                if full {
+                    self.seal();
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "ingest transaction failed");
-                // A failed log append left DuckDB as it was; any other
-                // failure was DuckDB's, whose transaction is now void.
+                // A failed log append left everything as it was; any other
+                // failure was DuckDB's, whose state is now in doubt.
                 if !matches!(e, StoreError::Io(_)) {
                     self.fail();
                 }
@@ -501,6 +490,11 @@ impl Writer {
     /// request of the group has it (the first one wins); and the hashes of
     /// the ids that get a seq, for [`StoredIds`] once they are committed.
     fn number(&mut self, group: &[Pending], phases: &mut Phases) -> Result<Numbered, StoreError> {
+        // DuckDB holds the segments the loader has committed.
+        let loaded = self.loader.as_ref().map_or(0, Loader::loaded);
+        while self.unloaded.front().is_some_and(|(s, _)| *s <= loaded) {
+            self.unloaded.pop_front();
+        }
         let ids = self.ids.as_ref().expect("ready() reads the ids");
         // Repeats within a request are gone already (ingest removes them):
         // only a group of several requests can repeat an id.
@@ -534,7 +528,24 @@ impl Writer {
         let stored = if candidates.is_empty() {
             Default::default()
         } else {
-            ids::stored_among(&self.conn, &candidates)?
+            let mut stored = {
+                let _sql = lock(&self.writer_sql);
+                ids::stored_among(&self.conn, &candidates)?
+            };
+            // Logged, and not in DuckDB yet (or committed since `loaded`
+            // was read: then in both).
+            if !self.unloaded.is_empty() {
+                let wanted: HashSet<&str, foldhash::fast::RandomState> =
+                    candidates.iter().copied().collect();
+                for (_, column) in &self.unloaded {
+                    for id in column.as_string::<i32>().iter().flatten() {
+                        if wanted.contains(id) {
+                            stored.insert(id.to_string());
+                        }
+                    }
+                }
+            }
+            stored
         };
         let mut new_hashes = Vec::new();
         let seqs = group
@@ -649,154 +660,6 @@ impl Writer {
         phases.log = clock.elapsed();
         Ok(group)
     }
-
-    /// Appends a logged group to the load transaction (opening one), and
-    /// commits it once it holds a row group or is `load_every` old. A
-    /// failure voids the transaction; the store is reopened, which loads
-    /// the log.
-    fn load(&mut self, group: &Group, phases: &mut Phases) -> Result<(), StoreError> {
-        let loaded = (|| {
-            if self.loading.is_none() {
-                self.conn.execute_batch("BEGIN TRANSACTION")?;
-                self.loading = Some(Loading {
-                    rows: 0,
-                    since: std::time::Instant::now(),
-                });
-            }
-            load_group(&self.conn, group, phases)
-        })();
-        if let Err(e) = loaded {
-            tracing::error!(error = %e, segment = self.log.number(), "loading a group into the database failed; the store will be reopened and load it from the log");
-            self.fail();
-            return Err(e);
-        }
-        let rows = group.events.num_rows() as u64;
-        self.rows += rows;
-        let loading = self.loading.as_mut().expect("opened above");
-        loading.rows += rows;
-        if loading.rows >= ROW_GROUP_ROWS || loading.since.elapsed() >= self.load_every {
-            self.commit_load_timed(phases)?;
-        }
-        Ok(())
-    }
-}
-
-/// Writes a row of `settings`.
-fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, value, time::now_beijing_micros()],
-    )?;
-    Ok(())
-}
-
-/// Appends a group's rows to their tables, in the transaction open on
-/// `conn`. The events go straight to `events` as one Arrow batch (columns
-/// are copied, not converted value by value); their ids are new,
-/// [`Writer::number`] made sure of it.
-fn load_group(conn: &Connection, group: &Group, phases: &mut Phases) -> Result<(), StoreError> {
-    let clock = std::time::Instant::now();
-    if group.events.num_rows() > 0 {
-        let mut app = conn.appender("events")?;
-        app.append_record_batch(group.events.clone())?;
-        app.flush()?;
-    }
-    phases.append += clock.elapsed();
-    let clock = std::time::Instant::now();
-    let received =
-        duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
-    if group.rest.requests.iter().any(|r| !r.rejected.is_empty()) {
-        let mut app = conn.appender("rejected")?;
-        for request in &group.rest.requests {
-            for r in &request.rejected {
-                app.append_row(params![
-                    received.clone(),
-                    request.source,
-                    request.format,
-                    r.line as i64,
-                    r.event_id,
-                    r.reason,
-                    r.raw,
-                ])?;
-            }
-        }
-        app.flush()?;
-    }
-    // A prepared insert: an appender costs a millisecond to set up, for a
-    // row or a few.
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
-    )?;
-    for r in &group.rest.requests {
-        insert.execute(params![
-            group.rest.received,
-            r.source,
-            r.format,
-            r.accepted,
-            r.duplicates,
-            r.rejected.len() as i64,
-        ])?;
-    }
-    phases.rest += clock.elapsed();
-    Ok(())
-}
-
-/// Loads what the ingest log holds beyond the database: each segment above
-/// the one recorded as loaded ([`log::LOADED_SETTING`]) in one transaction
-/// that records it, then deletes every segment. A record cut short at a
-/// segment's end (the group being written when the server stopped, never
-/// answered) is left out, and said. Returns the number of the segment to
-/// write next.
-pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreError> {
-    let dir = log::dir_of(database);
-    let loaded: u64 = conn
-        .query_row(
-            "SELECT value FROM settings WHERE key = ?",
-            [log::LOADED_SETTING],
-            |r| r.get::<_, String>(0),
-        )
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut last = loaded;
-    for (number, path) in log::segments(&dir)? {
-        last = last.max(number);
-        if number > loaded {
-            let read = log::read(&path, &events_schema())?;
-            if let Some(why) = &read.why {
-                tracing::warn!(segment = %path.display(), bytes = read.dropped, %why, "the ingest log ends with a record never answered; left out");
-            }
-            let clock = std::time::Instant::now();
-            let mut phases = Phases::default();
-            let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
-            let loaded = (|| {
-                conn.execute_batch("BEGIN TRANSACTION")?;
-                for group in &read.groups {
-                    load_group(conn, group, &mut phases)?;
-                }
-                put_setting(conn, log::LOADED_SETTING, &number.to_string())?;
-                conn.execute_batch("COMMIT")?;
-                Ok::<_, StoreError>(())
-            })();
-            if let Err(e) = loaded {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(StoreError::Transaction(format!(
-                    "loading the ingest log's segment {} into the database: {e}",
-                    path.display()
-                )));
-            }
-            tracing::info!(
-                segment = number,
-                groups = read.groups.len(),
-                events,
-                ms = clock.elapsed().as_millis() as u64,
-                "loaded the ingest log's events the database did not have"
-            );
-        }
-        std::fs::remove_file(&path)?;
-    }
-    Ok(last + 1)
 }
 
 /// Where a group commit's time went, logged at debug level (the
@@ -813,12 +676,13 @@ struct Phases {
     batch: std::time::Duration,
     /// Encoding the group, appending it to the ingest log, syncing it.
     log: std::time::Duration,
-    /// Appending the events to the load transaction.
-    append: std::time::Duration,
-    /// Rejected records and the requests' rows.
-    rest: std::time::Duration,
-    /// COMMIT of the load transaction, when this group completed it.
-    commit: std::time::Duration,
+}
+
+/// The writer's SQL lock (a panic while holding it leaves nothing half done:
+/// the lock only keeps checkpoints out).
+fn lock(sql: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    sql.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn stored_rows(conn: &Connection) -> Result<u64, StoreError> {
@@ -832,13 +696,6 @@ pub(super) fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
             r.get(0)
         })?,
     )
-}
-
-/// Bytes in the database's write-ahead log (0 when there is none).
-pub fn wal_bytes(database: &Path) -> u64 {
-    let mut wal = database.as_os_str().to_owned();
-    wal.push(".wal");
-    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
 type Columns<'a> = (
@@ -1064,6 +921,7 @@ pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, Store
 
 #[cfg(test)]
 mod tests {
+    use super::super::loader::wal_bytes;
     use super::*;
     use crate::ingest::decode::Format;
 
@@ -1103,7 +961,9 @@ mod tests {
             .collect()
     }
 
-    fn stored(writer: &Writer) -> (i64, i64) {
+    /// Events and distinct ids in DuckDB, once the loader has them all.
+    fn stored(writer: &mut Writer) -> (i64, i64) {
+        writer.load_now();
         writer
             .conn
             .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
@@ -1148,14 +1008,20 @@ mod tests {
             group(&mut writer, &[&["e5", "e11", "e12"], &["e11", "e13", "e1"]]),
             [answer(2, 1), answer(1, 2)]
         );
-        assert_eq!(stored(&writer), (13, 13));
+        // The second group was checked against the first while only the
+        // log had it; now DuckDB has both.
+        assert_eq!(stored(&mut writer), (13, 13));
+        assert_eq!(writer.unloaded.len(), 2);
+        assert_eq!(group(&mut writer, &[&["e13", "e14", "e2"]]), [answer(1, 2)]);
+        assert_eq!(writer.unloaded.len(), 1);
+        assert_eq!(stored(&mut writer), (14, 14));
         let handed: Vec<String> = accepted
             .try_iter()
             .flat_map(|a| a.events)
             .map(|e| e.id)
             .collect();
-        assert_eq!(handed.len(), 13);
-        assert_eq!(handed[10..], ["e11", "e12", "e13"]);
+        assert_eq!(handed.len(), 14);
+        assert_eq!(handed[10..], ["e11", "e12", "e13", "e14"]);
     }
 
     /// After a restart the ids are read from the file again.
@@ -1169,7 +1035,7 @@ mod tests {
         let (mut writer, _accepted) = open(&path);
         assert_eq!(group(&mut writer, &[&["b", "c"]]), [answer(1, 1)]);
         assert_eq!(writer.ids.as_ref().map(StoredIds::len), Some(3));
-        assert_eq!(stored(&writer), (3, 3));
+        assert_eq!(stored(&mut writer), (3, 3));
     }
 
     /// Commits `requests` groups of 10,000 new events, numbered on from
@@ -1184,7 +1050,9 @@ mod tests {
                 let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
                 assert_eq!(group(writer, &[&ids]), [answer(10_000, 0)]);
                 if load_each {
-                    writer.commit_load().unwrap();
+                    writer.load_now();
+                } else if let Some(loader) = &writer.loader {
+                    loader.wait();
                 }
                 wal_bytes(&writer.path)
             })
@@ -1282,10 +1150,10 @@ mod tests {
         let path = dir.path().join("w.duckdb");
         let (mut writer, _accepted) = open(&path);
         fill(&mut writer, 0, 2, false);
-        writer.commit_load().unwrap();
+        writer.load_now();
         writer.conn.execute_batch("CHECKPOINT").unwrap();
         fill(&mut writer, 20_000, 2, false);
-        writer.commit_load().unwrap();
+        writer.load_now();
         writer.conn.execute_batch("CHECKPOINT").unwrap();
         assert_eq!(row_groups(&writer), [20_000, 20_000]);
         let settings: (String, String) = writer
@@ -1358,7 +1226,7 @@ mod tests {
         assert_eq!(segment_numbers(&path), [2]);
         // The loaded ids are known: a resend is all duplicates.
         assert_eq!(group(&mut writer, &[&["a", "c", "d"]]), [answer(1, 2)]);
-        assert_eq!(stored(&writer), (4, 4));
+        assert_eq!(stored(&mut writer), (4, 4));
     }
 
     /// A segment recorded as loaded (a stop between the commit and its
@@ -1371,12 +1239,12 @@ mod tests {
         assert_eq!(group(&mut writer, &[&["a", "b"]]), [answer(2, 0)]);
         let segment = log::segments(&log::dir_of(&path)).unwrap()[0].1.clone();
         let kept = std::fs::read(&segment).unwrap();
-        writer.commit_load().unwrap();
+        writer.load_now();
         drop(writer);
         std::fs::write(&segment, kept).unwrap();
         assert_eq!(segment_numbers(&path), [1, 2]);
-        let (writer, _accepted) = open(&path);
-        assert_eq!(stored(&writer), (2, 2));
+        let (mut writer, _accepted) = open(&path);
+        assert_eq!(stored(&mut writer), (2, 2));
         assert_eq!(segment_numbers(&path), [3]);
     }
 }

@@ -1,0 +1,432 @@
+//! The loader thread: takes the groups the writer has logged and answered
+//! into DuckDB, on a connection of its own, so that the writer's serial work
+//! (numbering, the log, the answers) and DuckDB's (the append, the commit,
+//! the checkpoint) run side by side on the two cores.
+//!
+//! The writer sends each logged group, then seals a segment once it is full
+//! (a row group of events, [`super::writer::ROW_GROUP_ROWS`]) or
+//! `--load-every-ms` old: the loader appends the groups of a segment in one
+//! transaction and commits it with the segment's number recorded
+//! ([`LOADED_SETTING`]), then deletes the segment and publishes its number
+//! ([`Loader::loaded`]): the writer's duplicate check asks DuckDB about the
+//! segments up to it and looks in its own copy of the ids of the later ones.
+//!
+//! A failed append or commit voids the transaction; the loader then drops
+//! what it is sent (it is in the log) and says so ([`Loader::failed`]): the
+//! writer stops it, opens the file again and loads the log ([`recover`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use duckdb::{Connection, params};
+
+use super::StoreError;
+use super::log::{self, Group, LOADED_SETTING};
+use crate::time;
+
+/// Jobs the writer may be ahead of the loader: past them it waits, so the
+/// groups answered and not yet in DuckDB stay about a segment's worth.
+const QUEUE: usize = 4;
+
+/// The write-ahead log is folded into the database file once it is this big,
+/// whatever the rows (a safety bound: [`super::writer::ROW_GROUP_ROWS`] is
+/// what normally starts a checkpoint, at about 15 MiB of events). DuckDB
+/// would do it by itself only when no other transaction is open, which a
+/// busy console's reads can prevent for long; the loader does it on purpose,
+/// holding the side connection and the writer's SQL so that no other
+/// transaction is open.
+pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Below this the WAL holds no row group's worth of events: a load of a
+/// whole row group went straight into the file, and the WAL only says
+/// where (a few KiB); a checkpoint would have nothing to fold.
+const WAL_ROWS_BYTES: u64 = 1024 * 1024;
+
+/// Whether a checkpoint is due: the events filled a row group since the last
+/// one and the WAL holds them, or the WAL reached its bound.
+fn checkpoint_due(rows: u64, checkpointed_rows: u64, wal: u64) -> bool {
+    let group = super::writer::ROW_GROUP_ROWS;
+    (rows / group > checkpointed_rows / group && wal >= WAL_ROWS_BYTES)
+        || wal >= WAL_CHECKPOINT_BYTES
+}
+
+/// Bytes in the database's write-ahead log (0 when there is none).
+pub fn wal_bytes(database: &Path) -> u64 {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push(".wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
+pub(super) enum Job {
+    /// A group logged (and answered) in the segment being written.
+    Group(Group),
+    /// Every group of segment `segment` is sent: commit them, recording it,
+    /// and delete it.
+    Seal { segment: u64 },
+    /// Answered once every job sent before it is done.
+    Done(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What the loader tells the writer.
+#[derive(Default)]
+struct Shared {
+    /// The last segment committed.
+    loaded: AtomicU64,
+    /// A load failed: what follows is dropped until the writer reopens.
+    failed: AtomicBool,
+}
+
+/// The writer's handle on the loader thread. Dropping it stops the thread
+/// and waits for it; a transaction not sealed is rolled back (its groups are
+/// in the log).
+pub(super) struct Loader {
+    tx: Option<mpsc::SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Loader {
+    /// Starts the loader on `conn` (a connection to the writer's database,
+    /// whose `events` hold `rows` rows, all checkpointed).
+    pub(super) fn start(
+        conn: Connection,
+        database: &Path,
+        side: Arc<Mutex<Connection>>,
+        writer_sql: Arc<Mutex<()>>,
+        rows: u64,
+    ) -> Result<Loader, StoreError> {
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let work = Work {
+            conn,
+            database: database.to_path_buf(),
+            side,
+            writer_sql,
+            rows,
+            checkpointed_rows: rows,
+            open: None,
+            failed: false,
+            shared: shared.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("store-loader".into())
+            .spawn(move || work.run(rx))?;
+        Ok(Loader {
+            tx: Some(tx),
+            thread: Some(thread),
+            shared,
+        })
+    }
+
+    /// Hands a job on, waiting while the loader is [`QUEUE`] jobs behind.
+    /// A loader gone (it panicked) counts as failed.
+    pub(super) fn send(&self, job: Job) {
+        let sent = self.tx.as_ref().map(|tx| tx.send(job));
+        if !matches!(sent, Some(Ok(()))) {
+            self.shared.failed.store(true, Ordering::Release);
+        }
+    }
+
+    /// The last segment committed to DuckDB (and deleted).
+    pub(super) fn loaded(&self) -> u64 {
+        self.shared.loaded.load(Ordering::Acquire)
+    }
+
+    pub(super) fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Waits until every job sent so far is done.
+    pub(super) fn wait(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        self.send(Job::Done(reply));
+        let _ = done.blocking_recv();
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the loader thread panicked");
+        }
+    }
+}
+
+/// The transaction open on the loader's connection.
+struct Open {
+    rows: u64,
+    since: Instant,
+}
+
+struct Work {
+    conn: Connection,
+    database: PathBuf,
+    side: Arc<Mutex<Connection>>,
+    /// Held by the writer around its own SQL: with it (and the side
+    /// connection) no other transaction is open, and a checkpoint can run.
+    writer_sql: Arc<Mutex<()>>,
+    /// Rows in `events`, and how many there were at the last checkpoint.
+    rows: u64,
+    checkpointed_rows: u64,
+    open: Option<Open>,
+    failed: bool,
+    shared: Arc<Shared>,
+}
+
+impl Work {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        for job in rx {
+            match job {
+                Job::Group(group) if !self.failed => {
+                    if let Err(e) = self.load(&group) {
+                        self.fail(&e, "loading a group into the database failed");
+                    }
+                }
+                Job::Seal { segment } if !self.failed => self.seal(segment),
+                Job::Group(_) | Job::Seal { .. } => {}
+                Job::Done(reply) => {
+                    let _ = reply.send(());
+                }
+            }
+        }
+        // The writer is gone: stopping (it sealed what it had) or reopening
+        // the file (what was not sealed is in the log).
+        if self.open.is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn load(&mut self, group: &Group) -> Result<(), StoreError> {
+        let clock = Instant::now();
+        if self.open.is_none() {
+            self.conn.execute_batch("BEGIN TRANSACTION")?;
+            self.open = Some(Open {
+                rows: 0,
+                since: clock,
+            });
+        }
+        let mut times = Times::default();
+        load_group(&self.conn, group, &mut times)?;
+        let rows = group.events.num_rows() as u64;
+        self.rows += rows;
+        self.open.as_mut().expect("opened above").rows += rows;
+        tracing::debug!(
+            events = rows,
+            append_us = times.append.as_micros() as u64,
+            rest_us = times.rest.as_micros() as u64,
+            total_us = clock.elapsed().as_micros() as u64,
+            "loaded a group"
+        );
+        Ok(())
+    }
+
+    /// Commits the open transaction with `segment` recorded as loaded; then
+    /// the segment is deleted, its number published, and the WAL bounded.
+    fn seal(&mut self, segment: u64) {
+        let clock = Instant::now();
+        let Some(open) = self.open.take() else {
+            // The writer seals only segments it wrote to, and every group
+            // of them opened the transaction.
+            tracing::warn!(segment, "sealing a segment with nothing loaded");
+            return;
+        };
+        let committed = put_setting(&self.conn, LOADED_SETTING, &segment.to_string())
+            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if let Err(e) = committed {
+            self.open = Some(open);
+            self.fail(
+                &e,
+                "loading the ingest log into the database failed; the store will be reopened and load it again",
+            );
+            return;
+        }
+        let commit = clock.elapsed();
+        self.shared.loaded.store(segment, Ordering::Release);
+        // Loaded and recorded: a segment left behind is deleted at the next
+        // start.
+        if let Err(e) = log::remove_segment(&log::dir_of(&self.database), segment) {
+            tracing::warn!(error = %e, segment, "deleting a loaded ingest log segment failed; the next start deletes it");
+        }
+        tracing::debug!(
+            segment,
+            events = open.rows,
+            open_ms = open.since.elapsed().as_millis() as u64,
+            commit_us = commit.as_micros() as u64,
+            total_us = clock.elapsed().as_micros() as u64,
+            "loaded the ingest log"
+        );
+        self.bound_wal();
+    }
+
+    /// A failed load: the transaction is void, and the writer will reopen
+    /// the file (which loads the log).
+    fn fail(&mut self, error: &StoreError, what: &str) {
+        tracing::error!(%error, "{what}");
+        if self.open.take().is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.failed = true;
+        self.shared.failed.store(true, Ordering::Release);
+    }
+
+    /// Folds the WAL into the database file when [`checkpoint_due`].
+    fn bound_wal(&mut self) {
+        if !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.database)) {
+            return;
+        }
+        // Holding the side connection and the writer's SQL: no other
+        // transaction is open, so the checkpoint cannot be refused for one.
+        // A long console read holds the side connection (or the writer
+        // reads the stored ids): try again after the next load rather than
+        // wait.
+        let clock = Instant::now();
+        let result = match (self.side.try_lock(), self.writer_sql.try_lock()) {
+            (Ok(_side), Ok(_writer)) => self.conn.execute_batch("CHECKPOINT"),
+            _ => return,
+        };
+        match result {
+            Ok(()) => {
+                self.checkpointed_rows = self.rows;
+                tracing::debug!(
+                    us = clock.elapsed().as_micros() as u64,
+                    rows = self.rows,
+                    "checkpointed the write-ahead log"
+                )
+            }
+            Err(e) => self.fail(&e.into(), "checkpoint failed; the store will be reopened"),
+        }
+    }
+}
+
+/// Where a load's time went.
+#[derive(Default)]
+struct Times {
+    /// Appending the events.
+    append: Duration,
+    /// Rejected records and the requests' rows.
+    rest: Duration,
+}
+
+/// Writes a row of `settings`.
+pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO settings VALUES (?, ?, make_timestamp(?::BIGINT))
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, value, time::now_beijing_micros()],
+    )?;
+    Ok(())
+}
+
+/// Appends a group's rows to their tables, in the transaction open on
+/// `conn`. The events go straight to `events` as one Arrow batch (columns
+/// are copied, not converted value by value); their ids are new, the
+/// writer made sure of it.
+fn load_group(conn: &Connection, group: &Group, times: &mut Times) -> Result<(), StoreError> {
+    let clock = Instant::now();
+    if group.events.num_rows() > 0 {
+        let mut app = conn.appender("events")?;
+        app.append_record_batch(group.events.clone())?;
+        app.flush()?;
+    }
+    times.append += clock.elapsed();
+    let clock = Instant::now();
+    let received =
+        duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
+    if group.rest.requests.iter().any(|r| !r.rejected.is_empty()) {
+        let mut app = conn.appender("rejected")?;
+        for request in &group.rest.requests {
+            for r in &request.rejected {
+                app.append_row(params![
+                    received.clone(),
+                    request.source,
+                    request.format,
+                    r.line as i64,
+                    r.event_id,
+                    r.reason,
+                    r.raw,
+                ])?;
+            }
+        }
+        app.flush()?;
+    }
+    // A prepared insert: an appender costs a millisecond to set up, for a
+    // row or a few.
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
+    )?;
+    for r in &group.rest.requests {
+        insert.execute(params![
+            group.rest.received,
+            r.source,
+            r.format,
+            r.accepted,
+            r.duplicates,
+            r.rejected.len() as i64,
+        ])?;
+    }
+    times.rest += clock.elapsed();
+    Ok(())
+}
+
+/// Loads what the ingest log holds beyond the database: each segment above
+/// the one recorded as loaded ([`LOADED_SETTING`]) in one transaction that
+/// records it, then deletes every segment. A record cut short at a
+/// segment's end (the group being written when the server stopped, never
+/// answered) is left out, and said. Returns the number of the segment to
+/// write next.
+pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreError> {
+    let dir = log::dir_of(database);
+    let loaded: u64 = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?",
+            [LOADED_SETTING],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut last = loaded;
+    for (number, path) in log::segments(&dir)? {
+        last = last.max(number);
+        if number > loaded {
+            let read = log::read(&path, &super::writer::events_schema())?;
+            if let Some(why) = &read.why {
+                tracing::warn!(segment = %path.display(), bytes = read.dropped, %why, "the ingest log ends with a record never answered; left out");
+            }
+            let clock = Instant::now();
+            let mut times = Times::default();
+            let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
+            let loaded = (|| {
+                conn.execute_batch("BEGIN TRANSACTION")?;
+                for group in &read.groups {
+                    load_group(conn, group, &mut times)?;
+                }
+                put_setting(conn, LOADED_SETTING, &number.to_string())?;
+                conn.execute_batch("COMMIT")?;
+                Ok::<_, StoreError>(())
+            })();
+            if let Err(e) = loaded {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Transaction(format!(
+                    "loading the ingest log's segment {} into the database: {e}",
+                    path.display()
+                )));
+            }
+            tracing::info!(
+                segment = number,
+                groups = read.groups.len(),
+                events,
+                ms = clock.elapsed().as_millis() as u64,
+                "loaded the ingest log's events the database did not have"
+            );
+        }
+        std::fs::remove_file(&path)?;
+    }
+    Ok(last + 1)
+}
