@@ -274,7 +274,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         plan.ingest_events, plan.runs
     );
     println!(
-        "{:<8} {:>7} {:>8} {:>12} {:>24} {:>12} {:>12} {:>14} {:>15} {:>12} {:>13}",
+        "{:<8} {:>7} {:>8} {:>12} {:>24} {:>12} {:>12} {:>14} {:>12} {:>14} {:>15} {:>12} {:>13}",
         "format",
         "batch",
         "senders",
@@ -283,6 +283,8 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         "in database",
         "writer busy",
         "writer µs/ev",
+        "loader busy",
+        "loader µs/ev",
         "prepare µs/ev",
         "CPU µs/ev",
         "sender µs/ev"
@@ -333,9 +335,10 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let after = server.ingest_work();
                 let writer = (after.writer_us - before.writer_us) as f64;
-                let busy = writer / 1e6 / sending;
+                let loader = (after.loader_us - before.loader_us) as f64;
+                let (busy, loader_busy) = (writer / 1e6 / sending, loader / 1e6 / sending);
                 let events = (after.events - before.events).max(1) as f64;
-                let writer_us = writer / events;
+                let (writer_us, loader_us) = (writer / events, loader / events);
                 let prepare_us = (after.prepare_us - before.prepare_us) as f64 / events;
                 let mut phases: Vec<(&str, f64)> = server::WRITER_PHASES
                     .iter()
@@ -343,9 +346,9 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     .map(|(name, (a, b))| (name.trim_end_matches("_us"), (a - b) as f64 / events))
                     .collect();
                 // Recording the new ids in the id set, answering the
-                // requests, handing the events on.
+                // requests, handing the events on; opening a load.
                 let parts: f64 = phases.iter().map(|(_, us)| us).sum();
-                phases.push(("other", writer_us - parts));
+                phases.push(("other", writer_us + loader_us - parts));
                 let med = median(&mut rates);
                 let (min, max) = (rates[0], rates[rates.len() - 1]);
                 let in_database = median(&mut stored);
@@ -353,7 +356,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 let (server_cpu_us, sender_cpu_us) =
                     (server_cpu * 1e6 / sent, sender_cpu * 1e6 / sent);
                 println!(
-                    "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>12.0} {:>11.0}% {:>14.2} {:>15.2} {:>12.2} {:>13.2}",
+                    "{:<8} {:>7} {:>8} {:>12.0} {:>24} {:>12.0} {:>11.0}% {:>14.2} {:>11.0}% {:>14.2} {:>15.2} {:>12.2} {:>13.2}",
                     format.name(),
                     batch,
                     senders,
@@ -362,6 +365,8 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     in_database,
                     busy * 100.0,
                     writer_us,
+                    loader_busy * 100.0,
+                    loader_us,
                     prepare_us,
                     server_cpu_us,
                     sender_cpu_us
@@ -370,13 +375,19 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     .iter()
                     .map(|(name, us)| format!("{name} {us:.2}"))
                     .collect();
-                println!("{:>26}of the writer's µs/ev: {}", "", parts.join(", "));
+                println!(
+                    "{:>26}of the writer's and the loader's µs/ev: {}",
+                    "",
+                    parts.join(", ")
+                );
                 rows.push(json!({
                     "format": format.name(), "batch": batch, "senders": senders,
                     "events_per_second": {"median": med, "min": min, "max": max, "runs": rates},
                     "events_per_second_in_database": {"median": in_database, "runs": stored},
                     "writer_busy": busy,
                     "writer_us_per_event": writer_us,
+                    "loader_busy": loader_busy,
+                    "loader_us_per_event": loader_us,
                     "writer_us_per_event_by_part": phases
                         .iter()
                         .map(|(name, us)| (name.to_string(), json!(us)))

@@ -26,24 +26,25 @@ pub struct Tick {
 }
 
 /// What the server logs at debug level about ingest: one line per group
-/// commit (the writer thread) and one per request (decoding and
-/// validating, on the HTTP side).
+/// commit (the writer thread), per group loaded, per load committed and per
+/// checkpoint (the loader thread; in servers before it, the writer's), and
+/// one per request (decoding and validating, on the HTTP side).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IngestWork {
-    /// Events committed, and the writer's time for them (checkpoints
-    /// included).
+    /// Events committed, and the writer's and the loader's time for them.
     pub events: u64,
     pub writer_us: u64,
-    /// The writer's time by part: numbering the events (duplicates), the
-    /// Arrow batch, the append, the rejected and request rows, the commit,
-    /// the checkpoints.
+    pub loader_us: u64,
+    /// Their time by part: numbering the events (duplicates), the Arrow
+    /// batch, the ingest log; the append, the rejected and request rows,
+    /// the commit, the checkpoints.
     pub phases_us: [u64; WRITER_PHASES.len()],
     /// The requests' time decoding and validating.
     pub prepare_us: u64,
 }
 
-/// The parts of the writer's time, as its debug lines name them (the last
-/// one from the checkpoint's line, the others from each group commit's).
+/// The parts of the writer's and the loader's time, as their debug lines
+/// name them (the last one from the checkpoint's line).
 pub const WRITER_PHASES: [&str; 7] = [
     "seq_us",
     "batch_us",
@@ -82,7 +83,7 @@ impl Server {
             .arg(dir)
             .env("WEIBING_INGEST_KEY", INGEST_KEY)
             .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug,weibing::store::writer=debug,weibing::ingest::http=debug")
+            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug,weibing::store::writer=debug,weibing::store::loader=debug,weibing::ingest::http=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -117,25 +118,44 @@ impl Server {
                             views_us: n("views_us"),
                         });
                     }
-                    // A load committed by the clock counts as the writer's
-                    // time too (only its commit).
                     Ok(v)
-                        if v["fields"]["message"] == "committed a group"
-                            || v["fields"]["message"] == "loaded the ingest log" =>
+                        if matches!(
+                            v["fields"]["message"].as_str(),
+                            Some(
+                                "committed a group"
+                                    | "loaded a group"
+                                    | "loaded the ingest log"
+                                    | "checkpointed the write-ahead log"
+                            )
+                        ) =>
                     {
-                        let n = |k: &str| v["fields"][k].as_u64().unwrap_or(0);
+                        let f = &v["fields"];
+                        let n = |k: &str| f[k].as_u64().unwrap_or(0);
                         let mut work = work.lock().unwrap();
-                        work.events += n("events");
-                        work.writer_us += n("total_us");
+                        let us = match f["message"].as_str() {
+                            Some("committed a group") => {
+                                work.events += n("events");
+                                n("total_us")
+                            }
+                            Some("checkpointed the write-ahead log") => {
+                                work.phases_us[WRITER_PHASES.len() - 1] += n("us");
+                                n("us")
+                            }
+                            _ => n("total_us"),
+                        };
+                        // By the thread's module: a server before the
+                        // loader thread did it all on the writer's.
+                        if v["target"]
+                            .as_str()
+                            .is_some_and(|t| t.ends_with("::loader"))
+                        {
+                            work.loader_us += us;
+                        } else {
+                            work.writer_us += us;
+                        }
                         for (sum, phase) in work.phases_us.iter_mut().zip(WRITER_PHASES) {
                             *sum += n(phase);
                         }
-                    }
-                    Ok(v) if v["fields"]["message"] == "checkpointed the write-ahead log" => {
-                        let us = v["fields"]["us"].as_u64().unwrap_or(0);
-                        let mut work = work.lock().unwrap();
-                        work.writer_us += us;
-                        work.phases_us[WRITER_PHASES.len() - 1] += us;
                     }
                     Ok(v) if v["fields"]["message"] == "ingested a request" => {
                         let mut work = work.lock().unwrap();
