@@ -364,10 +364,24 @@ impl Event {
     }
 }
 
-/// Checks every rule; on failure the reason names each bad field.
-pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Event, String> {
+/// An event's shape once its rules are checked, before its text is moved
+/// out of the record.
+enum Shape {
+    /// Whether a channel was sent.
+    Scan(bool),
+    Assess(Colour),
+    Enroll,
+    Service(Category),
+    Train(Stage),
+    Outcome(Rate, bool),
+}
+
+/// Checks every rule; on failure the reason names each bad field, and `raw`
+/// is as it was (it is kept as rejected). On success the event's text (id,
+/// person, channel, team) is moved out of `raw`, not copied.
+pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<Event, String> {
     let mut errors: Vec<String> = Vec::new();
-    let id = text(&raw.id, "id", 1, 128, &mut errors);
+    let id = text(&raw.id, "id", 1, 128, &mut errors).is_some();
     let ts = timestamp(&raw.ts, now_micros, &mut errors);
     let kind = choose::<Kind>(&raw.kind, "kind", Kind::parse, Kind::expected, &mut errors);
     let district = match string(&raw.district, "district", &mut errors) {
@@ -385,14 +399,14 @@ pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Even
     };
     let person = person(&raw.person, &mut errors);
 
-    let detail = kind.and_then(|kind| match kind {
+    let shape = kind.and_then(|kind| match kind {
         Kind::Scan => {
             let channel = match &raw.channel {
-                RawValue::Missing => None,
-                RawValue::Str(s) if s.is_empty() => None,
-                other => text(other, "channel", 1, 128, &mut errors),
+                RawValue::Missing => false,
+                RawValue::Str(s) if s.is_empty() => false,
+                other => text(other, "channel", 1, 128, &mut errors).is_some(),
             };
-            Some(Detail::Scan { channel })
+            Some(Shape::Scan(channel))
         }
         Kind::Assess => choose(
             &raw.colour,
@@ -401,10 +415,8 @@ pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Even
             Colour::expected,
             &mut errors,
         )
-        .map(|colour| Detail::Assess { colour }),
-        Kind::Enroll => {
-            text(&raw.team, "team", 1, 128, &mut errors).map(|team| Detail::Enroll { team })
-        }
+        .map(Shape::Assess),
+        Kind::Enroll => text(&raw.team, "team", 1, 128, &mut errors).map(|_| Shape::Enroll),
         Kind::Service => {
             let team = text(&raw.team, "team", 1, 128, &mut errors);
             let category = choose(
@@ -414,10 +426,8 @@ pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Even
                 Category::expected,
                 &mut errors,
             );
-            Some(Detail::Service {
-                team: team?,
-                category: category?,
-            })
+            team?;
+            category.map(Shape::Service)
         }
         Kind::Train => choose(
             &raw.stage,
@@ -426,28 +436,48 @@ pub fn validate(raw: &RawEvent, region: &Region, now_micros: i64) -> Result<Even
             Stage::expected,
             &mut errors,
         )
-        .map(|stage| Detail::Train { stage }),
+        .map(Shape::Train),
         Kind::Outcome => {
             let rate = choose(&raw.rate, "rate", Rate::parse, Rate::expected, &mut errors);
             let value = boolean(&raw.value, &mut errors);
-            Some(Detail::Outcome {
-                rate: rate?,
-                value: value?,
-            })
+            Some(Shape::Outcome(rate?, value?))
         }
     });
 
-    match (id, ts, district, person, detail) {
-        (Some(id), Some(ts), Some(district), Some(person), Some(detail)) if errors.is_empty() => {
+    match (id, ts, district, person, shape) {
+        (true, Some(ts), Some(district), true, Some(shape)) if errors.is_empty() => {
+            let detail = match shape {
+                Shape::Scan(channel) => Detail::Scan {
+                    channel: channel.then(|| take_text(&mut raw.channel)),
+                },
+                Shape::Assess(colour) => Detail::Assess { colour },
+                Shape::Enroll => Detail::Enroll {
+                    team: take_text(&mut raw.team),
+                },
+                Shape::Service(category) => Detail::Service {
+                    team: take_text(&mut raw.team),
+                    category,
+                },
+                Shape::Train(stage) => Detail::Train { stage },
+                Shape::Outcome(rate, value) => Detail::Outcome { rate, value },
+            };
             Ok(Event {
-                id,
+                id: take_text(&mut raw.id),
                 ts,
                 district,
-                person,
+                person: take_text(&mut raw.person),
                 detail,
             })
         }
         _ => Err(errors.join("; ")),
+    }
+}
+
+/// The text of a field [`validate`] found to be text, moved out.
+fn take_text(value: &mut RawValue) -> String {
+    match std::mem::take(value) {
+        RawValue::Str(s) => s,
+        _ => unreachable!("validated as text"),
     }
 }
 
@@ -469,13 +499,13 @@ fn string<'a>(value: &'a RawValue, field: &str, errors: &mut Vec<String>) -> Opt
     }
 }
 
-fn text(
-    value: &RawValue,
+fn text<'a>(
+    value: &'a RawValue,
     field: &str,
     min: usize,
     max: usize,
     errors: &mut Vec<String>,
-) -> Option<String> {
+) -> Option<&'a str> {
     let s = string(value, field, errors)?;
     let chars = s.chars().count();
     if chars < min || chars > max {
@@ -484,7 +514,7 @@ fn text(
         ));
         return None;
     }
-    Some(s.to_string())
+    Some(s)
 }
 
 fn choose<T>(
@@ -549,41 +579,54 @@ fn boolean(value: &RawValue, errors: &mut Vec<String>) -> Option<bool> {
     }
 }
 
-/// Raw personal identifiers never enter the store: the person must be a pseudonym.
-fn person(value: &RawValue, errors: &mut Vec<String>) -> Option<String> {
-    let s = text(value, "person", 6, 128, errors)?;
-    if let Some(kind) = personal_identifier(&s) {
+/// Raw personal identifiers never enter the store: the person must be a
+/// pseudonym. Whether it is one.
+fn person(value: &RawValue, errors: &mut Vec<String>) -> bool {
+    let Some(s) = text(value, "person", 6, 128, errors) else {
+        return false;
+    };
+    if let Some(kind) = personal_identifier(s) {
         // The value itself is not echoed back: it may be a real number.
         errors.push(format!(
             "person: looks like {kind}; send the pseudonymous person id instead"
         ));
-        return None;
+        return false;
     }
-    Some(s)
+    true
 }
 
 /// What a person field looks like if it is a raw personal identifier.
 pub fn personal_identifier(s: &str) -> Option<&'static str> {
-    let compact: String = s
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
-        .collect();
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    // Without spaces and dashes every identifier is at most 18 ASCII
+    // characters: anything longer, or not ASCII, is none of them.
+    let mut compact = [0u8; 18];
+    let mut len = 0;
+    for c in s.chars() {
+        if matches!(c, ' ' | '-' | '\u{3000}') {
+            continue;
+        }
+        if !c.is_ascii() || len == compact.len() {
+            return None;
+        }
+        compact[len] = c as u8;
+        len += 1;
+    }
+    let compact = &compact[..len];
+    let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
     let mobile = compact
-        .strip_prefix("+86")
-        .or_else(|| compact.strip_prefix("0086"))
-        .unwrap_or(&compact);
+        .strip_prefix(b"+86")
+        .or_else(|| compact.strip_prefix(b"0086"))
+        .unwrap_or(compact);
     if mobile.len() == 11 && digits(mobile) {
         return Some("an 11-digit mobile phone number");
     }
-    let bytes = compact.as_bytes();
-    if bytes.len() == 18
-        && bytes[..17].iter().all(u8::is_ascii_digit)
-        && (bytes[17].is_ascii_digit() || bytes[17] == b'X' || bytes[17] == b'x')
+    if compact.len() == 18
+        && compact[..17].iter().all(u8::is_ascii_digit)
+        && (compact[17].is_ascii_digit() || compact[17] == b'X' || compact[17] == b'x')
     {
         return Some("an 18-character resident identity card number");
     }
-    if bytes.len() == 15 && digits(&compact) {
+    if compact.len() == 15 && digits(compact) {
         return Some("a 15-digit resident identity card number");
     }
     None
@@ -623,7 +666,7 @@ mod tests {
         let base = base(kind);
         let mut pairs: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.extend_from_slice(extra);
-        validate(&raw(&pairs), &region(), now())
+        validate(&mut raw(&pairs), &region(), now())
     }
 
     #[test]
@@ -646,7 +689,7 @@ mod tests {
             ("person", "p-7f3a9c21"),
             ("colour", "粉色"),
         ]);
-        let e = validate(&r, &region(), now()).unwrap();
+        let e = validate(&mut r.clone(), &region(), now()).unwrap();
         assert_eq!(e.district, 3);
         assert_eq!(
             e.detail,
@@ -657,7 +700,7 @@ mod tests {
         assert_eq!(time::rfc3339_secs(e.ts), "2017-06-28T11:00:03+08:00");
         r.colour = RawValue::Str("purple".into());
         assert_eq!(
-            validate(&r, &region(), now()).unwrap_err(),
+            validate(&mut r.clone(), &region(), now()).unwrap_err(),
             "colour: must be one of green, orange, pink, yellow, blue, got \"purple\""
         );
     }
@@ -709,7 +752,10 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (*k, v.as_str()))
                 .collect::<Vec<_>>());
-            assert_eq!(validate(&r, &region(), now()).unwrap_err(), expected);
+            assert_eq!(
+                validate(&mut r.clone(), &region(), now()).unwrap_err(),
+                expected
+            );
         }
         // Exactly 5 minutes ahead is still accepted.
         let mut pairs = base("scan");
@@ -718,7 +764,41 @@ mod tests {
             .iter()
             .map(|(k, v)| (*k, v.as_str()))
             .collect::<Vec<_>>());
-        assert!(validate(&r, &region(), now()).is_ok());
+        assert!(validate(&mut r.clone(), &region(), now()).is_ok());
+    }
+
+    /// A bad record stays as sent (it is kept as rejected); a good one
+    /// gives its text to the event.
+    #[test]
+    fn a_rejected_record_is_left_as_sent_and_a_valid_one_gives_up_its_text() {
+        let mut sent = raw(&[
+            ("id", "e-9"),
+            ("ts", "2017-06-28T10:59:58+08:00"),
+            ("kind", "service"),
+            ("district", "110105"),
+            ("person", "p-000009"),
+            ("team", "t-3"),
+            ("category", "treatment"),
+        ]);
+        let mut bad = sent.clone();
+        bad.category = RawValue::Str("sauna".into());
+        let before = bad.clone();
+        assert!(validate(&mut bad, &region(), now()).is_err());
+        assert_eq!(bad, before);
+        let e = validate(&mut sent, &region(), now()).unwrap();
+        assert_eq!((e.id.as_str(), e.person.as_str()), ("e-9", "p-000009"));
+        assert_eq!(
+            e.detail,
+            Detail::Service {
+                team: "t-3".into(),
+                category: Category::Treatment
+            }
+        );
+        assert_eq!(
+            (&sent.id, &sent.person, &sent.team),
+            (&RawValue::Missing, &RawValue::Missing, &RawValue::Missing)
+        );
+        assert_eq!(sent.category, RawValue::Str("treatment".into()));
     }
 
     #[test]
@@ -765,7 +845,7 @@ mod tests {
         let mut r = raw(&[("id", "e-9"), ("kind", "scan"), ("person", "p-12345678")]);
         r.district = RawValue::Other("a number");
         assert_eq!(
-            validate(&r, &region(), now()).unwrap_err(),
+            validate(&mut r.clone(), &region(), now()).unwrap_err(),
             "ts: missing; district: must be a string, got a number"
         );
     }

@@ -210,8 +210,8 @@ pub fn prepare(
     let mut events = Vec::with_capacity(records.len());
     let mut rejected = Vec::new();
     let mut errors = Vec::new();
-    for record in records {
-        let outcome = match &record.event {
+    for mut record in records {
+        let outcome = match &mut record.event {
             Ok(raw) => event::validate(raw, region, now),
             Err(reason) => Err(reason.clone()),
         };
