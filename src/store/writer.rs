@@ -87,7 +87,8 @@ pub(super) struct Writer {
     conn: Connection,
     /// The database file, opened again after a failed write.
     path: PathBuf,
-    /// The side connection: held while checkpointing, replaced on reopening.
+    /// The side connection: replaced on reopening (the loader holds it
+    /// while checkpointing).
     side: Arc<Mutex<Connection>>,
     /// Held around the writer's own SQL, so that the loader's checkpoint
     /// finds no other transaction open.
