@@ -6,7 +6,8 @@
 //! The writer sends each logged group, then seals a segment once it is full
 //! (a row group of events, [`super::writer::ROW_GROUP_ROWS`]) or
 //! `--load-every-ms` old: the loader appends the groups of a segment in one
-//! transaction and commits it with the segment's number recorded
+//! transaction (their events in whole chunks of DuckDB's vectors,
+//! [`CHUNK_ROWS`]: a chunk costs about the same full or not) and commits it with the segment's number recorded
 //! ([`LOADED_SETTING`]), then deletes the segment and publishes its number
 //! ([`Loader::loaded`]): the writer's duplicate check asks DuckDB about the
 //! segments up to it and looks in its own copy of the ids of the later ones.
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 
 use super::StoreError;
@@ -158,10 +160,21 @@ impl Drop for Loader {
     }
 }
 
+/// DuckDB's vector: an append goes in chunks of this many rows, and a
+/// chunk costs about the same whether it is full or not.
+const CHUNK_ROWS: usize = 2048;
+
+/// Events are appended once this many wait (in whole chunks), and all of
+/// them when the segment is sealed.
+const APPEND_AT: usize = 8 * CHUNK_ROWS;
+
 /// The transaction open on the loader's connection.
 struct Open {
     rows: u64,
     since: Instant,
+    /// Events of the transaction not appended yet.
+    waiting: Vec<RecordBatch>,
+    waiting_rows: usize,
 }
 
 struct Work {
@@ -209,13 +222,23 @@ impl Work {
             self.open = Some(Open {
                 rows: 0,
                 since: clock,
+                waiting: Vec::new(),
+                waiting_rows: 0,
             });
         }
         let mut times = Times::default();
-        load_group(&self.conn, group, &mut times)?;
-        let rows = group.events.num_rows() as u64;
-        self.rows += rows;
-        self.open.as_mut().expect("opened above").rows += rows;
+        let rows = group.events.num_rows();
+        let open = self.open.as_mut().expect("opened above");
+        if rows > 0 {
+            open.waiting.push(group.events.clone());
+            open.waiting_rows += rows;
+        }
+        open.rows += rows as u64;
+        self.rows += rows as u64;
+        load_rest(&self.conn, group, &mut times)?;
+        if open.waiting_rows >= APPEND_AT {
+            append_waiting(&self.conn, open, false, &mut times)?;
+        }
         tracing::debug!(
             events = rows,
             append_us = times.append.as_micros() as u64,
@@ -230,13 +253,15 @@ impl Work {
     /// the segment is deleted, its number published, and the WAL bounded.
     fn seal(&mut self, segment: u64) {
         let clock = Instant::now();
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             // The writer seals only segments it wrote to, and every group
             // of them opened the transaction.
             tracing::warn!(segment, "sealing a segment with nothing loaded");
             return;
         };
-        let committed = put_setting(&self.conn, LOADED_SETTING, &segment.to_string())
+        let mut times = Times::default();
+        let committed = append_waiting(&self.conn, &mut open, true, &mut times)
+            .and_then(|()| put_setting(&self.conn, LOADED_SETTING, &segment.to_string()))
             .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
         if let Err(e) = committed {
             self.open = Some(open);
@@ -257,7 +282,8 @@ impl Work {
             segment,
             events = open.rows,
             open_ms = open.since.elapsed().as_millis() as u64,
-            commit_us = commit.as_micros() as u64,
+            append_us = times.append.as_micros() as u64,
+            commit_us = (commit - times.append).as_micros() as u64,
             total_us = clock.elapsed().as_micros() as u64,
             "loaded the ingest log"
         );
@@ -323,18 +349,42 @@ pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<(
     Ok(())
 }
 
-/// Appends a group's rows to their tables, in the transaction open on
-/// `conn`. The events go straight to `events` as one Arrow batch (columns
-/// are copied, not converted value by value); their ids are new, the
+/// Appends the waiting events to `events` as one Arrow batch (columns are
+/// copied, not converted value by value): all of them, or those that fill
+/// whole chunks (the rest wait for the next). Their ids are new, the
 /// writer made sure of it.
-fn load_group(conn: &Connection, group: &Group, times: &mut Times) -> Result<(), StoreError> {
+fn append_waiting(
+    conn: &Connection,
+    open: &mut Open,
+    all: bool,
+    times: &mut Times,
+) -> Result<(), StoreError> {
+    let rows = if all {
+        open.waiting_rows
+    } else {
+        open.waiting_rows / CHUNK_ROWS * CHUNK_ROWS
+    };
+    if rows == 0 {
+        return Ok(());
+    }
     let clock = Instant::now();
-    if group.events.num_rows() > 0 {
-        let mut app = conn.appender("events")?;
-        app.append_record_batch(group.events.clone())?;
-        app.flush()?;
+    let waiting = std::mem::take(&mut open.waiting);
+    let events = arrow::compute::concat_batches(&super::writer::events_schema(), &waiting)
+        .map_err(|e| StoreError::Transaction(format!("joining the events to load: {e}")))?;
+    let mut app = conn.appender("events")?;
+    app.append_record_batch(events.slice(0, rows))?;
+    app.flush()?;
+    open.waiting_rows -= rows;
+    if open.waiting_rows > 0 {
+        open.waiting.push(events.slice(rows, open.waiting_rows));
     }
     times.append += clock.elapsed();
+    Ok(())
+}
+
+/// Appends a group's other rows — its rejected records, its requests' rows
+/// — in the transaction open on `conn`.
+fn load_rest(conn: &Connection, group: &Group, times: &mut Times) -> Result<(), StoreError> {
     let clock = Instant::now();
     let received =
         duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
@@ -404,8 +454,15 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
             let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
             let loaded = (|| {
                 conn.execute_batch("BEGIN TRANSACTION")?;
+                let mut open = Open {
+                    rows: events as u64,
+                    since: clock,
+                    waiting: read.groups.iter().map(|g| g.events.clone()).collect(),
+                    waiting_rows: events,
+                };
+                append_waiting(conn, &mut open, true, &mut times)?;
                 for group in &read.groups {
-                    load_group(conn, group, &mut times)?;
+                    load_rest(conn, group, &mut times)?;
                 }
                 put_setting(conn, LOADED_SETTING, &number.to_string())?;
                 conn.execute_batch("COMMIT")?;
@@ -429,4 +486,75 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
         std::fs::remove_file(&path)?;
     }
     Ok(last + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+
+    /// `n` scans numbered from `first`, as the writer's batch has them.
+    fn scans(first: i64, n: usize) -> RecordBatch {
+        let schema = super::super::writer::events_schema();
+        let seqs: Vec<i64> = (first..first + n as i64).collect();
+        let text = |f: &dyn Fn(i64) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(seqs.iter().map(|&s| f(s))))
+        };
+        let time = || -> ArrayRef { Arc::new(TimestampMicrosecondArray::from(vec![0; n])) };
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|field| match field.name().as_str() {
+                "seq" => Arc::new(Int64Array::from(seqs.clone())) as ArrayRef,
+                "id" => text(&|s| format!("e-{s}")),
+                "person" => text(&|s| format!("p-{s:06}")),
+                "kind" => text(&|_| "scan".into()),
+                "district" => text(&|_| "110101".into()),
+                "source" => text(&|_| "test".into()),
+                "ts" | "received_at" => time(),
+                _ => arrow::array::new_null_array(field.data_type(), n),
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// Events wait until they fill whole chunks; the rest go at the seal,
+    /// and nothing is appended twice or left out.
+    #[test]
+    fn events_are_appended_in_whole_chunks_and_the_rest_at_the_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::open_file(&dir.path().join("l.duckdb")).unwrap();
+        conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        conn.execute_batch("BEGIN TRANSACTION").unwrap();
+        let count = || -> i64 {
+            conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut open = Open {
+            rows: 3_000,
+            since: Instant::now(),
+            waiting: vec![scans(1, 1_000), scans(1_001, 1_000), scans(2_001, 1_000)],
+            waiting_rows: 3_000,
+        };
+        let mut times = Times::default();
+        append_waiting(&conn, &mut open, false, &mut times).unwrap();
+        assert_eq!(count(), 2_048);
+        assert_eq!(open.waiting_rows, 952);
+        let left: Vec<usize> = open.waiting.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(left, [952]);
+        // Fewer than a chunk: nothing until the seal.
+        append_waiting(&conn, &mut open, false, &mut times).unwrap();
+        assert_eq!(count(), 2_048);
+        append_waiting(&conn, &mut open, true, &mut times).unwrap();
+        assert_eq!((count(), open.waiting_rows), (3_000, 0));
+        let seqs: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(seqs, (1, 3_000, 3_000));
+        conn.execute_batch("COMMIT").unwrap();
+    }
 }
