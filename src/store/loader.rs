@@ -173,8 +173,14 @@ struct Open {
     rows: u64,
     since: Instant,
     /// Events of the transaction not appended yet.
-    waiting: Vec<RecordBatch>,
-    waiting_rows: usize,
+    waiting: Waiting,
+}
+
+/// Events waiting to be appended, so that they go in whole chunks.
+#[derive(Default)]
+struct Waiting {
+    batches: Vec<RecordBatch>,
+    rows: usize,
 }
 
 struct Work {
@@ -222,22 +228,21 @@ impl Work {
             self.open = Some(Open {
                 rows: 0,
                 since: clock,
-                waiting: Vec::new(),
-                waiting_rows: 0,
+                waiting: Waiting::default(),
             });
         }
         let mut times = Times::default();
         let rows = group.events.num_rows();
         let open = self.open.as_mut().expect("opened above");
         if rows > 0 {
-            open.waiting.push(group.events.clone());
-            open.waiting_rows += rows;
+            open.waiting.batches.push(group.events.clone());
+            open.waiting.rows += rows;
         }
         open.rows += rows as u64;
         self.rows += rows as u64;
         load_rest(&self.conn, group, &mut times)?;
-        if open.waiting_rows >= APPEND_AT {
-            append_waiting(&self.conn, open, false, &mut times)?;
+        if open.waiting.rows >= APPEND_AT {
+            open.waiting.append(&self.conn, false, &mut times)?;
         }
         tracing::debug!(
             events = rows,
@@ -260,7 +265,9 @@ impl Work {
             return;
         };
         let mut times = Times::default();
-        let committed = append_waiting(&self.conn, &mut open, true, &mut times)
+        let committed = open
+            .waiting
+            .append(&self.conn, true, &mut times)
             .and_then(|()| put_setting(&self.conn, LOADED_SETTING, &segment.to_string()))
             .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
         if let Err(e) = committed {
@@ -349,37 +356,43 @@ pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<(
     Ok(())
 }
 
-/// Appends the waiting events to `events` as one Arrow batch (columns are
-/// copied, not converted value by value): all of them, or those that fill
-/// whole chunks (the rest wait for the next). Their ids are new, the
-/// writer made sure of it.
-fn append_waiting(
-    conn: &Connection,
-    open: &mut Open,
-    all: bool,
-    times: &mut Times,
-) -> Result<(), StoreError> {
-    let rows = if all {
-        open.waiting_rows
-    } else {
-        open.waiting_rows / CHUNK_ROWS * CHUNK_ROWS
-    };
-    if rows == 0 {
-        return Ok(());
+impl Waiting {
+    /// Appends the waiting events to `events` as one Arrow batch (columns
+    /// are copied, not converted value by value): all of them, or those
+    /// that fill whole chunks (the rest wait for the next). Their ids are
+    /// new, the writer made sure of it.
+    fn append(
+        &mut self,
+        conn: &Connection,
+        all: bool,
+        times: &mut Times,
+    ) -> Result<(), StoreError> {
+        let rows = if all {
+            self.rows
+        } else {
+            self.rows / CHUNK_ROWS * CHUNK_ROWS
+        };
+        if rows == 0 {
+            return Ok(());
+        }
+        let clock = Instant::now();
+        let mut batches = std::mem::take(&mut self.batches);
+        // One batch (a group of 16,384 events or more) goes as it is.
+        let events = match batches.len() {
+            1 => batches.pop().expect("one batch"),
+            _ => arrow::compute::concat_batches(&super::writer::events_schema(), &batches)
+                .map_err(|e| StoreError::Transaction(format!("joining the events to load: {e}")))?,
+        };
+        let mut app = conn.appender("events")?;
+        app.append_record_batch(events.slice(0, rows))?;
+        app.flush()?;
+        self.rows -= rows;
+        if self.rows > 0 {
+            self.batches.push(events.slice(rows, self.rows));
+        }
+        times.append += clock.elapsed();
+        Ok(())
     }
-    let clock = Instant::now();
-    let waiting = std::mem::take(&mut open.waiting);
-    let events = arrow::compute::concat_batches(&super::writer::events_schema(), &waiting)
-        .map_err(|e| StoreError::Transaction(format!("joining the events to load: {e}")))?;
-    let mut app = conn.appender("events")?;
-    app.append_record_batch(events.slice(0, rows))?;
-    app.flush()?;
-    open.waiting_rows -= rows;
-    if open.waiting_rows > 0 {
-        open.waiting.push(events.slice(rows, open.waiting_rows));
-    }
-    times.append += clock.elapsed();
-    Ok(())
 }
 
 /// Appends a group's other rows — its rejected records, its requests' rows
@@ -454,13 +467,11 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
             let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
             let loaded = (|| {
                 conn.execute_batch("BEGIN TRANSACTION")?;
-                let mut open = Open {
-                    rows: events as u64,
-                    since: clock,
-                    waiting: read.groups.iter().map(|g| g.events.clone()).collect(),
-                    waiting_rows: events,
+                let mut waiting = Waiting {
+                    batches: read.groups.iter().map(|g| g.events.clone()).collect(),
+                    rows: events,
                 };
-                append_waiting(conn, &mut open, true, &mut times)?;
+                waiting.append(conn, true, &mut times)?;
                 for group in &read.groups {
                     load_rest(conn, group, &mut times)?;
                 }
@@ -530,23 +541,21 @@ mod tests {
             conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
                 .unwrap()
         };
-        let mut open = Open {
+        let mut waiting = Waiting {
+            batches: vec![scans(1, 1_000), scans(1_001, 1_000), scans(2_001, 1_000)],
             rows: 3_000,
-            since: Instant::now(),
-            waiting: vec![scans(1, 1_000), scans(1_001, 1_000), scans(2_001, 1_000)],
-            waiting_rows: 3_000,
         };
         let mut times = Times::default();
-        append_waiting(&conn, &mut open, false, &mut times).unwrap();
+        waiting.append(&conn, false, &mut times).unwrap();
         assert_eq!(count(), 2_048);
-        assert_eq!(open.waiting_rows, 952);
-        let left: Vec<usize> = open.waiting.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(waiting.rows, 952);
+        let left: Vec<usize> = waiting.batches.iter().map(RecordBatch::num_rows).collect();
         assert_eq!(left, [952]);
         // Fewer than a chunk: nothing until the seal.
-        append_waiting(&conn, &mut open, false, &mut times).unwrap();
+        waiting.append(&conn, false, &mut times).unwrap();
         assert_eq!(count(), 2_048);
-        append_waiting(&conn, &mut open, true, &mut times).unwrap();
-        assert_eq!((count(), open.waiting_rows), (3_000, 0));
+        waiting.append(&conn, true, &mut times).unwrap();
+        assert_eq!((count(), waiting.rows), (3_000, 0));
         let seqs: (i64, i64, i64) = conn
             .query_row(
                 "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events",

@@ -247,7 +247,7 @@ impl Segment {
 
     /// Deletes the segment (the writer is stopping, and it is empty).
     pub fn remove(&self) -> Result<(), StoreError> {
-        Ok(std::fs::remove_file(segment_path(&self.dir, self.number))?)
+        remove_segment(&self.dir, self.number)
     }
 
     /// Starts the segment after this one; this one stays, for the loader
