@@ -1,4 +1,6 @@
-//! Body decoders: NDJSON, JSON, CSV and Arrow IPC into [`Record`]s.
+//! Body decoders: NDJSON, JSON, CSV and Arrow IPC, record by record
+//! ([`decode_each`], which ingest checks each record with as it is read) or
+//! into [`Record`]s.
 //!
 //! A decoder never gives up on a whole body for one bad record: each record
 //! carries its own result, its 1-based line (or array index) and the text as
@@ -6,6 +8,7 @@
 //! into records at all (a CSV header without the required columns, a JSON
 //! document that does not parse, a stream that is not Arrow) is refused whole.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use arrow::array::{Array, AsArray};
@@ -74,48 +77,70 @@ pub enum DecodeError {
     Body(String),
 }
 
+/// The record's line, its text as sent (`None` for an Arrow row) and its
+/// fields or why they cannot be read.
+pub type Each<'e> = dyn FnMut(u64, Option<Cow<'_, str>>, Result<RawEvent, String>) + 'e;
+
+/// Every record of a body, in order.
 pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let mut records = Vec::new();
+    decode_each(format, body, &mut |line, raw, event| {
+        records.push(Record {
+            line,
+            raw: raw.map(Cow::into_owned),
+            event,
+        })
+    })?;
+    Ok(records)
+}
+
+/// Reads a body record by record, calling `each` with every one, in order,
+/// as it is read: nothing of a record is kept here, and its text is borrowed
+/// from the body where it can be. A body refused whole (the error) may have
+/// given some records first (an Arrow stream broken after its first batch).
+pub fn decode_each(format: Format, body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     match format {
-        Format::Ndjson => Ok(ndjson(body)),
-        Format::Json => json(body),
-        Format::Csv => csv(body),
+        Format::Ndjson => {
+            ndjson(body, each);
+            Ok(())
+        }
+        Format::Json => json(body, each),
+        Format::Csv => csv(body, each),
         // The Arrow IPC reader can panic on malformed streams (the fuzzer
         // found two in arrow-ipc 60.1) instead of returning an error: such a
-        // body is refused like any unreadable stream.
-        Format::Arrow => std::panic::catch_unwind(|| arrow(body)).unwrap_or_else(|_| {
-            Err(DecodeError::Body(
-                "body is not a readable Arrow IPC stream: its buffers are malformed".into(),
-            ))
-        }),
+        // body is refused like any unreadable stream (what `each` was given
+        // before is thrown away with the body).
+        Format::Arrow => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| arrow(body, each)))
+                .unwrap_or_else(|_| {
+                    Err(DecodeError::Body(
+                        "body is not a readable Arrow IPC stream: its buffers are malformed".into(),
+                    ))
+                })
+        }
     }
 }
 
-fn ndjson(body: &[u8]) -> Vec<Record> {
-    let mut records = Vec::new();
+/// Lines are records; blank lines are skipped.
+fn ndjson(body: &[u8], each: &mut Each<'_>) {
     for (i, line) in body.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let number = i as u64 + 1;
-        let record = match std::str::from_utf8(line) {
-            Ok(text) => Record {
-                line: number,
-                raw: Some(text.to_string()),
-                event: from_json_text(text),
-            },
-            Err(e) => Record {
-                line: number,
-                raw: Some(String::from_utf8_lossy(line).into_owned()),
-                event: Err(format!(
+        match std::str::from_utf8(line) {
+            Ok(text) => each(number, Some(Cow::Borrowed(text)), from_json_text(text)),
+            Err(e) => each(
+                number,
+                Some(String::from_utf8_lossy(line)),
+                Err(format!(
                     "line is not valid UTF-8 (byte {})",
                     e.valid_up_to() + 1
                 )),
-            },
-        };
-        records.push(record);
+            ),
+        }
     }
-    records
 }
 
 fn from_json_text(text: &str) -> Result<RawEvent, String> {
@@ -159,7 +184,7 @@ fn json_type(value: &serde_json::Value) -> &'static str {
     }
 }
 
-fn json(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+fn json(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         DecodeError::Body(format!(
             "body is not valid UTF-8 (byte {})",
@@ -171,27 +196,23 @@ fn json(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         // Keep each element's own text for the rejected table.
         let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
             .map_err(|e| DecodeError::Body(format!("body is not a valid JSON array: {e}")))?;
-        Ok(items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Record {
-                line: i as u64 + 1,
-                raw: Some(item.get().to_string()),
-                event: from_json_text(item.get()),
-            })
-            .collect())
+        for (i, item) in items.into_iter().enumerate() {
+            let text = item.get();
+            each(
+                i as u64 + 1,
+                Some(Cow::Borrowed(text)),
+                from_json_text(text),
+            );
+        }
     } else {
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| DecodeError::Body(format!("body is not valid JSON: {e}")))?;
-        Ok(vec![Record {
-            line: 1,
-            raw: Some(text.trim().to_string()),
-            event: from_json_value(&value),
-        }])
+        each(1, Some(Cow::Borrowed(text.trim())), from_json_value(&value));
     }
+    Ok(())
 }
 
-fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+fn csv(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -214,7 +235,6 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         return Err(DecodeError::MissingColumns(missing));
     }
 
-    let mut records = Vec::new();
     let mut row = csv::ByteRecord::new();
     // Newlines in `body[..counted]`.
     let (mut newlines, mut counted) = (0u64, 0usize);
@@ -225,11 +245,11 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
             Ok(more) => more,
             Err(e) => {
                 // A broken row (e.g. an unclosed quote) ends what can be read.
-                records.push(Record {
+                each(
                     line,
-                    raw: Some(String::from_utf8_lossy(&body[start.min(body.len())..]).into_owned()),
-                    event: Err(format!("CSV row cannot be read: {e}")),
-                });
+                    Some(String::from_utf8_lossy(&body[start.min(body.len())..])),
+                    Err(format!("CSV row cannot be read: {e}")),
+                );
                 break;
             }
         };
@@ -249,11 +269,10 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         newlines += body[counted..start].iter().filter(|&&b| b == b'\n').count() as u64;
         counted = start;
         let line = newlines + 1;
-        let raw = Some(
-            String::from_utf8_lossy(&body[start..end])
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        );
+        let raw = match String::from_utf8_lossy(&body[start..end]) {
+            Cow::Borrowed(text) => Cow::Borrowed(text.trim_end_matches(['\r', '\n'])),
+            Cow::Owned(text) => Cow::Owned(text.trim_end_matches(['\r', '\n']).to_string()),
+        };
         let event = if row.len() != names.len() {
             Err(format!(
                 "row has {} fields, the header has {}",
@@ -263,9 +282,9 @@ fn csv(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         } else {
             csv_row(&names, &row)
         };
-        records.push(Record { line, raw, event });
+        each(line, Some(raw), event);
     }
-    Ok(records)
+    Ok(())
 }
 
 fn csv_row(names: &[String], row: &csv::ByteRecord) -> Result<RawEvent, String> {
@@ -284,7 +303,7 @@ fn csv_row(names: &[String], row: &csv::ByteRecord) -> Result<RawEvent, String> 
     Ok(raw)
 }
 
-fn arrow(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
+fn arrow(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     let reader = StreamReader::try_new(Cursor::new(body), None)
         .map_err(|e| DecodeError::Body(format!("body is not an Arrow IPC stream: {e}")))?;
     let schema = reader.schema();
@@ -329,7 +348,6 @@ fn arrow(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         }
     }
 
-    let mut records = Vec::new();
     let mut row_number = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| DecodeError::Body(format!("Arrow stream broken: {e}")))?;
@@ -355,14 +373,10 @@ fn arrow(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
             for (name, column) in &columns {
                 *raw.field_mut(name).expect("a known field") = column.value(i);
             }
-            records.push(Record {
-                line: row_number,
-                raw: None,
-                event: Ok(raw),
-            });
+            each(row_number, None, Ok(raw));
         }
     }
-    Ok(records)
+    Ok(())
 }
 
 enum Column {
@@ -390,7 +404,11 @@ mod tests {
 
     #[test]
     fn ndjson_keeps_each_line_apart() {
-        let records = ndjson(b"{\"id\":\"a\",\"person\":7}\n\nnot json\n\xff\xfe\n[1]\r\n");
+        let records = decode(
+            Format::Ndjson,
+            b"{\"id\":\"a\",\"person\":7}\n\nnot json\n\xff\xfe\n[1]\r\n",
+        )
+        .unwrap();
         assert_eq!(records.len(), 4);
         assert_eq!(records[0].line, 1);
         let first = records[0].event.as_ref().unwrap();
@@ -440,26 +458,33 @@ mod tests {
 
     #[test]
     fn json_arrays_number_their_elements_from_one() {
-        let records = json(br#"[{"id":"a"}, 5, {"id":"b","extra":{"x":1}}]"#).unwrap();
+        let records = decode(
+            Format::Json,
+            br#"[{"id":"a"}, 5, {"id":"b","extra":{"x":1}}]"#,
+        )
+        .unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[1].line, 2);
         assert_eq!(records[1].raw.as_deref(), Some("5"));
         assert_eq!(records[2].event.as_ref().unwrap().id, s("b"));
         assert_eq!(
-            json(br#"{"id":"only"}"#).unwrap()[0]
+            decode(Format::Json, br#"{"id":"only"}"#).unwrap()[0]
                 .event
                 .as_ref()
                 .unwrap()
                 .id,
             s("only")
         );
-        assert!(matches!(json(b"[{\"id\":"), Err(DecodeError::Body(_))));
+        assert!(matches!(
+            decode(Format::Json, b"[{\"id\":"),
+            Err(DecodeError::Body(_))
+        ));
     }
 
     #[test]
     fn csv_header_must_name_the_required_columns() {
         assert_eq!(
-            csv(b"id,kind,person\n1,scan,p-123456\n"),
+            decode(Format::Csv, b"id,kind,person\n1,scan,p-123456\n"),
             Err(DecodeError::MissingColumns(vec![
                 "ts".into(),
                 "district".into()
@@ -473,7 +498,7 @@ mod tests {
                     e1,2017-06-28T10:00:00+08:00,scan,110106,p-000001,\"hall,\nnorth\"\n\
                     e2,2017-06-28T10:00:00+08:00,scan,110106\n\
                     e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003,,extra\n";
-        let records = csv(body.as_bytes()).unwrap();
+        let records = decode(Format::Csv, body.as_bytes()).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[0].line, 2);
         let first = records[0].event.as_ref().unwrap();
@@ -500,7 +525,7 @@ mod tests {
                     e1,2017-06-28T10:00:00+08:00,scan,110106,\"p-0\r\n01\"\r\n\
                     e2,2017-06-28T10:00:00+08:00,scan\r\n\r\n\
                     e3,2017-06-28T10:00:00+08:00,scan,110106,p-000003\r\n";
-        let records = csv(body.as_bytes()).unwrap();
+        let records = decode(Format::Csv, body.as_bytes()).unwrap();
         let lines: Vec<(u64, &str)> = records
             .iter()
             .map(|r| (r.line, r.raw.as_deref().unwrap_or_default()))

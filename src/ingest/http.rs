@@ -1,5 +1,6 @@
 //! `POST /api/v1/events`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use axum::Json;
@@ -7,10 +8,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use foldhash::quality::RandomState;
 use serde::Serialize;
 
 use super::decode::{self, DecodeError, Format};
-use super::event;
+use super::event::{self, RawEvent};
 use crate::server::AppState;
 use crate::store::{Batch, Rejected, StoreError};
 use crate::time;
@@ -170,79 +172,37 @@ async fn ingest(
 
 type Prepared = Result<(Batch, Answer), (Batch, String)>;
 
-/// Decodes and validates a body into what to store and what to answer.
+/// Decodes and validates a body into what to store and what to answer,
+/// record by record as it is read: a valid record's fields move into its
+/// event, and its text is copied only if it is rejected.
 pub fn prepare(
     bytes: &[u8],
     format: Format,
     region: &crate::region::Region,
     source: &str,
 ) -> Prepared {
-    let records = match decode::decode(format, bytes) {
-        Ok(records) => records,
-        Err(e) => {
-            let raw = match format {
-                Format::Arrow => format!(
-                    "({} bytes of binary data that are not a readable Arrow stream)",
-                    bytes.len()
-                ),
-                _ => String::from_utf8_lossy(bytes).into_owned(),
-            };
-            let message = match &e {
-                DecodeError::MissingColumns(_) => e.to_string(),
-                DecodeError::Body(m) => m.clone(),
-            };
-            let batch = Batch {
-                source: source.to_string(),
-                format,
-                events: Vec::new(),
-                rejected: vec![Rejected {
-                    line: 0,
-                    event_id: None,
-                    reason: message.clone(),
-                    raw,
-                }],
-                repeats: 0,
-            };
-            return Err((batch, message));
-        }
+    let mut check = Check {
+        region,
+        now: time::now_beijing_micros(),
+        events: Vec::new(),
+        rejected: Vec::new(),
+        errors: Vec::new(),
     };
-    let now = time::now_beijing_micros();
-    let mut events = Vec::with_capacity(records.len());
-    let mut rejected = Vec::new();
-    let mut errors = Vec::new();
-    for mut record in records {
-        let outcome = match &mut record.event {
-            Ok(raw) => event::validate(raw, region, now),
-            Err(reason) => Err(reason.clone()),
-        };
-        match outcome {
-            Ok(event) => events.push(event),
-            Err(reason) => {
-                let raw_event = record.event.as_ref().ok();
-                let id = raw_event.and_then(|raw| raw.id_text()).map(str::to_string);
-                if errors.len() < MAX_ERRORS {
-                    errors.push(LineError {
-                        line: record.line,
-                        id: id.clone(),
-                        error: reason.clone(),
-                    });
-                }
-                let raw = record
-                    .raw
-                    .or_else(|| raw_event.map(|raw| raw.to_json()))
-                    .unwrap_or_default();
-                rejected.push(Rejected {
-                    line: record.line,
-                    event_id: id,
-                    reason,
-                    raw,
-                });
-            }
-        }
+    if let Err(e) = decode::decode_each(format, bytes, &mut |line, raw, fields| {
+        check.record(line, raw, fields)
+    }) {
+        return Err(refused(bytes, format, source, &e));
     }
+    let Check {
+        mut events,
+        rejected,
+        errors,
+        ..
+    } = check;
     // An id the request repeats is stored once: the first one wins.
     let before = events.len();
-    let mut ids: HashSet<&str> = HashSet::with_capacity(before);
+    let mut ids: HashSet<&str, RandomState> =
+        HashSet::with_capacity_and_hasher(before, RandomState::default());
     let first: Vec<bool> = events.iter().map(|e| ids.insert(e.id.as_str())).collect();
     drop(ids);
     let mut keep = first.into_iter();
@@ -264,4 +224,190 @@ pub fn prepare(
         },
         answer,
     ))
+}
+
+/// The events of a body, and its records rejected, as they are checked.
+struct Check<'r> {
+    region: &'r crate::region::Region,
+    now: i64,
+    events: Vec<event::Event>,
+    rejected: Vec<Rejected>,
+    /// The first [`MAX_ERRORS`], for the answer.
+    errors: Vec<LineError>,
+}
+
+impl Check<'_> {
+    /// Validates one record: a valid one becomes an event, any other is
+    /// kept as sent (`raw`; an Arrow row's fields written out) with why.
+    fn record(&mut self, line: u64, raw: Option<Cow<'_, str>>, fields: Result<RawEvent, String>) {
+        let (reason, fields) = match fields {
+            Ok(mut fields) => match event::validate(&mut fields, self.region, self.now) {
+                Ok(event) => {
+                    self.events.push(event);
+                    return;
+                }
+                Err(reason) => (reason, Some(fields)),
+            },
+            Err(reason) => (reason, None),
+        };
+        let id = fields
+            .as_ref()
+            .and_then(|f| f.id_text())
+            .map(str::to_string);
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(LineError {
+                line,
+                id: id.clone(),
+                error: reason.clone(),
+            });
+        }
+        let raw = raw
+            .map(Cow::into_owned)
+            .or_else(|| fields.as_ref().map(RawEvent::to_json))
+            .unwrap_or_default();
+        self.rejected.push(Rejected {
+            line,
+            event_id: id,
+            reason,
+            raw,
+        });
+    }
+}
+
+/// A body that cannot be split into records: kept whole as one rejected
+/// record, and the request refused.
+fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batch, String) {
+    let raw = match format {
+        Format::Arrow => format!(
+            "({} bytes of binary data that are not a readable Arrow stream)",
+            bytes.len()
+        ),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let message = match e {
+        DecodeError::MissingColumns(_) => e.to_string(),
+        DecodeError::Body(m) => m.clone(),
+    };
+    let batch = Batch {
+        source: source.to_string(),
+        format,
+        events: Vec::new(),
+        rejected: vec![Rejected {
+            line: 0,
+            event_id: None,
+            reason: message.clone(),
+            raw,
+        }],
+        repeats: 0,
+    };
+    (batch, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::Region;
+
+    /// NDJSON is checked as it is read: each rejected line keeps its text
+    /// as sent (a line that is not UTF-8 with the bad bytes replaced), the
+    /// valid ones become events in order, a repeated id counts once.
+    #[test]
+    fn ndjson_lines_are_checked_as_read_and_the_rejected_kept_as_sent() {
+        let region = Region::load("beijing").unwrap();
+        let scan = |id: &str, district: &str| {
+            format!(
+                r#"{{"id":"{id}","ts":"2026-11-30T09:00:00+08:00","kind":"scan","district":"{district}","person":"p-0000000{}"}}"#,
+                id.len()
+            )
+        };
+        let mut body = Vec::new();
+        body.extend(format!("{}\r\n", scan("a", "110106")).bytes());
+        body.extend(b"\n   \n");
+        body.extend(format!("{}\r\n", scan("bb", "110100")).bytes());
+        body.extend(b"{\"id\":\"c\xff\"}\n");
+        body.extend(b"not json\n");
+        body.extend(format!("{}\n", scan("a", "110108")).bytes());
+        body.extend(scan("dddd", "110108").bytes());
+        let (batch, answer) = prepare(&body, Format::Ndjson, &region, "k").unwrap();
+        let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a", "dddd"]);
+        assert_eq!(
+            batch.events[1].district,
+            region.district_index("110108").unwrap()
+        );
+        assert_eq!(
+            (batch.repeats, answer.duplicates, answer.rejected),
+            (1, 1, 3)
+        );
+        let rejected: Vec<(u64, Option<&str>, &str)> = batch
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.event_id.as_deref(), r.raw.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (4, Some("bb"), scan("bb", "110100").as_str()),
+                (5, None, "{\"id\":\"c\u{fffd}\"}"),
+                (6, None, "not json"),
+            ]
+        );
+        assert_eq!(answer.errors[1].error, "line is not valid UTF-8 (byte 9)");
+        assert!(answer.errors[0].error.starts_with("district: \"110100\""));
+        assert_eq!(
+            answer.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [4, 5, 6]
+        );
+    }
+
+    /// An Arrow stream broken after its first batch is refused whole: the
+    /// first batch's rows, checked as they were read, are not stored.
+    #[test]
+    fn an_arrow_stream_broken_after_a_batch_is_refused_whole() {
+        use arrow::array::{ArrayRef, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        use std::sync::Arc;
+
+        let region = Region::load("beijing").unwrap();
+        let fields = ["id", "ts", "kind", "district", "person"];
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|f| Field::new(*f, DataType::Utf8, false))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = |id: &str| {
+            let values = [
+                id,
+                "2026-11-30T09:00:00+08:00",
+                "scan",
+                "110106",
+                "p-00000001",
+            ];
+            let columns: Vec<ArrayRef> = values
+                .iter()
+                .map(|v| Arc::new(StringArray::from(vec![*v])) as ArrayRef)
+                .collect();
+            arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap()
+        };
+        let mut body = Vec::new();
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut body, &schema).unwrap();
+        writer.write(&batch("a1")).unwrap();
+        writer.flush().unwrap();
+        let first = writer.get_ref().len();
+        writer.write(&batch("a2")).unwrap();
+        writer.finish().unwrap();
+        drop(writer);
+
+        let (whole, answer) = prepare(&body, Format::Arrow, &region, "k").unwrap();
+        assert_eq!(whole.events.len(), 2);
+        assert_eq!(answer.rejected, 0);
+
+        let cut = &body[..first + 40];
+        let (refused, message) = prepare(cut, Format::Arrow, &region, "k").unwrap_err();
+        assert!(message.starts_with("Arrow stream broken"), "{message}");
+        assert!(refused.events.is_empty());
+        assert_eq!(refused.rejected.len(), 1);
+        assert_eq!(refused.rejected[0].reason, message);
+    }
 }
