@@ -7,8 +7,9 @@
 //! (a row group of events, [`super::writer::ROW_GROUP_ROWS`]) or
 //! `--load-every-ms` old: the loader appends the groups of a segment in one
 //! transaction (their events in whole chunks of DuckDB's vectors,
-//! [`CHUNK_ROWS`]: a chunk costs about the same full or not) and commits it with the segment's number recorded
-//! ([`LOADED_SETTING`]), then deletes the segment and publishes its number
+//! [`CHUNK_ROWS`]: a chunk costs about the same full or not; their requests'
+//! rows and rejected records at the seal, one append a table) and commits it
+//! with the segment's number recorded ([`LOADED_SETTING`]), then deletes the segment and publishes its number
 //! ([`Loader::loaded`]): the writer's duplicate check asks DuckDB about the
 //! segments up to it and looks in its own copy of the ids of the later ones.
 //!
@@ -174,6 +175,10 @@ struct Open {
     since: Instant,
     /// Events of the transaction not appended yet.
     waiting: Waiting,
+    /// The groups' other rows (requests, rejected records), written at the
+    /// seal: a row written alone costs DuckDB most of a millisecond, many
+    /// in one append hardly more.
+    rests: Vec<log::Rest>,
 }
 
 /// Events waiting to be appended, so that they go in whole chunks.
@@ -203,7 +208,7 @@ impl Work {
         for job in rx {
             match job {
                 Job::Group(group) if !self.failed => {
-                    if let Err(e) = self.load(&group) {
+                    if let Err(e) = self.load(group) {
                         self.fail(&e, "loading a group into the database failed");
                     }
                 }
@@ -221,7 +226,7 @@ impl Work {
         }
     }
 
-    fn load(&mut self, group: &Group) -> Result<(), StoreError> {
+    fn load(&mut self, group: Group) -> Result<(), StoreError> {
         let clock = Instant::now();
         if self.open.is_none() {
             self.conn.execute_batch("BEGIN TRANSACTION")?;
@@ -229,25 +234,25 @@ impl Work {
                 rows: 0,
                 since: clock,
                 waiting: Waiting::default(),
+                rests: Vec::new(),
             });
         }
         let mut times = Times::default();
         let rows = group.events.num_rows();
         let open = self.open.as_mut().expect("opened above");
         if rows > 0 {
-            open.waiting.batches.push(group.events.clone());
+            open.waiting.batches.push(group.events);
             open.waiting.rows += rows;
         }
+        open.rests.push(group.rest);
         open.rows += rows as u64;
         self.rows += rows as u64;
-        load_rest(&self.conn, group, &mut times)?;
         if open.waiting.rows >= APPEND_AT {
             open.waiting.append(&self.conn, false, &mut times)?;
         }
         tracing::debug!(
             events = rows,
             append_us = times.append.as_micros() as u64,
-            rest_us = times.rest.as_micros() as u64,
             total_us = clock.elapsed().as_micros() as u64,
             "loaded a group"
         );
@@ -268,6 +273,7 @@ impl Work {
         let committed = open
             .waiting
             .append(&self.conn, true, &mut times)
+            .and_then(|()| load_rest(&self.conn, &open.rests, &mut times))
             .and_then(|()| put_setting(&self.conn, LOADED_SETTING, &segment.to_string()))
             .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
         if let Err(e) = committed {
@@ -290,7 +296,8 @@ impl Work {
             events = open.rows,
             open_ms = open.since.elapsed().as_millis() as u64,
             append_us = times.append.as_micros() as u64,
-            commit_us = (commit - times.append).as_micros() as u64,
+            rest_us = times.rest.as_micros() as u64,
+            commit_us = (commit - times.append - times.rest).as_micros() as u64,
             total_us = clock.elapsed().as_micros() as u64,
             "loaded the ingest log"
         );
@@ -395,18 +402,23 @@ impl Waiting {
     }
 }
 
-/// Appends a group's other rows — its rejected records, its requests' rows
-/// — in the transaction open on `conn`.
-fn load_rest(conn: &Connection, group: &Group, times: &mut Times) -> Result<(), StoreError> {
+/// Appends the groups' other rows — their rejected records, their
+/// requests' rows — in the transaction open on `conn`: one append a table.
+fn load_rest(conn: &Connection, rests: &[log::Rest], times: &mut Times) -> Result<(), StoreError> {
+    use duckdb::types::{TimeUnit, Value};
     let clock = Instant::now();
-    let received =
-        duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, group.rest.received);
-    if group.rest.requests.iter().any(|r| !r.rejected.is_empty()) {
+    let requests = || {
+        rests.iter().flat_map(|rest| {
+            let received = Value::Timestamp(TimeUnit::Microsecond, rest.received);
+            rest.requests.iter().map(move |r| (received.clone(), r))
+        })
+    };
+    if requests().any(|(_, r)| !r.rejected.is_empty()) {
         let mut app = conn.appender("rejected")?;
-        for request in &group.rest.requests {
+        for (received, request) in requests() {
             for r in &request.rejected {
                 app.append_row(params![
-                    received.clone(),
+                    received,
                     request.source,
                     request.format,
                     r.line as i64,
@@ -418,20 +430,19 @@ fn load_rest(conn: &Connection, group: &Group, times: &mut Times) -> Result<(), 
         }
         app.flush()?;
     }
-    // A prepared insert: an appender costs a millisecond to set up, for a
-    // row or a few.
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO ingest_requests VALUES (make_timestamp(?::BIGINT), ?, ?, ?, ?, ?)",
-    )?;
-    for r in &group.rest.requests {
-        insert.execute(params![
-            group.rest.received,
-            r.source,
-            r.format,
-            r.accepted,
-            r.duplicates,
-            r.rejected.len() as i64,
-        ])?;
+    if requests().next().is_some() {
+        let mut app = conn.appender("ingest_requests")?;
+        for (received, r) in requests() {
+            app.append_row(params![
+                received,
+                r.source,
+                r.format,
+                r.accepted,
+                r.duplicates,
+                r.rejected.len() as i64,
+            ])?;
+        }
+        app.flush()?;
     }
     times.rest += clock.elapsed();
     Ok(())
@@ -464,17 +475,18 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
             }
             let clock = Instant::now();
             let mut times = Times::default();
-            let events: usize = read.groups.iter().map(|g| g.events.num_rows()).sum();
+            let groups = read.groups.len();
+            let (batches, rests): (Vec<RecordBatch>, Vec<log::Rest>) =
+                read.groups.into_iter().map(|g| (g.events, g.rest)).unzip();
+            let events: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let loaded = (|| {
                 conn.execute_batch("BEGIN TRANSACTION")?;
                 let mut waiting = Waiting {
-                    batches: read.groups.iter().map(|g| g.events.clone()).collect(),
+                    batches,
                     rows: events,
                 };
                 waiting.append(conn, true, &mut times)?;
-                for group in &read.groups {
-                    load_rest(conn, group, &mut times)?;
-                }
+                load_rest(conn, &rests, &mut times)?;
                 put_setting(conn, LOADED_SETTING, &number.to_string())?;
                 conn.execute_batch("COMMIT")?;
                 Ok::<_, StoreError>(())
@@ -488,7 +500,7 @@ pub(super) fn recover(conn: &Connection, database: &Path) -> Result<u64, StoreEr
             }
             tracing::info!(
                 segment = number,
-                groups = read.groups.len(),
+                groups,
                 events,
                 ms = clock.elapsed().as_millis() as u64,
                 "loaded the ingest log's events the database did not have"
@@ -565,5 +577,113 @@ mod tests {
             .unwrap();
         assert_eq!(seqs, (1, 3_000, 3_000));
         conn.execute_batch("COMMIT").unwrap();
+    }
+
+    /// The other rows of a transaction's groups go in one append a table,
+    /// each with its own group's time.
+    #[test]
+    fn the_groups_requests_and_rejected_records_are_written_together() {
+        use super::super::Rejected;
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::open_file(&dir.path().join("r.duckdb")).unwrap();
+        conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        let rejected = |line: u64, id: Option<&str>| Rejected {
+            line,
+            event_id: id.map(str::to_string),
+            reason: format!("reason {line}"),
+            raw: format!("raw {line}"),
+        };
+        let request = |source: &str, accepted: i64, rejected: Vec<Rejected>| log::RequestRow {
+            source: source.into(),
+            format: "ndjson".into(),
+            accepted,
+            duplicates: accepted / 5,
+            rejected,
+        };
+        let rests = vec![
+            log::Rest {
+                received: 1_000_000,
+                requests: vec![request("a", 10, vec![rejected(3, Some("e-3"))])],
+            },
+            log::Rest {
+                received: 2_000_000,
+                requests: vec![
+                    request("b", 0, vec![rejected(1, None), rejected(2, Some("e-2"))]),
+                    request("c", 25, vec![]),
+                ],
+            },
+        ];
+        let mut times = Times::default();
+        conn.execute_batch("BEGIN TRANSACTION").unwrap();
+        load_rest(&conn, &rests, &mut times).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        let requests: Vec<(i64, String, i64, i64, i64)> = conn
+            .prepare(
+                "SELECT epoch_us(received_at), source, accepted, duplicates, rejected
+                 FROM ingest_requests ORDER BY source",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            requests,
+            [
+                (1_000_000, "a".into(), 10, 2, 1),
+                (2_000_000, "b".into(), 0, 0, 2),
+                (2_000_000, "c".into(), 25, 5, 0),
+            ]
+        );
+        let rows: Vec<(i64, String, i64, Option<String>, String, String)> = conn
+            .prepare(
+                "SELECT epoch_us(received_at), source, line, event_id, reason, raw
+                 FROM rejected ORDER BY source, line",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    1_000_000,
+                    "a".into(),
+                    3,
+                    Some("e-3".into()),
+                    "reason 3".into(),
+                    "raw 3".into()
+                ),
+                (
+                    2_000_000,
+                    "b".into(),
+                    1,
+                    None,
+                    "reason 1".into(),
+                    "raw 1".into()
+                ),
+                (
+                    2_000_000,
+                    "b".into(),
+                    2,
+                    Some("e-2".into()),
+                    "reason 2".into(),
+                    "raw 2".into()
+                ),
+            ]
+        );
     }
 }
