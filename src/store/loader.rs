@@ -8,10 +8,11 @@
 //! `--load-every-ms` old: the loader appends the groups of a segment in one
 //! transaction (their events in whole chunks of DuckDB's vectors,
 //! [`CHUNK_ROWS`]: a chunk costs about the same full or not; their requests'
-//! rows and rejected records at the seal, one append a table) and commits it
-//! with the segment's number recorded ([`LOADED_SETTING`]), then deletes the segment and publishes its number
-//! ([`Loader::loaded`]): the writer's duplicate check asks DuckDB about the
-//! segments up to it and looks in its own copy of the ids of the later ones.
+//! rows and rejected records at the seal, one append a table) and commits
+//! it with the segment's number recorded ([`LOADED_SETTING`]), then deletes
+//! the segment and publishes its number ([`Loader::loaded`]): the writer's
+//! duplicate check asks DuckDB about the segments up to it and looks in its
+//! own copy of the ids of the later ones.
 //!
 //! A failed append or commit voids the transaction; the loader then drops
 //! what it is sent (it is in the log) and says so ([`Loader::failed`]): the
