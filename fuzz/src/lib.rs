@@ -23,10 +23,11 @@ pub mod ingest {
 
 #[path = "../../src/publish"]
 pub mod publish {
+    pub mod delta;
     pub mod protocol;
 }
 
-use ingest::decode::{Format, decode};
+use ingest::decode::{Format, decode_each};
 use ingest::event::validate;
 
 /// A fixed "now" (2017-06-28 12:00 Beijing), so a run repeats exactly.
@@ -42,15 +43,13 @@ fn decode_and_validate_inner(format: Format, body: &[u8]) {
     thread_local! {
         static REGION: region::Region = region::Region::load("beijing").expect("the built-in region");
     }
-    let Ok(records) = decode(format, body) else {
-        return;
-    };
+    // As `prepare` does: each record validated as it is decoded.
     REGION.with(|region| {
-        for record in &records {
-            if let Ok(raw) = &record.event {
-                let _ = validate(raw, region, NOW_MICROS);
+        let _ = decode_each(format, body, &mut |_, _, fields| {
+            if let Ok(mut raw) = fields {
+                let _ = validate(&mut raw, region, NOW_MICROS);
             }
-        }
+        });
     });
 }
 
@@ -63,7 +62,7 @@ thread_local! {
 /// aborts the process, which libFuzzer records as a crash.
 ///
 /// libfuzzer-sys's own panic hook aborts on every panic, even one that the
-/// server's code catches on purpose (`decode` runs the Arrow reader under
+/// server's code catches on purpose (`decode_each` runs the Arrow reader under
 /// `catch_unwind`, since arrow-ipc can panic on a malformed stream). This hook
 /// only keeps the message, so a caught panic is, as in the server, an answer
 /// and not a failure.

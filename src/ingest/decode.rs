@@ -1,6 +1,5 @@
 //! Body decoders: NDJSON, JSON, CSV and Arrow IPC, record by record
-//! ([`decode_each`], which ingest checks each record with as it is read) or
-//! into [`Record`]s.
+//! ([`decode_each`]: ingest checks each record as it is read).
 //!
 //! A decoder never gives up on a whole body for one bad record: each record
 //! carries its own result, its 1-based line (or array index) and the text as
@@ -56,7 +55,8 @@ impl Format {
     }
 }
 
-/// One record of a body.
+/// One record of a body (what the tests read).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// 1-based line (NDJSON, CSV) or array index (JSON), or row (Arrow).
@@ -81,7 +81,8 @@ pub enum DecodeError {
 /// fields or why they cannot be read.
 pub type Each<'e> = dyn FnMut(u64, Option<Cow<'_, str>>, Result<RawEvent, String>) + 'e;
 
-/// Every record of a body, in order.
+/// Every record of a body, in order (what the tests read).
+#[cfg(test)]
 pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let mut records = Vec::new();
     decode_each(format, body, &mut |line, raw, event| {
