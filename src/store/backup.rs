@@ -168,6 +168,12 @@ pub fn backup(data: &Path, to: &Path) -> Result<Written, BackupError> {
         .is_empty()
     {
         crate::store::load_ingest_log(&database).map_err(|e| match e {
+            crate::store::StoreError::Open(detail) if detail.contains("Could not set lock") => {
+                BackupError::InUse {
+                    path: database.clone(),
+                    detail,
+                }
+            }
             crate::store::StoreError::Db(e) => in_use(e),
             e => BackupError::Log(e.to_string()),
         })?;

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod backup;
+mod database;
 mod ids;
 pub mod index;
 mod loader;
@@ -33,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ingest::decode::Format;
 use crate::ingest::event::Event;
 use crate::region::Region;
+use database::Database;
 
 pub use loader::{WAL_CHECKPOINT_BYTES, wal_bytes};
 pub use writer::{LOAD_EVERY, Replayed};
@@ -43,6 +45,9 @@ pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] duckdb::Error),
+    /// DuckDB could not open the file (held by another process, say).
+    #[error("opening the database: {0}")]
+    Open(String),
     /// A group commit failed; nothing of it was stored.
     #[error("the transaction failed: {0}")]
     Transaction(String),
@@ -118,7 +123,7 @@ pub struct Store {
     tx: mpsc::Sender<Command>,
     /// A second connection for the console's reads and the access tables
     /// (see [`access`]).
-    side: Arc<Mutex<duckdb::Connection>>,
+    side: Arc<Mutex<database::Conn>>,
 }
 
 /// The `settings` key naming the saved aggregator this database vouches for.
@@ -217,11 +222,12 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = open_file(path)?;
+        let db = Database::open(path)?;
+        let conn = db.connect()?;
         renew_events(&conn)?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
-        let segment = loader::recover(&conn, path)?;
+        let segment = loader::recover(&db, path)?;
         let settings = writer::settings(&conn)?;
         let resumed = match replay_into.resume() {
             Some(resume) => match writer::vouches(&conn, &settings, resume)? {
@@ -241,10 +247,11 @@ impl Store {
             events: resumed.as_ref().map_or(0, |r| r.events) + replayed.applied + replayed.skipped,
         };
         let access = access::load(&conn, crate::time::now_beijing_micros())?;
-        let side = Arc::new(Mutex::new(conn.try_clone()?));
+        let side = Arc::new(Mutex::new(db.connect()?));
         let (tx, rx) = mpsc::channel(1024);
+        drop(conn);
         let writer = writer::Writer::new(
-            conn,
+            &db,
             path,
             side.clone(),
             region.clone(),
@@ -310,27 +317,8 @@ impl Store {
 /// does: for what opens the file while the server is stopped (a backup after
 /// a kill, the crash tests).
 pub fn load_ingest_log(database: &Path) -> Result<(), StoreError> {
-    let conn = open_file(database)?;
-    loader::recover(&conn, database)?;
+    loader::recover(&Database::open(database)?, database)?;
     Ok(())
-}
-
-/// Opens the events database as the store keeps it:
-/// - without vacuuming at checkpoints. Events are never deleted, so
-///   vacuuming has nothing to reclaim; what it did was merge the partly
-///   filled row group each checkpoint leaves with its neighbours, writing
-///   them again at the next checkpoint (half of a checkpoint's cost at full
-///   ingest, docs/performance.md);
-/// - with DuckDB's own checkpoint at commit only past twice the writer's WAL
-///   bound: the writer chooses the moment ([`writer::ROW_GROUP_ROWS`]).
-pub(crate) fn open_file(path: &Path) -> Result<duckdb::Connection, StoreError> {
-    let config = duckdb::Config::default()
-        .with("max_vacuum_tasks", "0")?
-        .with(
-            "checkpoint_threshold",
-            format!("{}b", 2 * WAL_CHECKPOINT_BYTES),
-        )?;
-    Ok(duckdb::Connection::open_with_flags(path, config)?)
 }
 
 /// Makes `events` again as `sql/schema.sql` has it, when a database made

@@ -14,6 +14,7 @@ use arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 use tokio::sync::mpsc;
 
+use super::database::{Conn, Database};
 use super::ids::{self, StoredIds};
 use super::loader::{Job, Loader, put_setting, recover};
 use super::log::{self, Group, RequestRow, Rest, Segment};
@@ -29,7 +30,7 @@ const GROUP_MAX_EVENTS: usize = 200_000;
 /// DuckDB keeps a table in row groups of this many rows (its default). A
 /// checkpoint leaves the rows it wrote as full groups and one partly filled
 /// group, which stays as it is (the store does not vacuum, see
-/// [`super::open_file`]); checkpointing just after the events fill a group
+/// [`Database::open`]); checkpointing just after the events fill a group
 /// keeps that last group small and the others full. With a 16 MiB WAL
 /// bound choosing the moment, DuckDB's vacuum wrote the partly filled
 /// groups again, half of each checkpoint's cost (docs/performance.md). A
@@ -84,12 +85,12 @@ type Pending = (
 );
 
 pub(super) struct Writer {
-    conn: Connection,
+    conn: Conn,
     /// The database file, opened again after a failed write.
     path: PathBuf,
     /// The side connection: replaced on reopening (the loader holds it
     /// while checkpointing).
-    side: Arc<Mutex<Connection>>,
+    side: Arc<Mutex<Conn>>,
     /// Held around the writer's own SQL, so that the loader's checkpoint
     /// finds no other transaction open.
     writer_sql: Arc<Mutex<()>>,
@@ -127,21 +128,22 @@ impl Writer {
     /// A writer appending to the log's segment `segment` ([`recover`] says
     /// which).
     pub(super) fn new(
-        conn: Connection,
+        db: &Arc<Database>,
         path: &Path,
-        side: Arc<Mutex<Connection>>,
+        side: Arc<Mutex<Conn>>,
         region: Region,
         accepted: std_mpsc::Sender<super::Accepted>,
         segment: u64,
         load_every: std::time::Duration,
     ) -> Result<Writer, StoreError> {
+        let conn = db.connect()?;
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         let next_seq = next_seq(&conn)?;
         let rows = stored_rows(&conn)?;
         let log = Segment::create(&log::dir_of(path), segment)?;
         let writer_sql = Arc::new(Mutex::new(()));
         let loader = Loader::start(
-            conn.try_clone()?,
+            db.raw_connection()?,
             path,
             side.clone(),
             writer_sql.clone(),
@@ -178,22 +180,25 @@ impl Writer {
         self.unloaded.clear();
         self.filling = None;
         let mut side = self.side.lock().map_err(|_| StoreError::Closed)?;
-        // No connection to the old instance may outlive it.
-        *side = Connection::open_in_memory()?;
-        self.conn = Connection::open_in_memory()?;
-        let conn = super::open_file(&self.path)?;
+        // No connection to the old instance may outlive it: the file is
+        // closed once the last goes.
+        let placeholder = Database::open(Path::new(":memory:"))?;
+        *side = placeholder.connect()?;
+        self.conn = placeholder.connect()?;
+        let db = Database::open(&self.path)?;
+        let conn = db.connect()?;
         conn.execute_batch(ids::CANDIDATES_TABLE_SQL)?;
         // The console reads the file as it is, even while the log cannot
         // be loaded into it (a disk still full).
-        *side = conn.try_clone()?;
+        *side = db.connect()?;
         drop(side);
         // The groups answered since the last load are in the log only.
-        let segment = recover(&conn, &self.path)?;
+        let segment = recover(&db, &self.path)?;
         self.log = Segment::create(&log::dir_of(&self.path), segment)?;
         self.next_seq = self.next_seq.max(next_seq(&conn)?);
         self.rows = stored_rows(&conn)?;
         self.loader = Some(Loader::start(
-            conn.try_clone()?,
+            db.raw_connection()?,
             &self.path,
             self.side.clone(),
             self.writer_sql.clone(),
@@ -568,65 +573,97 @@ impl Writer {
             .collect();
         Ok((seqs, new_hashes))
     }
+}
 
-    /// The group's new events as the columns of `events`.
-    fn events_batch(
-        &self,
-        group: &[Pending],
-        seqs: &[Vec<Option<i64>>],
-        received: i64,
-    ) -> Result<RecordBatch, StoreError> {
-        let rows = seqs.iter().flatten().flatten().count();
-        let text = || StringBuilder::with_capacity(rows, rows * 8);
-        let time = || TimestampMicrosecondBuilder::with_capacity(rows);
-        let mut seq = Int64Builder::with_capacity(rows);
-        let (mut ts, mut received_at) = (time(), time());
-        let (mut id, mut kind, mut district, mut person) = (text(), text(), text(), text());
-        let (mut channel, mut colour, mut team, mut category) = (text(), text(), text(), text());
-        let (mut stage, mut rate, mut source) = (text(), text(), text());
-        let mut value = BooleanBuilder::with_capacity(rows);
-        for ((batch, _), seqs) in group.iter().zip(seqs) {
-            for (e, s) in batch.events.iter().zip(seqs) {
-                let Some(s) = s else { continue };
-                let (ch, co, te, ca, st, ra, va) = columns(&e.detail);
-                seq.append_value(*s);
-                id.append_value(&e.id);
-                ts.append_value(e.ts);
-                kind.append_value(e.kind().code());
-                district.append_value(&self.region.districts[e.district as usize].code);
-                person.append_value(&e.person);
-                channel.append_option(ch);
-                colour.append_option(co);
-                team.append_option(te);
-                category.append_option(ca);
-                stage.append_option(st);
-                rate.append_option(ra);
-                value.append_option(va);
-                received_at.append_value(received);
-                source.append_value(&batch.source);
-            }
+/// The group's new events as the columns of `events`.
+fn events_batch(
+    region: &Region,
+    group: &[Pending],
+    seqs: &[Vec<Option<i64>>],
+    received: i64,
+) -> Result<RecordBatch, StoreError> {
+    let rows = seqs.iter().flatten().flatten().count();
+    let text = || StringBuilder::with_capacity(rows, rows * 8);
+    let time = || TimestampMicrosecondBuilder::with_capacity(rows);
+    let mut seq = Int64Builder::with_capacity(rows);
+    let (mut ts, mut received_at) = (time(), time());
+    let (mut id, mut kind, mut district, mut person) = (text(), text(), text(), text());
+    let (mut channel, mut colour, mut team, mut category) = (text(), text(), text(), text());
+    let (mut stage, mut rate, mut source) = (text(), text(), text());
+    let mut value = BooleanBuilder::with_capacity(rows);
+    for ((batch, _), seqs) in group.iter().zip(seqs) {
+        for (e, s) in batch.events.iter().zip(seqs) {
+            let Some(s) = s else { continue };
+            let (ch, co, te, ca, st, ra, va) = columns(&e.detail);
+            seq.append_value(*s);
+            id.append_value(&e.id);
+            ts.append_value(e.ts);
+            kind.append_value(e.kind().code());
+            district.append_value(&region.districts[e.district as usize].code);
+            person.append_value(&e.person);
+            channel.append_option(ch);
+            colour.append_option(co);
+            team.append_option(te);
+            category.append_option(ca);
+            stage.append_option(st);
+            rate.append_option(ra);
+            value.append_option(va);
+            received_at.append_value(received);
+            source.append_value(&batch.source);
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(seq.finish()),
-            Arc::new(id.finish()),
-            Arc::new(ts.finish()),
-            Arc::new(kind.finish()),
-            Arc::new(district.finish()),
-            Arc::new(person.finish()),
-            Arc::new(channel.finish()),
-            Arc::new(colour.finish()),
-            Arc::new(team.finish()),
-            Arc::new(category.finish()),
-            Arc::new(stage.finish()),
-            Arc::new(rate.finish()),
-            Arc::new(value.finish()),
-            Arc::new(received_at.finish()),
-            Arc::new(source.finish()),
-        ];
-        RecordBatch::try_new(events_schema(), columns)
-            .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
     }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(seq.finish()),
+        Arc::new(id.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(district.finish()),
+        Arc::new(person.finish()),
+        Arc::new(channel.finish()),
+        Arc::new(colour.finish()),
+        Arc::new(team.finish()),
+        Arc::new(category.finish()),
+        Arc::new(stage.finish()),
+        Arc::new(rate.finish()),
+        Arc::new(value.finish()),
+        Arc::new(received_at.finish()),
+        Arc::new(source.finish()),
+    ];
+    RecordBatch::try_new(events_schema(), columns)
+        .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
+}
 
+/// `rows` events of the simulator's launch morning as the writer's batch
+/// has them, numbered from `first_seq` (for the loader's measurements).
+#[cfg(test)]
+pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
+    let region = Region::load("beijing").unwrap();
+    let at = time::now_beijing_micros() - 3_600_000_000;
+    let lines = crate::simulate::morning_events(
+        &region,
+        first_seq as u64,
+        first_seq as u64,
+        rows as u64,
+        at,
+        1,
+    );
+    let body = lines.join("\n");
+    let Ok((mut batch, _)) = crate::ingest::http::prepare(
+        body.as_bytes(),
+        crate::ingest::decode::Format::Ndjson,
+        &region,
+        "bench",
+    ) else {
+        panic!("the simulator's events are valid");
+    };
+    batch.events.truncate(rows);
+    assert_eq!(batch.events.len(), rows);
+    let seqs = vec![(first_seq..first_seq + rows as i64).map(Some).collect()];
+    let (reply, _) = tokio::sync::oneshot::channel();
+    events_batch(&region, &[(batch, reply)], &seqs, at).unwrap()
+}
+
+impl Writer {
     /// The group as the log keeps it ([`Group`]), appended to the log and
     /// synced: from here on it is committed.
     fn log_group(
@@ -637,7 +674,7 @@ impl Writer {
     ) -> Result<Group, StoreError> {
         let received = time::now_beijing_micros();
         let clock = std::time::Instant::now();
-        let events = self.events_batch(group, seqs, received)?;
+        let events = events_batch(&self.region, group, seqs, received)?;
         let mut rest = Rest {
             received,
             ..Rest::default()
@@ -974,14 +1011,15 @@ mod tests {
     }
 
     fn open(path: &Path) -> (Writer, std_mpsc::Receiver<super::super::Accepted>) {
-        let conn = super::super::open_file(path).unwrap();
+        let db = Database::open(path).unwrap();
+        let conn = db.connect().unwrap();
         conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
-        let side = Arc::new(Mutex::new(conn.try_clone().unwrap()));
+        let side = Arc::new(Mutex::new(db.connect().unwrap()));
         let (tx, rx) = std_mpsc::channel();
         let region = Region::load("beijing").unwrap();
-        let segment = recover(&conn, path).unwrap();
+        let segment = recover(&db, path).unwrap();
         (
-            Writer::new(conn, path, side, region, tx, segment, LOAD_EVERY).unwrap(),
+            Writer::new(&db, path, side, region, tx, segment, LOAD_EVERY).unwrap(),
             rx,
         )
     }
@@ -1108,7 +1146,7 @@ mod tests {
         let schema = wal_bytes(&path);
         assert_eq!(fill(&mut writer, 0, 12, false), [schema; 12]);
         assert_eq!(segment_numbers(&path), [1]);
-        let side = writer.side.lock().unwrap().try_clone().unwrap();
+        let side = writer.side.lock().unwrap().another().unwrap();
         assert_eq!(count(&side, "SELECT count(*) FROM events"), 0);
         // The 13th fills the first row group: loaded, segment 1 recorded and
         // deleted, segment 2 begun. The WAL only says where the rows are (a
@@ -1206,7 +1244,7 @@ mod tests {
         assert!(std::fs::metadata(&segment).unwrap().len() > whole);
 
         let (mut writer, _accepted) = open(&path);
-        let side = writer.side.lock().unwrap().try_clone().unwrap();
+        let side = writer.side.lock().unwrap().another().unwrap();
         assert_eq!(count(&side, "SELECT count(*) FROM events"), 3);
         assert_eq!(count(&side, "SELECT max(seq) FROM events"), 3);
         assert_eq!(
