@@ -149,17 +149,16 @@ pub fn backup(data: &Path, to: &Path) -> Result<Written, BackupError> {
             return Err(BackupError::TargetNotEmpty(to.to_path_buf()));
         }
     }
-    let in_use = |e: duckdb::Error| {
-        let detail = e.to_string();
-        if detail.contains("Could not set lock") {
-            BackupError::InUse {
+    // DuckDB's word for a file another process (the server) holds.
+    let held = |detail: String| {
+        detail
+            .contains("Could not set lock")
+            .then(|| BackupError::InUse {
                 path: database.clone(),
                 detail,
-            }
-        } else {
-            BackupError::Db(e)
-        }
+            })
     };
+    let in_use = |e: duckdb::Error| held(e.to_string()).unwrap_or(BackupError::Db(e));
     // A server killed with answered events in its ingest log: they are
     // loaded first, as its next start would load them.
     let log = crate::store::log::dir_of(&database);
@@ -168,11 +167,8 @@ pub fn backup(data: &Path, to: &Path) -> Result<Written, BackupError> {
         .is_empty()
     {
         crate::store::load_ingest_log(&database).map_err(|e| match e {
-            crate::store::StoreError::Open(detail) if detail.contains("Could not set lock") => {
-                BackupError::InUse {
-                    path: database.clone(),
-                    detail,
-                }
+            crate::store::StoreError::Open(ref detail) => {
+                held(detail.clone()).unwrap_or_else(|| BackupError::Log(e.to_string()))
             }
             crate::store::StoreError::Db(e) => in_use(e),
             e => BackupError::Log(e.to_string()),
