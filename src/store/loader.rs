@@ -421,8 +421,7 @@ fn load_rest(
     times: &mut Times,
 ) -> Result<(), StoreError> {
     use arrow::array::{
-        ArrayBuilder, ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondArray,
-        TimestampMicrosecondBuilder,
+        ArrayBuilder, ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
     };
     let clock = Instant::now();
     let requests = || {
@@ -468,31 +467,27 @@ fn load_rest(
         ])?;
         conn.append("rejected", &rejected)?;
     }
-    let (mut source, mut format, mut counts) = (
+    let (mut received, mut source, mut format) = (
+        TimestampMicrosecondBuilder::new(),
         StringBuilder::new(),
         StringBuilder::new(),
-        [
-            Int64Builder::new(),
-            Int64Builder::new(),
-            Int64Builder::new(),
-        ],
     );
-    let mut received = Vec::new();
+    let (mut accepted, mut duplicates, mut rejected) = (
+        Int64Builder::new(),
+        Int64Builder::new(),
+        Int64Builder::new(),
+    );
     for (at, r) in requests() {
-        received.push(at);
+        received.append_value(at);
         source.append_value(&r.source);
         format.append_value(&r.format);
-        counts[0].append_value(r.accepted);
-        counts[1].append_value(r.duplicates);
-        counts[2].append_value(r.rejected.len() as i64);
+        accepted.append_value(r.accepted);
+        duplicates.append_value(r.duplicates);
+        rejected.append_value(r.rejected.len() as i64);
     }
     if !received.is_empty() {
-        let [mut accepted, mut duplicates, mut rejected] = counts;
         let requests = batch(vec![
-            (
-                "received_at",
-                Arc::new(TimestampMicrosecondArray::from(received)),
-            ),
+            ("received_at", Arc::new(received.finish())),
             ("source", Arc::new(source.finish())),
             ("format", Arc::new(format.finish())),
             ("accepted", Arc::new(accepted.finish())),
