@@ -340,6 +340,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                 let events = (after.events - before.events).max(1) as f64;
                 let (writer_us, loader_us) = (writer / events, loader / events);
                 let prepare_us = (after.prepare_us - before.prepare_us) as f64 / events;
+                let wait_us = (after.wait_us - before.wait_us) as f64 / events;
                 let mut phases: Vec<(&str, f64)> = server::WRITER_PHASES
                     .iter()
                     .zip(after.phases_us.iter().zip(before.phases_us))
@@ -376,7 +377,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                     .map(|(name, us)| format!("{name} {us:.2}"))
                     .collect();
                 println!(
-                    "{:>26}of the writer's and the loader's µs/ev: {}",
+                    "{:>26}of the writer's and the loader's µs/ev: {}; the writer waited for the loader {wait_us:.2}",
                     "",
                     parts.join(", ")
                 );
@@ -393,6 +394,7 @@ async fn ingest(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
                         .map(|(name, us)| (name.to_string(), json!(us)))
                         .collect::<serde_json::Map<_, _>>(),
                     "prepare_us_per_event": prepare_us,
+                    "writer_wait_us_per_event": wait_us,
                     "server_cpu_us_per_event": server_cpu_us,
                     "sender_cpu_us_per_event": sender_cpu_us,
                 }));

@@ -41,6 +41,9 @@ pub struct IngestWork {
     pub phases_us: [u64; WRITER_PHASES.len()],
     /// The requests' time decoding and validating.
     pub prepare_us: u64,
+    /// The writer's time waiting for the loader to catch up (not in
+    /// `writer_us`; servers before it did not say, and count 0).
+    pub wait_us: u64,
 }
 
 /// The parts of the writer's and the loader's time, as their debug lines
@@ -135,6 +138,7 @@ impl Server {
                         let us = match f["message"].as_str() {
                             Some("committed a group") => {
                                 work.events += n("events");
+                                work.wait_us += n("wait_us");
                                 n("total_us")
                             }
                             Some("checkpointed the write-ahead log") => {

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,9 +32,13 @@ use super::database::{Conn, Database, RawConnection, quoted};
 use super::log::{self, Group, LOADED_SETTING};
 use crate::time;
 
-/// Jobs the writer may be ahead of the loader: past them it waits, so the
-/// groups answered and not yet in DuckDB stay about a segment's worth.
-const QUEUE: usize = 4;
+/// Events the writer may be ahead of the loader ([`Backlog`]): past them it
+/// waits, so the groups answered and not yet in DuckDB stay about a
+/// segment's worth (22 MiB of Arrow for a row group of launch-morning
+/// events). Counted in events, not groups: a seal's commit keeps the loader
+/// some 100 ms, which small groups from one sender would otherwise fill in
+/// a few milliseconds and then wait out (docs/performance.md, item 22).
+const QUEUE_EVENTS: u64 = super::writer::ROW_GROUP_ROWS;
 
 /// The write-ahead log is folded into the database file once it is this big,
 /// whatever the rows (a safety bound: [`super::writer::ROW_GROUP_ROWS`] is
@@ -76,19 +80,100 @@ pub(super) enum Job {
 }
 
 /// What the loader tells the writer.
-#[derive(Default)]
 struct Shared {
     /// The last segment committed.
     loaded: AtomicU64,
     /// A load failed: what follows is dropped until the writer reopens.
     failed: AtomicBool,
+    /// The jobs sent and not done yet.
+    backlog: Backlog,
+}
+
+impl Job {
+    /// What the job counts in the [`Backlog`]: a group its events (one at
+    /// least, so that groups of none are bounded too), the others nothing.
+    fn weight(&self) -> u64 {
+        match self {
+            Job::Group(group) => (group.events.num_rows() as u64).max(1),
+            Job::Seal { .. } | Job::Done(_) => 0,
+        }
+    }
+}
+
+/// How far the writer is ahead of the loader, in events: the writer enters
+/// each job before sending it and waits while the backlog would pass its
+/// bound (a job larger than the bound goes alone); the loader leaves each
+/// job once it is done.
+struct Backlog {
+    bound: u64,
+    queued: Mutex<Queued>,
+    /// Told when `queued` falls, or the loader ends.
+    drained: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    events: u64,
+    /// The loader thread has ended: nothing will fall any more.
+    gone: bool,
+}
+
+impl Backlog {
+    fn new(bound: u64) -> Backlog {
+        Backlog {
+            bound,
+            queued: Mutex::default(),
+            drained: Condvar::new(),
+        }
+    }
+
+    fn queued(&self) -> std::sync::MutexGuard<'_, Queued> {
+        // Only counters are written under the lock.
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a job of `weight` in, once there is room for it.
+    fn enter(&self, weight: u64) {
+        if weight == 0 {
+            return;
+        }
+        let mut queued = self.queued();
+        while queued.events > 0 && queued.events + weight > self.bound && !queued.gone {
+            queued = self.drained.wait(queued).unwrap_or_else(|e| e.into_inner());
+        }
+        queued.events += weight;
+    }
+
+    /// A job of `weight` is done (or dropped).
+    fn leave(&self, weight: u64) {
+        if weight > 0 {
+            self.queued().events -= weight;
+            self.drained.notify_one();
+        }
+    }
+
+    /// The loader has ended: nobody waits for room any more.
+    fn close(&self) {
+        self.queued().gone = true;
+        self.drained.notify_all();
+    }
+}
+
+/// Closes the backlog when the loader thread ends, even by a panic, so that
+/// the writer does not wait for room nobody makes.
+struct Closing(Arc<Shared>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.backlog.close();
+    }
 }
 
 /// The writer's handle on the loader thread. Dropping it stops the thread
 /// and waits for it; a transaction not sealed is rolled back (its groups are
 /// in the log).
 pub(super) struct Loader {
-    tx: Option<mpsc::SyncSender<Job>>,
+    tx: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
@@ -103,8 +188,12 @@ impl Loader {
         writer_sql: Arc<Mutex<()>>,
         rows: u64,
     ) -> Result<Loader, StoreError> {
-        let shared = Arc::new(Shared::default());
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let shared = Arc::new(Shared {
+            loaded: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            backlog: Backlog::new(QUEUE_EVENTS),
+        });
+        let (tx, rx) = mpsc::channel();
         let work = Work {
             conn,
             database: database.to_path_buf(),
@@ -126,9 +215,11 @@ impl Loader {
         })
     }
 
-    /// Hands a job on, waiting while the loader is [`QUEUE`] jobs behind.
-    /// A loader gone (it panicked) counts as failed.
+    /// Hands a job on, waiting while the loader is [`QUEUE_EVENTS`] events
+    /// behind (a job is taken whatever its size when none wait). A loader
+    /// gone (it panicked) counts as failed.
     pub(super) fn send(&self, job: Job) {
+        self.shared.backlog.enter(job.weight());
         let sent = self.tx.as_ref().map(|tx| tx.send(job));
         if !matches!(sent, Some(Ok(()))) {
             self.shared.failed.store(true, Ordering::Release);
@@ -207,7 +298,9 @@ struct Work {
 
 impl Work {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let _closing = Closing(self.shared.clone());
         for job in rx {
+            let weight = job.weight();
             match job {
                 Job::Group(group) if !self.failed => {
                     if let Err(e) = self.load(group) {
@@ -220,6 +313,7 @@ impl Work {
                     let _ = reply.send(());
                 }
             }
+            self.shared.backlog.leave(weight);
         }
         // The writer is gone: stopping (it sealed what it had) or reopening
         // the file (what was not sealed is in the log).
@@ -568,6 +662,69 @@ pub(super) fn recover(db: &Arc<Database>, database: &Path) -> Result<u64, StoreE
 mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+
+    /// Enters `weight` on a thread of its own; the receiver hears when it
+    /// is in.
+    fn entering(backlog: &Arc<Backlog>, weight: u64) -> mpsc::Receiver<()> {
+        let (tx, rx) = mpsc::channel();
+        let backlog = backlog.clone();
+        std::thread::spawn(move || {
+            backlog.enter(weight);
+            let _ = tx.send(());
+        });
+        rx
+    }
+
+    #[test]
+    fn the_writer_waits_only_when_the_backlog_would_pass_its_bound() {
+        let backlog = Arc::new(Backlog::new(100));
+        // Up to the bound, and jobs of no weight, without waiting.
+        for weight in [60, 0, 40, 0] {
+            backlog.enter(weight);
+        }
+        assert_eq!(backlog.queued().events, 100);
+        let wait = Duration::from_millis(200);
+        let third = entering(&backlog, 1);
+        assert_eq!(
+            third.recv_timeout(wait),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        // 60 done: room for it.
+        backlog.leave(60);
+        assert_eq!(third.recv_timeout(Duration::from_secs(10)), Ok(()));
+        assert_eq!(backlog.queued().events, 41);
+        // A job larger than the bound waits for the backlog to empty, then
+        // goes alone.
+        let large = entering(&backlog, 250);
+        assert_eq!(
+            large.recv_timeout(wait),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        backlog.leave(40);
+        assert_eq!(
+            large.recv_timeout(wait),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        backlog.leave(1);
+        assert_eq!(large.recv_timeout(Duration::from_secs(10)), Ok(()));
+        assert_eq!(backlog.queued().events, 250);
+    }
+
+    #[test]
+    fn a_loader_gone_lets_the_waiting_writer_go() {
+        let backlog = Arc::new(Backlog::new(10));
+        backlog.enter(10);
+        let waiting = entering(&backlog, 5);
+        assert_eq!(
+            waiting.recv_timeout(Duration::from_millis(200)),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        backlog.close();
+        assert_eq!(waiting.recv_timeout(Duration::from_secs(10)), Ok(()));
+        // And nobody waits after it.
+        backlog.enter(100);
+        assert_eq!(backlog.queued().events, 115);
+    }
 
     /// `n` scans numbered from `first`, as the writer's batch has them.
     fn scans(first: i64, n: usize) -> RecordBatch {
