@@ -72,25 +72,38 @@ pub struct RequestRow {
 }
 
 /// Encodes a group as one record, head included.
+#[cfg(test)]
 pub fn encode(group: &Group) -> Result<Vec<u8>, StoreError> {
-    let mut body = vec![0u8; 4];
+    let mut record = Vec::new();
+    encode_into(group, &mut record)?;
+    Ok(record)
+}
+
+/// Encodes a group as one record, head included, into `record` (cleared
+/// first): the writer keeps one buffer for every group, so that a group's
+/// record is neither grown from nothing in fresh pages nor copied behind
+/// its head.
+pub fn encode_into(group: &Group, record: &mut Vec<u8>) -> Result<(), StoreError> {
+    record.clear();
+    // The head and the events' length, filled in once the body is written.
+    record.extend_from_slice(&[0u8; HEAD + 4]);
     if group.events.num_rows() > 0 {
-        let mut writer = StreamWriter::try_new(&mut body, &group.events.schema())
+        let mut writer = StreamWriter::try_new(&mut *record, &group.events.schema())
             .map_err(|e| StoreError::Transaction(format!("logging the events: {e}")))?;
         writer
             .write(&group.events)
             .and_then(|()| writer.finish())
             .map_err(|e| StoreError::Transaction(format!("logging the events: {e}")))?;
     }
-    let events = (body.len() - 4) as u32;
-    body[..4].copy_from_slice(&events.to_le_bytes());
-    serde_json::to_writer(&mut body, &group.rest)
+    let events = (record.len() - HEAD - 4) as u32;
+    record[HEAD..HEAD + 4].copy_from_slice(&events.to_le_bytes());
+    serde_json::to_writer(&mut *record, &group.rest)
         .map_err(|e| StoreError::Transaction(format!("logging the rows: {e}")))?;
-    let mut record = Vec::with_capacity(HEAD + body.len());
-    record.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    record.extend_from_slice(&body);
-    Ok(record)
+    let body = &record[HEAD..];
+    let (len, crc) = (body.len() as u32, crc32fast::hash(body));
+    record[..4].copy_from_slice(&len.to_le_bytes());
+    record[4..HEAD].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }
 
 /// Decodes a record's body (its head checked already).

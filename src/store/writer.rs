@@ -26,6 +26,9 @@ use crate::time;
 /// Requests committed together at most, so one transaction stays short.
 const GROUP_MAX_COMMANDS: usize = 64;
 const GROUP_MAX_EVENTS: usize = 200_000;
+/// The largest log record buffer the writer keeps for the next group (a
+/// group of 10,000 launch-morning events takes 1.3 MiB).
+const RECORD_KEPT: usize = 32 << 20;
 
 /// DuckDB keeps a table in row groups of this many rows (its default). A
 /// checkpoint leaves the rows it wrote as full groups and one partly filled
@@ -106,6 +109,8 @@ pub(super) struct Writer {
     ids: Option<StoredIds>,
     /// The ingest log's segment the groups are appended to.
     log: Segment,
+    /// The buffer each group's log record is encoded into.
+    record: Vec<u8>,
     /// Since when the segment holds groups, and how many events.
     filling: Option<Filling>,
     /// The longest a segment waits for its load.
@@ -161,6 +166,7 @@ impl Writer {
             rows,
             ids: None,
             log,
+            record: Vec::new(),
             filling: None,
             load_every,
             loader: Some(loader),
@@ -699,7 +705,13 @@ impl Writer {
         phases.events = group.events.num_rows();
         phases.batch = clock.elapsed();
         let clock = std::time::Instant::now();
-        self.log.append(&log::encode(&group)?)?;
+        log::encode_into(&group, &mut self.record)?;
+        let appended = self.log.append(&self.record);
+        if self.record.capacity() > RECORD_KEPT {
+            // A rare huge group: its buffer is not kept.
+            self.record = Vec::new();
+        }
+        appended?;
         phases.log = clock.elapsed();
         Ok(group)
     }
