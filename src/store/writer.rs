@@ -418,21 +418,23 @@ impl Writer {
                 for hash in hashes {
                     ids.insert(hash);
                 }
-                // The events move on to the aggregator: no copy on this path.
-                let mut accepted_events = Vec::new();
+                // The events move on to the aggregator in the requests' own
+                // vectors (a group of one request: no copy, no allocation).
+                let new_events = seqs.iter().flatten().flatten().count();
+                let mut accepted_events: Vec<Event> = Vec::new();
                 let mut replies = Vec::with_capacity(group.len());
                 for ((batch, reply), seqs) in group.into_iter().zip(seqs) {
-                    let total = batch.events.len();
-                    let before = accepted_events.len();
-                    accepted_events.extend(
-                        batch
-                            .events
-                            .into_iter()
-                            .zip(seqs)
-                            .filter(|(_, seq)| seq.is_some())
-                            .map(|(event, _)| event),
-                    );
-                    let accepted = accepted_events.len() - before;
+                    let mut events = batch.events;
+                    let total = events.len();
+                    let mut numbered = seqs.iter().map(Option::is_some);
+                    events.retain(|_| numbered.next().unwrap_or(false));
+                    let accepted = events.len();
+                    if accepted_events.is_empty() {
+                        accepted_events = events;
+                        accepted_events.reserve(new_events - accepted);
+                    } else {
+                        accepted_events.append(&mut events);
+                    }
                     replies.push((
                         reply,
                         Committed {
@@ -1071,13 +1073,18 @@ mod tests {
         assert_eq!(group(&mut writer, &[&["e13", "e14", "e2"]]), [answer(1, 2)]);
         assert_eq!(writer.unloaded.len(), 1);
         assert_eq!(stored(&mut writer), (14, 14));
+        // A group whose first request brings nothing new.
+        assert_eq!(
+            group(&mut writer, &[&["e1", "e2"], &["e15", "e3", "e16"]]),
+            [answer(0, 2), answer(2, 1)]
+        );
         let handed: Vec<String> = accepted
             .try_iter()
             .flat_map(|a| a.events)
             .map(|e| e.id)
             .collect();
-        assert_eq!(handed.len(), 14);
-        assert_eq!(handed[10..], ["e11", "e12", "e13", "e14"]);
+        assert_eq!(handed.len(), 16);
+        assert_eq!(handed[10..], ["e11", "e12", "e13", "e14", "e15", "e16"]);
     }
 
     /// After a restart the ids are read from the file again.
