@@ -88,13 +88,10 @@ impl Database {
             let state = ffi::duckdb_open_ext(path.as_ptr(), &mut raw, config, &mut error);
             ffi::duckdb_destroy_config(&mut config);
             if state != ffi::DuckDBSuccess {
-                let why = if error.is_null() {
-                    "DuckDB could not open the database".to_string()
-                } else {
-                    let why = CStr::from_ptr(error).to_string_lossy().into_owned();
+                let why = text_or(error, "DuckDB could not open the database");
+                if !error.is_null() {
                     ffi::duckdb_free(error.cast());
-                    why
-                };
+                }
                 return Err(StoreError::Open(why));
             }
             Ok(Arc::new(Database { raw }))

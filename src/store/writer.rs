@@ -420,7 +420,7 @@ impl Writer {
                 }
                 // The events move on to the aggregator in the requests' own
                 // vectors (a group of one request: no copy, no allocation).
-                let new_events = seqs.iter().flatten().flatten().count();
+                let new_events = logged.events.num_rows();
                 let mut accepted_events: Vec<Event> = Vec::new();
                 let mut replies = Vec::with_capacity(group.len());
                 for ((batch, reply), seqs) in group.into_iter().zip(seqs) {
@@ -453,7 +453,7 @@ impl Writer {
                 for (reply, answer) in replies {
                     let _ = reply.send(Ok(answer));
                 }
-                let events = logged.events.num_rows() as u64;
+                let events = new_events as u64;
                 if events > 0 {
                     self.unloaded
                         .push_back((self.log.number(), logged.events.column(1).clone()));
