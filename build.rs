@@ -10,11 +10,11 @@ fn main() {
         "web/package.json",
         "web/package-lock.json",
         "web/index.html",
+        "web/console.html",
+        "web/view.html",
         "web/src",
-        "web/public",
         "web/fonts",
         "web/vite.config.js",
-        "web/vite.config.mjs",
     ] {
         println!("cargo:rerun-if-changed={path}");
     }
