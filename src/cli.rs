@@ -77,6 +77,11 @@ pub struct ServeArgs {
     /// them at once).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub load_every_ms: u64,
+    /// Move the region's whole calendar (targets.csv, milestones.csv) so the
+    /// program starts on this Beijing date (YYYY-MM-DD); the demo's default
+    /// is today, its launch day.
+    #[arg(long, value_name = "DATE")]
+    pub program_start: Option<chrono::NaiveDate>,
 }
 
 impl ServeArgs {
@@ -96,6 +101,8 @@ impl ServeArgs {
             save_every_events: self.save_every_events,
             save_min_interval: Duration::from_secs(60),
             load_every: Duration::from_millis(self.load_every_ms),
+            program_start: self.program_start,
+            history_every: Duration::from_secs(60),
         }
     }
 }
@@ -108,7 +115,7 @@ pub struct ReplayArgs {
     /// Seconds the replay of the morning (08:00–11:00) takes.
     #[arg(long, default_value_t = 600)]
     pub duration: u64,
-    /// People who have scanned at the replay's 11:00.
+    /// People who have scanned at the launch morning's 11:00.
     #[arg(long, default_value_t = simulate::LAUNCH_PEOPLE)]
     pub people: u64,
     /// Seed of the random choices (colours, districts, services).
@@ -161,7 +168,8 @@ pub enum Command {
         #[arg(long)]
         data: PathBuf,
     },
-    /// Replay a launch morning into a running server through its ingest API.
+    /// Replay a launch morning (or, with --months, months of the program
+    /// ending now) into a running server through its ingest API.
     Simulate {
         /// The server, e.g. http://127.0.0.1:8080
         #[arg(long)]
@@ -171,9 +179,21 @@ pub enum Command {
         key: String,
         #[command(flatten)]
         replay: ReplayArgs,
-        /// Keep sending a trickle of new people after the replay's 11:00.
+        /// Keep sending a trickle of new people after the replay's 11:00
+        /// (after the months, with --months).
         #[arg(long = "continue")]
         keep_going: bool,
+        /// Replay this many months of the program's life, ending now,
+        /// back-dated: the program starts that many months ago (the server
+        /// must run with --program-start that date, printed at start), the
+        /// launch morning on its first day (`--people` people; `--duration`
+        /// is not used), then each month's new people, services, training
+        /// and outcomes.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
+        months: Option<u32>,
+        /// New people each month of --months.
+        #[arg(long, default_value_t = 20_000)]
+        people_per_month: u64,
     },
 }
 
@@ -220,6 +240,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             running.run_until_signal().await
         }
         Command::Demo { mut serve, replay } => {
+            // The demo replays a launch morning today: the program starts today.
+            serve.program_start.get_or_insert_with(|| {
+                crate::time::from_beijing_micros(crate::time::now_beijing_micros()).date_naive()
+            });
             let ingest_key = serve.ingest_key.get_or_insert_with(random_secret).clone();
             let admin_token = serve.admin_token.get_or_insert_with(random_secret).clone();
             let password = serve
@@ -286,18 +310,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             key,
             replay,
             keep_going,
+            months,
+            people_per_month,
         } => {
-            let summary = simulate::run(simulate::Options {
-                url,
-                key,
-                rate: replay.rate,
-                duration: Duration::from_secs(replay.duration),
-                people: replay.people,
-                keep_going,
-                bad_share: 0.0,
-                seed: replay.seed,
-            })
-            .await?;
+            let summary = if let Some(months) = months {
+                let mut calendar = simulate::Calendar::ending(
+                    crate::time::now_beijing_micros(),
+                    months,
+                    people_per_month,
+                );
+                calendar.launch_people = replay.people;
+                println!(
+                    "replaying {months} months of the program: it started on {start} (launch morning 08:00–11:00)",
+                    start = calendar.start
+                );
+                println!(
+                    "  the server must run with --program-start {}, or its plans and the index will not match",
+                    calendar.start
+                );
+                simulate::replay_months(
+                    simulate::MonthsOptions {
+                        url,
+                        key,
+                        rate: replay.rate,
+                        keep_going,
+                        seed: replay.seed,
+                    },
+                    calendar,
+                )
+                .await?
+            } else {
+                simulate::run(simulate::Options {
+                    url,
+                    key,
+                    rate: replay.rate,
+                    duration: Duration::from_secs(replay.duration),
+                    people: replay.people,
+                    keep_going,
+                    bad_share: 0.0,
+                    seed: replay.seed,
+                })
+                .await?
+            };
             println!(
                 "people {} · events sent {} · accepted {} · duplicates {} · rejected {}",
                 summary.people,

@@ -32,6 +32,11 @@ pub struct Config {
     /// Answered events wait in the ingest log at most this long before
     /// DuckDB holds them (when fewer than a row group follow them).
     pub load_every: Duration,
+    /// Moves the region's calendar so the program starts on this date.
+    pub program_start: Option<chrono::NaiveDate>,
+    /// How often the index at month closes is brought up to date (a close
+    /// is computed again only when events before its end arrived since).
+    pub history_every: Duration,
 }
 
 impl Config {
@@ -56,6 +61,8 @@ impl Config {
             save_every_events: 1_000_000,
             save_min_interval: Duration::from_secs(60),
             load_every: crate::store::LOAD_EVERY,
+            program_start: None,
+            history_every: Duration::from_millis(500),
         }
     }
 }

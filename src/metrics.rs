@@ -91,9 +91,6 @@ pub struct Metrics {
     pub start_resumed: Gauge,
     /// Stored events the saved figures the database names cover.
     pub saved_events: Gauge,
-    /// 1 once the tick's index formula differed from `sql/index.sql` and
-    /// the SQL took over (`aggregate::index`).
-    pub index_by_sql: Gauge,
     clients: Gauge,
     wal_bytes: Gauge,
     database_bytes: Gauge,
@@ -120,12 +117,8 @@ impl Metrics {
             Gauge::default(),
         );
         let tick_failures = Counter::default();
-        let (start_replayed, start_resumed, saved_events, index_by_sql) = (
-            Gauge::default(),
-            Gauge::default(),
-            Gauge::default(),
-            Gauge::default(),
-        );
+        let (start_replayed, start_resumed, saved_events) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
             "start_replayed_events",
             "Stored events folded in at start (after the saved figures, when resumed from them)",
@@ -140,11 +133,6 @@ impl Metrics {
             "figures_saved_events",
             "Stored events covered by the figures saved beside the database",
             saved_events.clone(),
-        );
-        registry.register(
-            "index_by_sql",
-            "1 once the tick's index formula differed from sql/index.sql and the SQL took over",
-            index_by_sql.clone(),
         );
         let alerts = Family::<AlertLabel, Gauge>::default();
         registry.register(
@@ -237,7 +225,6 @@ impl Metrics {
             start_replayed,
             start_resumed,
             saved_events,
-            index_by_sql,
             tick_failures,
             fan_out,
             alerts,

@@ -236,7 +236,11 @@ pub struct Running {
 
 /// Opens the store, replays it, binds `config.listen` and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let region = Arc::new(Region::load(&config.region)?);
+    let mut region = Region::load(&config.region)?;
+    if let Some(start) = config.program_start {
+        region = region.starting(start);
+    }
+    let region = Arc::new(region);
     let (accepted_tx, accepted_rx) = std_mpsc::channel();
     let path = config.database_path();
     let opening = {
@@ -277,11 +281,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let access = access.clone();
         Box::new(move |now| access.ingest_keys(now))
     };
+    let closes = crate::aggregate::history::Shared::default();
     let shared = tick::Shared {
         wall: wall.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
         keys,
+        closes: closes.clone(),
     };
     let start = tick::Start {
         covered: opened.covered,
@@ -323,6 +329,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         access,
         state.store.clone(),
         config.tick,
+        shutdown_rx.clone(),
+    ));
+    tokio::spawn(crate::aggregate::history::run(
+        state.region.clone(),
+        state.store.clone(),
+        closes,
+        config.history_every,
         shutdown_rx.clone(),
     ));
     let tick = tokio::spawn(tick::run(

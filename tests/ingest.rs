@@ -141,7 +141,7 @@ async fn every_body_format_stores_the_same_events() {
     assert_eq!(state["categories"]["health_management"], 4);
     assert_eq!(
         state["districts"]["110106"]["rates"]["control"],
-        json!({"value": 1.0, "n": 1})
+        json!({"value": 1.0, "n": 1, "standard": 0.6, "pass": true})
     );
     server.stop().await;
 
@@ -182,7 +182,7 @@ async fn each_rule_rejects_with_the_field_and_keeps_the_neighbours() {
         json!({"id": "bad-ts", "ts": "2017-06-28T10:00:00", "kind": "scan", "district": "110101", "person": "p-00000001"}).to_string(),
         json!({"id": "bad-future", "ts": future, "kind": "scan", "district": "110101", "person": "p-00000001"}).to_string(),
         json!({"id": "bad-kind", "ts": ts, "kind": "visit", "district": "110101", "person": "p-00000001"}).to_string(),
-        json!({"id": "bad-district", "ts": ts, "kind": "scan", "district": "密云县", "person": "p-00000001"}).to_string(),
+        json!({"id": "bad-district", "ts": ts, "kind": "scan", "district": "110100", "person": "p-00000001"}).to_string(),
         json!({"id": "bad-phone", "ts": ts, "kind": "scan", "district": "110101", "person": "13800138000"}).to_string(),
         json!({"id": "bad-idcard", "ts": ts, "kind": "scan", "district": "110101", "person": "110101199003077777"}).to_string(),
         json!({"id": "bad-short", "ts": ts, "kind": "scan", "district": "110101", "person": "p-1"}).to_string(),
@@ -237,7 +237,7 @@ async fn each_rule_rejects_with_the_field_and_keeps_the_neighbours() {
         ),
         (
             6,
-            "district: \"密云县\" is not a district of the region; send its code (e.g. 110101) or its exact name (e.g. 东城区)",
+            "district: \"110100\" is not a district of the region; send its code (e.g. 110101) or its exact name (e.g. 东城区)",
         ),
         (
             7,
@@ -263,7 +263,7 @@ async fn each_rule_rejects_with_the_field_and_keeps_the_neighbours() {
         ),
         (
             14,
-            "rate: must be one of awareness, compliance, participation, satisfaction, attainment, improvement, effectiveness, management, control, prevention, got \"happiness\"",
+            "rate: must be one of awareness, compliance, participation, satisfaction, attainment, improvement, effectiveness, control, prevention, got \"happiness\"",
         ),
         (15, "value: must be true or false, got \"yes\""),
         (16, "id: must be a string, got a number"),
@@ -434,4 +434,63 @@ async fn whole_requests_are_refused_with_a_clear_status() {
         3,
         "CSV header, Arrow types, JSON syntax"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_county_names_are_districts_and_the_nine_rates_have_one_slot_each() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let ts = |minutes: i64| {
+        (chrono::Utc::now() - chrono::Duration::minutes(minutes))
+            .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    let lines: Vec<String> = [
+        json!({"id": "a-1", "ts": ts(3), "kind": "scan", "district": "110228", "person": "p-00000001"}),
+        json!({"id": "a-2", "ts": ts(3), "kind": "scan", "district": "密云县", "person": "p-00000002"}),
+        json!({"id": "a-3", "ts": ts(3), "kind": "scan", "district": "延庆县", "person": "p-00000003"}),
+        json!({"id": "a-4", "ts": ts(3), "kind": "scan", "district": "110229", "person": "p-00000003"}),
+        // 依从率 and 参与率: one slot, the person's latest observation counts.
+        json!({"id": "r-1", "ts": ts(2), "kind": "outcome", "district": "110118", "person": "p-00000001", "rate": "compliance", "value": false}),
+        json!({"id": "r-2", "ts": ts(1), "kind": "outcome", "district": "110118", "person": "p-00000001", "rate": "participation", "value": true}),
+        json!({"id": "r-3", "ts": ts(1), "kind": "outcome", "district": "110118", "person": "p-00000002", "rate": "依从率", "value": false}),
+        json!({"id": "r-4", "ts": ts(1), "kind": "outcome", "district": "110118", "person": "p-00000002", "rate": "management", "value": true}),
+    ]
+    .iter()
+    .map(|l| l.to_string())
+    .collect();
+    let (status, answer) = server.post("application/x-ndjson", lines.join("\n")).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["accepted"], 7, "{answer}");
+    assert_eq!(answer["rejected"], 1);
+    assert_eq!(answer["errors"][0]["line"], 8);
+    assert_eq!(
+        answer["errors"][0]["error"],
+        "rate: management (管理率) is not observed on a person: it is managed ÷ target population, counted from enroll events; send an enroll event"
+    );
+    let snapshot = server
+        .wait_for("the outcomes", |s| {
+            s["districts"]["110118"]["rates"]["participation"]["n"] == 2
+        })
+        .await;
+    let miyun = &snapshot["state"]["districts"]["110118"];
+    assert_eq!(miyun["people"], 2);
+    assert_eq!(snapshot["state"]["districts"]["110119"]["people"], 1);
+    assert_eq!(snapshot["state"]["districts"]["110119"]["scans"], 2);
+    assert_eq!(
+        miyun["rates"]["participation"],
+        json!({"value": 0.5, "n": 2, "standard": 0.7, "pass": false})
+    );
+    assert_eq!(
+        miyun["rates"]["awareness"],
+        json!({"value": null, "n": 0, "standard": 0.8, "pass": null})
+    );
+    // 管理率: managed ÷ Miyun's target population of 2,100; nobody managed.
+    assert_eq!(
+        miyun["rates"]["management"],
+        json!({"value": 0.0, "n": 2100, "standard": 0.6, "pass": false})
+    );
+    assert_eq!(miyun["rates"].as_object().unwrap().len(), 9);
+    assert_eq!(miyun["rates"].get("compliance"), None);
+    server.stop().await;
 }

@@ -1,94 +1,151 @@
 //! The index of every district, computed by the tick.
 //!
-//! `sql/index.sql` is the definition, run by DuckDB (`store::index`). A
-//! query that small still costs DuckDB 12–16 ms at each tick's pace (the
-//! setup of its operators, with cold caches a second apart) — more than the
-//! rest of a 5,000-event tick. So the tick computes the same formula here,
-//! in microseconds, and checks it against the SQL once a minute (`Index`):
-//! at the first difference the SQL takes over for good, with an error in
-//! the log. Tests compare the two over random figures.
+//! `sql/index.sql` is the definition (docs/index.md explains it), run by
+//! DuckDB in `store::index`. A query that small still costs DuckDB
+//! milliseconds at each tick's pace, so the tick computes the same formula
+//! here, in microseconds; tests compare the two over random figures and
+//! over worked examples, so a change to one without the other fails
+//! `cargo test`. Nothing switches between them at run time.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::time::Duration;
 
-use crate::region::Region;
-use crate::store::index::{IndexEngine, IndexInput, IndexOutput};
-
-/// How often the tick's index is compared with `sql/index.sql`.
-pub const CHECK_EVERY: Duration = Duration::from_secs(60);
+use crate::region::{Half, Region};
+use crate::store::index::{IndexInput, IndexOutput};
 
 /// `round(x, digits)` as DuckDB rounds a DOUBLE: half away from zero.
-fn round(x: f64, digits: i32) -> f64 {
+pub fn round(x: f64, digits: i32) -> f64 {
     let modifier = 10f64.powi(digits);
     let rounded = (x * modifier).round() / modifier;
     if rounded.is_finite() { rounded } else { x }
 }
 
+/// The progress components, in the order of [`IndexInput::values`].
+pub const PROGRESS: [&str; 4] = ["reach", "interactive", "managed", "guardians"];
+
 /// The formula of `sql/index.sql`, for the region's districts in order.
 pub struct Formula {
-    /// [people, managed, guardians] targets of each district.
-    targets: Vec<[u64; 3]>,
     codes: Vec<String>,
-    weights: HashMap<String, f64>,
+    target_managed: Vec<u64>,
+    /// (component, weight, half) in the file's order.
+    weights: Vec<(String, f64, Half)>,
+    /// (rate code, floor, standard).
+    standards: Vec<(&'static str, f64, f64)>,
+    cap: f64,
+    prior: f64,
 }
 
 impl Formula {
     pub fn new(region: &Region) -> Formula {
         Formula {
-            targets: region
-                .districts
-                .iter()
-                .map(|d| [d.target_people, d.target_managed, d.target_guardians])
-                .collect(),
             codes: region.districts.iter().map(|d| d.code.clone()).collect(),
-            weights: region.weights.iter().cloned().collect(),
+            target_managed: region.districts.iter().map(|d| d.target_managed).collect(),
+            weights: region
+                .weights
+                .iter()
+                .map(|w| (w.component.clone(), w.weight, w.half))
+                .collect(),
+            standards: region
+                .rates
+                .iter()
+                .map(|r| (r.rate.code(), r.floor, r.standard))
+                .collect(),
+            cap: region.index.cap,
+            prior: region.index.prior,
         }
+    }
+
+    fn standard(&self, rate: &str) -> Option<(f64, f64)> {
+        self.standards
+            .iter()
+            .find(|(code, _, _)| *code == rate)
+            .map(|(_, floor, standard)| (*floor, *standard))
     }
 
     /// One output per district, in the region's order: what `sql/index.sql`
     /// returns for the same figures.
     pub fn compute(&self, inputs: &[IndexInput]) -> Vec<IndexOutput> {
         assert_eq!(inputs.len(), self.codes.len(), "one input per district");
+        // The city's trues and n of each observed rate (integers: exact).
+        let mut city: Vec<(&str, u64, u64)> = Vec::new();
+        for input in inputs {
+            for &(rate, trues, n) in input.rates.iter().filter(|r| r.2 >= 1) {
+                match city.iter_mut().find(|c| c.0 == rate) {
+                    Some(c) => (c.1, c.2) = (c.1 + trues, c.2 + n),
+                    None => city.push((rate, trues, n)),
+                }
+            }
+        }
+        let score = |value: f64, floor: f64, standard: f64| {
+            round(((value - floor) / (standard - floor)).clamp(0.0, 1.0), 4)
+        };
         let mut outputs: Vec<IndexOutput> = inputs
             .iter()
-            .zip(&self.targets)
-            .map(|(input, targets)| {
-                let figures = [input.people, input.managed, input.guardians];
-                let mut components: Vec<(String, f64)> = ["coverage", "enrolment", "guardians"]
-                    .into_iter()
-                    .zip(figures.into_iter().zip(*targets))
-                    .filter(|(_, (_, target))| *target > 0)
-                    .map(|(name, (value, target))| {
-                        let share = (value as f64 / target as f64).min(1.0);
-                        (name.to_string(), round(share, 4))
+            .zip(&self.target_managed)
+            .map(|(input, &target_managed)| {
+                let mut components: Vec<(String, f64, Option<f64>)> = PROGRESS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let share = input.values[i] as f64 / input.planned[i].max(1) as f64;
+                        (
+                            name.to_string(),
+                            round(share.min(self.cap) / self.cap, 4),
+                            None,
+                        )
                     })
-                    .chain(
-                        input
-                            .rates
-                            .iter()
-                            .filter(|(_, _, n)| *n >= 1)
-                            .map(|(rate, value, _)| (rate.to_string(), *value)),
-                    )
                     .collect();
+                if target_managed > 0
+                    && let Some((floor, standard)) = self.standard("management")
+                {
+                    let value = input.values[2] as f64 / target_managed as f64;
+                    components.push((
+                        "management".into(),
+                        score(value, floor, standard),
+                        Some(round(value, 4)),
+                    ));
+                }
+                for &(rate, trues, n) in input.rates.iter().filter(|r| r.2 >= 1) {
+                    let Some((floor, standard)) = self.standard(rate) else {
+                        continue;
+                    };
+                    let (_, city_trues, city_n) = city
+                        .iter()
+                        .find(|c| c.0 == rate)
+                        .expect("every rate is in the city's");
+                    let city_share = *city_trues as f64 / *city_n as f64;
+                    let value = (trues as f64 + self.prior * city_share) / (n as f64 + self.prior);
+                    components.push((
+                        rate.to_string(),
+                        score(value, floor, standard),
+                        Some(round(value, 4)),
+                    ));
+                }
                 components.sort_by(|a, b| a.0.cmp(&b.0));
-                let (mut weighted, mut weights, mut any) = (0.0, 0.0, false);
-                for (name, value) in &components {
-                    if let Some(weight) = self.weights.get(name) {
+                let mean = |half: Option<Half>| {
+                    let (mut weighted, mut weights) = (0.0, 0.0);
+                    for (name, weight, h) in &self.weights {
+                        if half.is_some_and(|half| half != *h) {
+                            continue;
+                        }
+                        let value = components
+                            .iter()
+                            .find(|c| c.0 == *name)
+                            .map_or(0.0, |c| c.1);
                         weighted += weight * value;
                         weights += weight;
-                        any = true;
                     }
-                }
-                // coalesce(round(100 × Σ w·c / nullif(Σ w, 0), 1), 0)
-                let index = if any && weights != 0.0 {
-                    round(100.0 * weighted / weights, 1)
-                } else {
-                    0.0
+                    // coalesce(round(100 × Σ w·c / nullif(Σ w, 0), 1), 0)
+                    if weights != 0.0 {
+                        round(100.0 * weighted / weights, 1)
+                    } else {
+                        0.0
+                    }
                 };
                 IndexOutput {
-                    index,
+                    index: mean(None),
                     rank: 0,
+                    progress: mean(Some(Half::Progress)),
+                    quality: mean(Some(Half::Quality)),
                     components,
                 }
             })
@@ -109,148 +166,68 @@ impl Formula {
     }
 }
 
-/// The tick's index: the formula, checked against `sql/index.sql` every
-/// [`CHECK_EVERY`]; the SQL alone once they differed.
-pub struct Index {
-    formula: Formula,
-    sql: IndexEngine,
-    by_sql: bool,
-    last_check: Option<std::time::Instant>,
-}
-
-/// What one computation of the index did besides computing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checked {
-    /// The formula alone.
-    No,
-    /// The SQL too, and the two agreed.
-    Agreed,
-    /// The SQL too, and they differed: the SQL's is returned, and used from now on.
-    Differed,
-    /// The SQL alone (they differed before).
-    BySql,
-}
-
-impl Index {
-    pub fn new(region: &Region) -> Result<Index, duckdb::Error> {
-        Ok(Index {
-            formula: Formula::new(region),
-            sql: IndexEngine::new(region)?,
-            by_sql: false,
-            last_check: None,
-        })
-    }
-
-    /// The index of every district. Blocking: may run DuckDB. Fails only
-    /// when the SQL alone is used and fails (a failed check is logged and
-    /// the formula's index stands).
-    pub fn compute(
-        &mut self,
-        inputs: &[IndexInput],
-    ) -> Result<(Vec<IndexOutput>, Checked), duckdb::Error> {
-        if self.by_sql {
-            return Ok((self.sql.compute(inputs)?, Checked::BySql));
-        }
-        let outputs = self.formula.compute(inputs);
-        if self.last_check.is_some_and(|t| t.elapsed() < CHECK_EVERY) {
-            return Ok((outputs, Checked::No));
-        }
-        self.last_check = Some(std::time::Instant::now());
-        let by_sql = match self.sql.compute(inputs) {
-            Ok(by_sql) => by_sql,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not check the index against sql/index.sql; the formula's stands");
-                return Ok((outputs, Checked::No));
-            }
-        };
-        if by_sql == outputs {
-            return Ok((outputs, Checked::Agreed));
-        }
-        let (district, sql, formula) = by_sql
-            .iter()
-            .zip(&outputs)
-            .zip(&self.formula.codes)
-            .find(|((a, b), _)| a != b)
-            .map(|((a, b), code)| (code.as_str(), format!("{a:?}"), format!("{b:?}")))
-            .unwrap_or_default();
-        tracing::error!(
-            district,
-            sql,
-            formula,
-            "sql/index.sql and the tick's formula (src/aggregate/index.rs) give different \
-             indices; the SQL is used from now on (each tick pays a query)"
-        );
-        self.by_sql = true;
-        Ok((by_sql, Checked::Differed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::index::IndexEngine;
     use proptest::prelude::*;
 
-    const RATES: [&str; 9] = [
+    const OBSERVED: [&str; 8] = [
         "awareness",
-        "compliance",
         "participation",
         "satisfaction",
         "attainment",
         "improvement",
         "effectiveness",
-        "management",
         "control",
+        "prevention",
     ];
 
-    /// A district's figures against its targets, and some rates as a share
-    /// of true among n persons (n may be 0: not observed).
-    fn district() -> impl Strategy<Value = (IndexInput, bool)> {
+    /// A district's figures, planned figures and some observed rates.
+    fn district() -> impl Strategy<Value = IndexInput> {
         (
-            0u64..250_000,
-            0u64..25_000,
-            0u64..25_000,
-            proptest::collection::vec((0usize..9, 0u64..60, 0u64..60), 0..9),
-            any::<bool>(),
+            proptest::collection::vec(0u64..250_000, 4),
+            proptest::collection::vec(0u64..200_000, 4),
+            proptest::collection::vec((0usize..8, 0u64..80, 0u64..80), 0..8),
         )
-            .prop_map(|(people, managed, guardians, rates, no_targets)| {
-                let mut seen = [false; 9];
+            .prop_map(|(values, planned, rates)| {
+                let mut seen = [false; 8];
                 let rates = rates
                     .into_iter()
                     .filter(|(r, _, _)| !std::mem::replace(&mut seen[*r], true))
-                    .map(|(r, yes, n)| {
-                        let share = if n == 0 {
-                            0.0
-                        } else {
-                            yes.min(n) as f64 / n as f64
-                        };
-                        (RATES[r], share, n)
-                    })
+                    .filter(|(_, _, n)| *n >= 1)
+                    .map(|(r, yes, n)| (OBSERVED[r], yes.min(n), n))
                     .collect();
-                (
-                    IndexInput {
-                        people,
-                        managed,
-                        guardians,
-                        rates,
-                    },
-                    no_targets,
-                )
+                IndexInput {
+                    values: [values[0], values[1], values[2], values[3]],
+                    planned: [planned[0], planned[1], planned[2], planned[3]],
+                    rates,
+                }
             })
     }
 
-    /// Whether the index's unrounded value lies so near a rounding step
-    /// that the order of a floating sum decides it (the SQL sums in the
-    /// order of its hash join).
-    fn near_a_step(output: &IndexOutput, weights: &HashMap<String, f64>) -> bool {
-        let (mut s, mut w) = (0.0, 0.0);
-        for (name, value) in &output.components {
-            if let Some(weight) = weights.get(name) {
-                s += weight * value;
-                w += weight;
-            }
-        }
-        let tenths = 1000.0 * s / w;
-        w > 0.0 && ((tenths - tenths.floor()) - 0.5).abs() < 1e-6
+    /// Whether a published mean lies so near a rounding step that the order
+    /// of a floating sum decides it (the SQL sums in its own order).
+    fn near_a_step(formula: &Formula, output: &IndexOutput) -> bool {
+        [None, Some(Half::Progress), Some(Half::Quality)]
+            .into_iter()
+            .any(|half| {
+                let (mut s, mut w) = (0.0, 0.0);
+                for (name, weight, h) in &formula.weights {
+                    if half.is_some_and(|half| half != *h) {
+                        continue;
+                    }
+                    s += weight
+                        * output
+                            .components
+                            .iter()
+                            .find(|c| c.0 == *name)
+                            .map_or(0.0, |c| c.1);
+                    w += weight;
+                }
+                let tenths = 1000.0 * s / w;
+                w > 0.0 && ((tenths - tenths.floor()) - 0.5).abs() < 1e-6
+            })
     }
 
     proptest! {
@@ -259,18 +236,18 @@ mod tests {
         /// The formula gives exactly what `sql/index.sql` gives.
         #[test]
         fn the_formula_is_the_sql(
-            districts in proptest::collection::vec(district(), 16),
+            inputs in proptest::collection::vec(district(), 16),
+            no_target in proptest::collection::vec(any::<bool>(), 16),
         ) {
             let mut region = Region::load("beijing").unwrap();
-            for (d, (_, no_targets)) in region.districts.iter_mut().zip(&districts) {
-                if *no_targets {
-                    (d.target_people, d.target_managed, d.target_guardians) = (0, 0, 0);
+            for (d, none) in region.districts.iter_mut().zip(&no_target) {
+                if *none {
+                    d.target_managed = 0;
                 }
             }
-            let inputs: Vec<IndexInput> = districts.into_iter().map(|(i, _)| i).collect();
             let formula = Formula::new(&region);
             let by_formula = formula.compute(&inputs);
-            prop_assume!(!by_formula.iter().any(|o| near_a_step(o, &formula.weights)));
+            prop_assume!(!by_formula.iter().any(|o| near_a_step(&formula, o)));
             let by_sql = IndexEngine::new(&region).unwrap().compute(&inputs).unwrap();
             prop_assert_eq!(by_formula, by_sql);
         }
@@ -280,30 +257,78 @@ mod tests {
         (0..16).map(|_| IndexInput::default()).collect()
     }
 
+    /// The worked example of docs/index.md, by hand, through both.
     #[test]
-    fn the_tick_checks_the_formula_against_the_sql_and_keeps_to_the_sql_once_they_differ() {
+    fn the_worked_example_of_the_docs() {
         let region = Region::load("beijing").unwrap();
-        let mut index = Index::new(&region).unwrap();
         let mut inputs = zeros();
-        inputs[0].people = 20_000; // 110101: half its 40,000
-        let (first, checked) = index.compute(&inputs).unwrap();
-        assert_eq!(checked, Checked::Agreed, "the first computation is checked");
-        assert_eq!(first[0].components[0], ("coverage".to_string(), 0.5));
-        // 100 × 2·0.5 / 5
-        assert_eq!(first[0].index, 20.0);
-        assert_eq!(first[0].rank, 1);
-        let (_, checked) = index.compute(&inputs).unwrap();
-        assert_eq!(checked, Checked::No, "within the minute: the formula alone");
+        // Every district plans 1,000 of each and has observed nothing...
+        for input in &mut inputs {
+            input.planned = [1_000; 4];
+        }
+        // ...but 110106 (丰台, target population 15,000):
+        inputs[3] = IndexInput {
+            values: [1_800, 900, 4_500, 300],
+            planned: [1_000, 1_000, 1_000, 1_000],
+            rates: vec![("awareness", 36, 40), ("control", 10, 20)],
+        };
+        // and 110108 observed awareness on 60 persons, 42 of them aware.
+        inputs[5].rates = vec![("awareness", 42, 60)];
+        let formula = Formula::new(&region);
+        let by_formula = formula.compute(&inputs);
+        let by_sql = IndexEngine::new(&region).unwrap().compute(&inputs).unwrap();
+        assert_eq!(by_formula, by_sql);
+        let fengtai = &by_formula[3];
+        let c = |name: &str| fengtai.components.iter().find(|c| c.0 == name).cloned();
+        // reach: min(1.5, 1.8) / 1.5 = 1; interactive 0.9 / 1.5 = 0.6;
+        // managed capped: 1; guardians 0.3 / 1.5 = 0.2.
+        assert_eq!(c("reach"), Some(("reach".into(), 1.0, None)));
+        assert_eq!(c("interactive"), Some(("interactive".into(), 0.6, None)));
+        assert_eq!(c("managed"), Some(("managed".into(), 1.0, None)));
+        assert_eq!(c("guardians"), Some(("guardians".into(), 0.2, None)));
+        // management: 4,500 / 15,000 = 0.3; (0.3 − 0) / (0.6 − 0) = 0.5.
+        assert_eq!(c("management"), Some(("management".into(), 0.5, Some(0.3))));
+        // awareness: the city's 78 of 100 = 0.78; (36 + 30 × 0.78) / (40 + 30)
+        // = 59.4 / 70 = 0.848571…; (0.848571 − 0.5) / (0.8 − 0.5) = 1.1619 → 1.
+        assert_eq!(
+            c("awareness"),
+            Some(("awareness".into(), 1.0, Some(0.8486)))
+        );
+        // control: the city's 10 of 20 = 0.5; (10 + 15) / 50 = 0.5;
+        // (0.5 − 0.3) / (0.6 − 0.3) = 0.6667.
+        assert_eq!(c("control"), Some(("control".into(), 0.6667, Some(0.5))));
+        assert_eq!(fengtai.components.len(), 7);
+        // progress: 100 × 9 × (1 + 0.6 + 1 + 0.2) / 36 = 70.0
+        assert_eq!(fengtai.progress, 70.0);
+        // quality: 100 × 4 × (0.5 + 1 + 0.6667) / 36 = 24.07… → 24.1
+        assert_eq!(fengtai.quality, 24.1);
+        // index: 100 × (25.2 + 8.6668) / 72 = 47.037… → 47.0
+        assert_eq!(fengtai.index, 47.0);
+        assert_eq!(fengtai.rank, 1);
+        // 110108: awareness (42 + 23.4) / 90 = 0.7267 → 0.7556; nothing else but
+        // its progress components at 0: 100 × 4 × 0.7556 / 72 = 4.2.
+        assert_eq!(by_formula[5].index, 4.2);
+        assert_eq!(by_formula[5].rank, 2);
+        // The rest tie at 0 and go by code.
+        let ranks: Vec<u32> = by_formula.iter().map(|o| o.rank).collect();
+        assert_eq!(
+            ranks,
+            [3, 4, 5, 1, 6, 2, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+        );
+    }
 
-        // A formula that differs from the SQL (as if sql/index.sql had been
-        // changed and not the formula): at the next check the SQL wins.
-        index.formula.weights.insert("coverage".into(), 3.0);
-        index.last_check = None;
-        let (outputs, checked) = index.compute(&inputs).unwrap();
-        assert_eq!(checked, Checked::Differed);
-        assert_eq!(outputs[0].index, 20.0, "the SQL's index");
-        let (outputs, checked) = index.compute(&inputs).unwrap();
-        assert_eq!(checked, Checked::BySql);
-        assert_eq!(outputs, first);
+    #[test]
+    fn both_run_twice_without_the_first_runs_rows() {
+        let region = Region::load("beijing").unwrap();
+        let mut engine = IndexEngine::new(&region).unwrap();
+        let mut inputs = zeros();
+        inputs[0].values = [5, 0, 0, 0];
+        inputs[0].planned = [10, 0, 0, 0];
+        let first = engine.compute(&inputs).unwrap();
+        let second = engine.compute(&inputs).unwrap();
+        assert_eq!(first, second);
+        // reach 0.5 / 1.5 = 0.3333; 100 × 9 × 0.3333 / 72 = 4.17 → 4.2
+        assert_eq!(first[0].index, 4.2);
+        assert_eq!(first, Formula::new(&region).compute(&inputs));
     }
 }

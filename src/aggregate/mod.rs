@@ -12,8 +12,10 @@
 //! state built from it ([`state`]) holds counts only.
 
 pub mod alerts;
+pub mod history;
 pub mod index;
 mod intern;
+pub mod ranking;
 pub mod snapshot;
 pub mod state;
 pub mod tick;
@@ -23,8 +25,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
-use crate::ingest::event::{Colour, Detail, Event, Rate, Stage};
+use crate::ingest::event::{Colour, Detail, Event, NineRate, Stage};
 use crate::time::MICROS_PER_MINUTE;
+
+/// Distinct scan channels counted by name in a district; scans of any
+/// further channel count under [`OTHER_CHANNEL`] (channels are free text).
+pub const MAX_CHANNELS: usize = 24;
+/// Scans whose channel is not among a district's first [`MAX_CHANNELS`].
+pub const OTHER_CHANNEL: &str = "(other)";
+/// Scans sent without a channel.
+pub const NO_CHANNEL: &str = "(none)";
 
 /// Minutes of scans-per-minute history kept for the trend (60 shown, one spare).
 pub const TREND_MINUTES: i64 = 60;
@@ -87,10 +97,13 @@ pub struct DistrictFigures {
     pub totals: Totals,
     /// Persons whose latest assessment was made here, by colour.
     pub colours: [u64; 5],
-    /// Persons whose latest observation of each rate was made here.
-    pub rates: [RateCount; 10],
+    /// Persons whose latest observation of each of the nine rates was made
+    /// here (management stays 0: it is counted from enrolments).
+    pub rates: [RateCount; 9],
     /// Services given here, by category.
     pub categories: [u64; 10],
+    /// Scan events made here, by channel.
+    pub channels: BTreeMap<Box<str>, u64>,
 }
 
 /// One service team's figures.
@@ -114,8 +127,8 @@ pub struct Team {
 
 impl DistrictFigures {
     /// The rates observed here (n ≥ 1), with their counts.
-    pub fn observed_rates(&self) -> impl Iterator<Item = (Rate, RateCount)> + '_ {
-        Rate::ALL
+    pub fn observed_rates(&self) -> impl Iterator<Item = (NineRate, RateCount)> + '_ {
+        NineRate::ALL
             .iter()
             .map(|r| (*r, self.rates[r.index()]))
             .filter(|(_, c)| c.n > 0)
@@ -153,7 +166,7 @@ struct Person {
 pub struct Aggregator {
     ids: intern::Interner,
     persons: Vec<Person>,
-    rates: HashMap<(u32, Rate), Latest<bool>, RandomState>,
+    rates: HashMap<(u32, NineRate), Latest<bool>, RandomState>,
     pub city: Totals,
     pub colours: [u64; 5],
     pub categories: [u64; 10],
@@ -195,9 +208,18 @@ impl Aggregator {
         let d = event.district as usize;
         let p = self.intern(&event.person);
         match event.detail {
-            Detail::Scan { .. } => {
+            Detail::Scan { channel } => {
                 self.city.scans += 1;
                 self.districts[d].totals.scans += 1;
+                let channels = &mut self.districts[d].channels;
+                let name = channel.as_deref().unwrap_or(NO_CHANNEL);
+                if let Some(n) = channels.get_mut(name) {
+                    *n += 1;
+                } else if channels.len() < MAX_CHANNELS {
+                    channels.insert(name.into(), 1);
+                } else {
+                    *channels.entry(OTHER_CHANNEL.into()).or_default() += 1;
+                }
                 let minute = minute_of(event.ts);
                 if minute >= self.horizon {
                     let n = self.districts.len();
@@ -254,6 +276,13 @@ impl Aggregator {
                 }
             }
             Detail::Outcome { rate, value } => {
+                // Participation and compliance are one slot; a management
+                // outcome (refused at ingest since; some may be stored from
+                // before) is not a figure: 管理率 is counted from enrolments.
+                let rate = rate.nine();
+                if !rate.observed() {
+                    return;
+                }
                 let slot = self.rates.get(&(p, rate));
                 let newer = slot.is_none_or(|old| old.is_older_than(event.ts, &event.id));
                 if newer {
@@ -485,7 +514,7 @@ pub(crate) mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ingest::event::{Colour, Detail, Event, Rate, Stage};
+    use crate::ingest::event::{Colour, Detail, Event, NineRate, Rate, Stage};
 
     const DISTRICTS: u8 = 3;
 
@@ -518,7 +547,14 @@ pub(crate) mod properties {
                 },
             },
             _ => Detail::Outcome {
-                rate: Rate::ALL[choice as usize % 3],
+                // Participation and compliance land in one slot; management
+                // is no observed rate.
+                rate: [
+                    Rate::Awareness,
+                    Rate::Compliance,
+                    Rate::Participation,
+                    Rate::Management,
+                ][choice as usize % 4],
                 value: choice % 2 == 0,
             },
         };
@@ -534,7 +570,7 @@ pub(crate) mod properties {
     /// (people, scans, assessed, managed, interactive, services, trainees, guardians)
     /// in the city, colours, and (n, trues) per district per rate, by recounting.
     #[allow(clippy::type_complexity)]
-    fn recount(events: &[Event]) -> (Totals, [u64; 5], BTreeMap<(u8, Rate), (u64, u64)>) {
+    fn recount(events: &[Event]) -> (Totals, [u64; 5], BTreeMap<(u8, NineRate), (u64, u64)>) {
         let distinct = |f: &dyn Fn(&Detail) -> bool| {
             events
                 .iter()
@@ -567,7 +603,7 @@ pub(crate) mod properties {
             }),
         };
         let mut latest_colour: BTreeMap<&str, (i64, &str, Colour)> = BTreeMap::new();
-        let mut latest_rate: BTreeMap<(&str, Rate), (i64, &str, u8, bool)> = BTreeMap::new();
+        let mut latest_rate: BTreeMap<(&str, NineRate), (i64, &str, u8, bool)> = BTreeMap::new();
         for e in events {
             match &e.detail {
                 Detail::Assess { colour } => {
@@ -578,9 +614,9 @@ pub(crate) mod properties {
                         *slot = (e.ts, &e.id, *colour);
                     }
                 }
-                Detail::Outcome { rate, value } => {
+                Detail::Outcome { rate, value } if rate.nine().observed() => {
                     let slot = latest_rate
-                        .entry((&e.person, *rate))
+                        .entry((&e.person, rate.nine()))
                         .or_insert((e.ts, &e.id, e.district, *value));
                     if (slot.0, slot.1) < (e.ts, e.id.as_str()) {
                         *slot = (e.ts, &e.id, e.district, *value);
@@ -668,7 +704,7 @@ pub(crate) mod properties {
                     .collect();
                 prop_assert_eq!(&teams, &recount_teams(&events));
                 for d in 0..DISTRICTS {
-                    for rate in Rate::ALL {
+                    for rate in NineRate::ALL {
                         let want = rates.get(&(d, *rate)).copied().unwrap_or((0, 0));
                         let got = agg.districts[d as usize].rates[rate.index()];
                         prop_assert_eq!((got.n, got.trues), want);

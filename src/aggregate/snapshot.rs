@@ -33,14 +33,14 @@ use smallvec::SmallVec;
 
 use super::intern::Interner;
 use super::{Aggregator, DistrictFigures, Latest, Person, Team, TeamFigures, minute_of};
-use crate::ingest::event::{Colour, Event, Rate};
+use crate::ingest::event::{Colour, Event, NineRate};
 use crate::region::Region;
 use crate::store::{Replay, Resume};
 
 pub const MAGIC: &[u8; 16] = b"WEIBING-AGG\r\n\x1a\n\0";
 /// Bumped whenever the body's layout or the meaning of a figure changes: a
 /// file of another version is not read (the start folds the history).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const PREAMBLE: usize = 16 + 4 + 8 + 3 * 8 + 4;
 
 /// The file beside a database file.
@@ -335,7 +335,7 @@ struct Rest<'a>(&'a Aggregator);
 const REST_FIELDS: usize = 9;
 
 type RateIn<'a> = (u32, u8, i64, &'a str, u8, bool);
-type Rates = HashMap<(u32, Rate), Latest<bool>, RandomState>;
+type Rates = HashMap<(u32, NineRate), Latest<bool>, RandomState>;
 type TeamIds = HashMap<(u8, Box<str>), u32, RandomState>;
 type TeamPersons = HashSet<(u32, u32, bool), RandomState>;
 
@@ -411,7 +411,7 @@ impl<'de> Visitor<'de> for RestSeed<'_> {
             &mut &mut agg.rates,
             reserve,
             |rates, (p, rate, ts, id, d, value): RateIn<'de>| {
-                let rate = *Rate::ALL
+                let rate = *NineRate::ALL
                     .get(rate as usize)
                     .ok_or_else(|| de::Error::custom("no such rate"))?;
                 if p >= people {
@@ -628,7 +628,7 @@ mod tests {
             };
             assert_eq!(latest(&p.assessment), latest(&q.assessment));
         }
-        type Observed = BTreeMap<(u32, Rate), (i64, Box<str>, u8, bool)>;
+        type Observed = BTreeMap<(u32, NineRate), (i64, Box<str>, u8, bool)>;
         let rates = |x: &Aggregator| -> Observed {
             x.rates
                 .iter()
@@ -705,10 +705,10 @@ mod tests {
             "not a saved aggregator of this format: no signature"
         );
         let mut newer = bytes.clone();
-        newer[16] = 2;
+        newer[16] = 3;
         assert_eq!(
             why(&newer, &region, 0),
-            "not a saved aggregator of this format: version 2, this is 1"
+            "not a saved aggregator of this format: version 3, this is 2"
         );
         let mut other = region.clone();
         other.districts[0].code = "999999".into();

@@ -11,14 +11,15 @@ use tokio::sync::{Notify, watch};
 
 use super::Aggregator;
 use super::alerts::{self, Alerts};
-use super::index::{Checked, Index};
+use super::index::Formula;
+use super::ranking::Ranking;
 use super::snapshot::{self, SnapshotError};
 use super::state::{self, Paces, State, Wall};
 use crate::metrics::{AlertLabel, Metrics};
 use crate::publish::Hubs;
 use crate::region::Region;
 use crate::settings;
-use crate::store::index::{IndexInput, IndexOutput};
+use crate::store::index::IndexOutput;
 use crate::store::{Accepted, Covered, SNAPSHOT_SETTING, Store};
 use crate::time::{self, MICROS_PER_MINUTE};
 
@@ -64,13 +65,18 @@ pub struct Shared {
     pub settings: settings::Shared,
     pub metrics: Arc<Metrics>,
     pub keys: LiveKeys,
+    /// The index at month closes (`history::run` keeps it).
+    pub closes: super::history::Shared,
 }
 
 pub struct TickEngine {
     region: Arc<Region>,
     agg: Aggregator,
-    index: Index,
+    formula: Formula,
     last_index: Vec<IndexOutput>,
+    /// The plans the last index was computed against.
+    last_planned: Vec<[u64; 4]>,
+    ranking: Ranking,
     accepted: std_mpsc::Receiver<Accepted>,
     /// The stored events folded in so far.
     covered: Covered,
@@ -112,10 +118,12 @@ impl TickEngine {
         Ok(TickEngine {
             covered: start.covered,
             saved: start.saved,
-            index: Index::new(&region)?,
+            formula: Formula::new(&region),
+            ranking: Ranking::new(&region),
             region,
             agg,
             last_index: Vec::new(),
+            last_planned: Vec::new(),
             accepted,
             samples: VecDeque::new(),
             shared,
@@ -179,22 +187,35 @@ impl TickEngine {
         self.agg.advance(now_micros);
         self.parts.fold_us = since(started);
         let indexed = std::time::Instant::now();
-        if self.agg.take_changed() || self.last_index.is_empty() {
-            let (index, checked) = self.index.compute(&index_inputs(&self.agg))?;
-            if checked == Checked::Differed {
-                self.shared.metrics.index_by_sql.set(1);
-            }
-            self.last_index = index;
+        let planned = state::planned(&self.region, now_micros);
+        if self.agg.take_changed() || self.last_index.is_empty() || planned != self.last_planned {
+            self.last_index = self
+                .formula
+                .compute(&state::index_inputs(&self.agg, &planned));
+            self.last_planned = planned;
         }
+        let basis = self.ranking.basis_at(now_micros, state::least_n(&self.agg));
+        let values = state::ranking_values(&self.region, &self.agg, &self.last_index, basis);
+        let codes: Vec<String> = self
+            .region
+            .districts
+            .iter()
+            .map(|d| d.code.clone())
+            .collect();
+        self.ranking.update(now_micros, basis, &values, &codes);
         self.parts.index_us = since(indexed);
         let viewed = std::time::Instant::now();
         let paces = self.paces(now_micros);
         let wall = self.shared.wall.lock().expect("wall lock").clone();
         let settings = self.shared.settings.read().expect("settings lock").clone();
+        let closes = self.shared.closes.lock().expect("history lock").clone();
         let inputs = state::Inputs {
             region: &self.region,
             agg: &self.agg,
             index: &self.last_index,
+            planned: &self.last_planned,
+            ranking: &self.ranking,
+            closes: &closes,
             now_micros,
             paces: &paces,
             wall,
@@ -256,8 +277,12 @@ impl TickEngine {
             .collect();
         let targets: Vec<[u64; 4]> = std::iter::once(city_targets)
             .chain(self.region.districts.iter().map(|d| {
-                // Districts have no interactive target: never an eta for it.
-                [d.target_people, 0, d.target_managed, d.target_guardians]
+                [
+                    d.target_people,
+                    d.target_interactive,
+                    d.target_managed,
+                    d.target_guardians,
+                ]
             }))
             .collect();
         self.samples.push_back((now, values.clone()));
@@ -292,22 +317,6 @@ impl TickEngine {
             })
             .collect()
     }
-}
-
-/// What the index is computed from: each district's figures.
-pub fn index_inputs(agg: &Aggregator) -> Vec<IndexInput> {
-    agg.districts
-        .iter()
-        .map(|d| IndexInput {
-            people: d.totals.people,
-            managed: d.totals.managed,
-            guardians: d.totals.guardians,
-            rates: d
-                .observed_rates()
-                .map(|(r, c)| (r.code(), c.share(), c.n))
-                .collect(),
-        })
-        .collect()
 }
 
 /// Runs ticks until `shutdown` turns true. A tick runs on the blocking pool;

@@ -14,10 +14,8 @@ use serde::Deserialize;
 
 use crate::access::http::{ApiError, Staff};
 use crate::aggregate::Aggregator;
-use crate::aggregate::index::Index;
 use crate::aggregate::state::{self, State as Figures, Wall};
-use crate::aggregate::tick::index_inputs;
-use crate::ingest::event::{Colour, Rate};
+use crate::ingest::event::{Colour, NineRate};
 use crate::server::AppState;
 use crate::time;
 
@@ -129,16 +127,7 @@ pub fn figures(
     agg: &Aggregator,
     as_of: i64,
 ) -> Result<Figures, duckdb::Error> {
-    let (index, _) = Index::new(region)?.compute(&index_inputs(agg))?;
-    let paces = vec![Default::default(); region.districts.len() + 1];
-    Ok(state::build(&state::Inputs {
-        region,
-        agg,
-        index: &index,
-        now_micros: as_of,
-        paces: &paces,
-        wall: Wall::default(),
-    }))
+    Ok(state::compute(region, agg, as_of, Wall::default()))
 }
 
 type Table = (Vec<String>, Vec<Vec<String>>);
@@ -159,7 +148,7 @@ fn district_rows(f: &Figures) -> Table {
     .map(String::from)
     .to_vec();
     header.extend(Colour::ALL.iter().map(|c| c.code().to_string()));
-    for r in Rate::ALL {
+    for r in NineRate::ALL {
         header.push(format!("rate_{}", r.code()));
         header.push(format!("rate_{}_n", r.code()));
     }
@@ -184,17 +173,10 @@ fn district_rows(f: &Figures) -> Table {
                 .map(|n| n.to_string()),
             );
             row.extend(Colour::ALL.iter().map(|c| d.colours[c.code()].to_string()));
-            for r in Rate::ALL {
-                match d.rates.get(r.code()) {
-                    Some(rate) => {
-                        row.push(rate.value.to_string());
-                        row.push(rate.n.to_string());
-                    }
-                    None => {
-                        row.push(String::new());
-                        row.push("0".into());
-                    }
-                }
+            for r in NineRate::ALL {
+                let rate = d.rates[r.code()];
+                row.push(rate.value.map_or(String::new(), |v| v.to_string()));
+                row.push(rate.n.to_string());
             }
             row.push(d.index.to_string());
             row.push(d.rank.to_string());

@@ -262,6 +262,7 @@ macro_rules! choice {
                 $name::ALL.iter().copied().find(|c| c.code() == text || c.chinese() == text)
             }
 
+            #[allow(dead_code)]
             fn expected() -> String {
                 let codes: Vec<&str> = $name::ALL.iter().map(|c| c.code()).collect();
                 format!(concat!($field, ": must be one of {}"), codes.join(", "))
@@ -314,8 +315,12 @@ choice!(
 ]);
 
 choice!(
-    /// The nine rates (九率); the city texts name participation where Fengtai's
-    /// names compliance, so both are kept.
+    /// The rate an outcome event observes, as sent and stored. The city's
+    /// texts name participation (参与率) where Fengtai's name compliance
+    /// (依从率): both are taken and stored as sent, and counted in one slot
+    /// ([`Rate::nine`]). `management` stays in the list for events stored
+    /// before it was refused: 管理率 is managed ÷ target population, counted
+    /// from enrolments, never observed on a person.
     Rate, "rate", [
     (Awareness, "awareness", "知晓率"),
     (Compliance, "compliance", "依从率"),
@@ -328,6 +333,67 @@ choice!(
     (Control, "control", "控制率"),
     (Prevention, "prevention", "防变率"),
 ]);
+
+choice!(
+    /// The nine rates (三案九率), three to each plan, in the program's order.
+    NineRate, "rate", [
+    (Awareness, "awareness", "知晓率"),
+    (Participation, "participation", "参与率"),
+    (Satisfaction, "satisfaction", "满意率"),
+    (Attainment, "attainment", "达标率"),
+    (Improvement, "improvement", "改善率"),
+    (Effectiveness, "effectiveness", "有效率"),
+    (Management, "management", "管理率"),
+    (Control, "control", "控制率"),
+    (Prevention, "prevention", "防变率"),
+]);
+
+choice!(
+    /// The three plans (三案), each with three of the nine rates.
+    Plan, "plan", [
+    (Training, "training", "培训方案"),
+    (Technical, "technical", "技术方案"),
+    (Implementation, "implementation", "实施方案"),
+]);
+
+impl NineRate {
+    pub fn plan(self) -> Plan {
+        Plan::ALL[self.index() / 3]
+    }
+
+    /// Whether the rate is a share of the persons observed (all but
+    /// management, which is managed ÷ target population).
+    pub fn observed(self) -> bool {
+        self != NineRate::Management
+    }
+}
+
+impl Rate {
+    /// The codes ingest takes (management is refused).
+    fn accepted() -> String {
+        let codes: Vec<&str> = Rate::ALL
+            .iter()
+            .filter(|r| **r != Rate::Management)
+            .map(|r| r.code())
+            .collect();
+        format!("rate: must be one of {}", codes.join(", "))
+    }
+
+    /// The slot of the nine the rate is counted in.
+    pub fn nine(self) -> NineRate {
+        match self {
+            Rate::Awareness => NineRate::Awareness,
+            Rate::Compliance | Rate::Participation => NineRate::Participation,
+            Rate::Satisfaction => NineRate::Satisfaction,
+            Rate::Attainment => NineRate::Attainment,
+            Rate::Improvement => NineRate::Improvement,
+            Rate::Effectiveness => NineRate::Effectiveness,
+            Rate::Management => NineRate::Management,
+            Rate::Control => NineRate::Control,
+            Rate::Prevention => NineRate::Prevention,
+        }
+    }
+}
 
 /// A validated event, ready to store and count.
 #[derive(Debug, Clone, PartialEq)]
@@ -438,7 +504,18 @@ pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<
         )
         .map(Shape::Train),
         Kind::Outcome => {
-            let rate = choose(&raw.rate, "rate", Rate::parse, Rate::expected, &mut errors);
+            let rate = choose(&raw.rate, "rate", Rate::parse, Rate::accepted, &mut errors)
+                .filter(|rate| {
+                    let management = *rate == Rate::Management;
+                    if management {
+                        errors.push(
+                            "rate: management (管理率) is not observed on a person: it is managed ÷ \
+                             target population, counted from enroll events; send an enroll event"
+                                .to_string(),
+                        );
+                    }
+                    !management
+                });
             let value = boolean(&raw.value, &mut errors);
             Some(Shape::Outcome(rate?, value?))
         }

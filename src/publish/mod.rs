@@ -234,25 +234,9 @@ mod properties {
     use crate::aggregate::properties::{build, event};
     use crate::aggregate::state::{self, Wall};
     use crate::region::Region;
-    use crate::store::index::IndexOutput;
 
     fn states(agg: &Aggregator, region: &Region, now_micros: i64) -> (State, State) {
-        let index = vec![
-            IndexOutput {
-                index: 0.0,
-                rank: 1,
-                components: Vec::new()
-            };
-            region.districts.len()
-        ];
-        let staff = state::build(&state::Inputs {
-            region,
-            agg,
-            index: &index,
-            now_micros,
-            paces: &vec![Default::default(); region.districts.len() + 1],
-            wall: Wall::default(),
-        });
+        let staff = state::compute(region, agg, now_micros, Wall::default());
         let city = state::for_viewers(&staff, 5);
         (staff, city)
     }

@@ -223,30 +223,19 @@ mod tests {
     use crate::aggregate::Aggregator;
     use crate::aggregate::state::{self, Wall};
     use crate::region::Region;
-    use crate::store::index::IndexOutput;
 
     fn state_titled(title: &str) -> state::State {
         let region = Region::load("beijing").unwrap();
         let agg = Aggregator::new(region.districts.len(), 0);
-        let index = vec![
-            IndexOutput {
-                index: 0.0,
-                rank: 1,
-                components: Vec::new()
-            };
-            16
-        ];
-        state::build(&state::Inputs {
-            region: &region,
-            agg: &agg,
-            index: &index,
-            now_micros: 0,
-            paces: &vec![Default::default(); 17],
-            wall: Wall {
+        state::compute(
+            &region,
+            &agg,
+            0,
+            Wall {
                 title: title.into(),
                 ..Wall::default()
             },
-        })
+        )
     }
 
     #[tokio::test]

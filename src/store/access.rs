@@ -454,6 +454,22 @@ impl Store {
         .await
     }
 
+    /// How many stored events have a time before each of `bounds` (Beijing
+    /// micros), in order.
+    pub async fn counts_before(&self, bounds: Vec<i64>) -> Result<Vec<u64>, StoreError> {
+        self.loaded().await;
+        self.side(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT count(*) FROM events WHERE ts < make_timestamp(?::BIGINT)",
+            )?;
+            bounds
+                .iter()
+                .map(|b| Ok(stmt.query_row(params![b], |r| r.get::<_, i64>(0))? as u64))
+                .collect()
+        })
+        .await
+    }
+
     /// Folds every stored event with a time before `until` (Beijing micros)
     /// into `acc` with `f`, on the side connection.
     pub async fn fold_until<T, F>(

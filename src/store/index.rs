@@ -1,30 +1,36 @@
-//! The index engine: `sql/index.sql` run every tick on a small in-memory DuckDB.
+//! The index engine: `sql/index.sql` run on a small in-memory DuckDB.
 //!
-//! It holds only the region's targets and weights and the 16 rows of live
-//! district figures the tick hands it, so its cost does not grow with history.
-//! Owned by the tick (a blocking context); async code never calls it.
+//! It holds only the region's weights, settings, standards and targets and
+//! the rows of district figures it is handed, so its cost does not grow
+//! with history. The tick computes the same formula in Rust
+//! (`aggregate::index`); tests prove the two equal. Blocking: async code
+//! never calls it.
 
 use duckdb::{Connection, params};
 
-use crate::region::Region;
+use crate::region::{Half, Region};
 
 pub const INDEX_SQL: &str = include_str!("../../sql/index.sql");
 
 const TABLES_SQL: &str = "
-CREATE TABLE index_weight (component VARCHAR PRIMARY KEY, weight DOUBLE);
-CREATE TABLE district_figures (code VARCHAR, people BIGINT, managed BIGINT, guardians BIGINT,
-                               target_people BIGINT, target_managed BIGINT, target_guardians BIGINT);
-CREATE TABLE district_rates (code VARCHAR, rate VARCHAR, value DOUBLE, n BIGINT);
+CREATE TABLE index_weight (component VARCHAR PRIMARY KEY, weight DOUBLE, half VARCHAR);
+CREATE TABLE index_setting (cap DOUBLE, prior DOUBLE);
+CREATE TABLE rate_standard (rate VARCHAR PRIMARY KEY, floor DOUBLE, standard DOUBLE);
+CREATE TABLE district_figures (code VARCHAR, people BIGINT, interactive BIGINT, managed BIGINT,
+                               guardians BIGINT, planned_people BIGINT, planned_interactive BIGINT,
+                               planned_managed BIGINT, planned_guardians BIGINT, target_managed BIGINT);
+CREATE TABLE district_rates (code VARCHAR, rate VARCHAR, trues BIGINT, n BIGINT);
 ";
 
 /// The live figures of one district that the index needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexInput {
-    pub people: u64,
-    pub managed: u64,
-    pub guardians: u64,
-    /// (rate code, share of true, persons), only rates with n ≥ 1.
-    pub rates: Vec<(&'static str, f64, u64)>,
+    /// [people, interactive, managed, guardians].
+    pub values: [u64; 4],
+    /// The same four targets pro-rated to the date (whole persons).
+    pub planned: [u64; 4],
+    /// (rate code, trues, n) of the observed rates, n ≥ 1 only.
+    pub rates: Vec<(&'static str, u64, u64)>,
 }
 
 /// The index of one district, with the components it was made of.
@@ -32,14 +38,18 @@ pub struct IndexInput {
 pub struct IndexOutput {
     pub index: f64,
     pub rank: u32,
-    pub components: Vec<(String, f64)>,
+    /// The progress half alone, 0–100, one decimal.
+    pub progress: f64,
+    /// The quality half alone, 0–100, one decimal.
+    pub quality: f64,
+    /// (component, score, the rate before scoring for a rate), by name.
+    pub components: Vec<(String, f64, Option<f64>)>,
 }
 
 pub struct IndexEngine {
     conn: Connection,
     codes: Vec<String>,
-    /// Each district's [people, managed, guardians] targets, in the region's order.
-    targets: Vec<[i64; 3]>,
+    target_managed: Vec<i64>,
 }
 
 impl IndexEngine {
@@ -48,17 +58,27 @@ impl IndexEngine {
         conn.execute_batch(TABLES_SQL)?;
         {
             let mut app = conn.appender("index_weight")?;
-            for (component, weight) in &region.weights {
-                app.append_row(params![component, weight])?;
+            for w in &region.weights {
+                let half = match w.half {
+                    Half::Progress => "progress",
+                    Half::Quality => "quality",
+                };
+                app.append_row(params![w.component, w.weight, half])?;
             }
+            let mut app = conn.appender("rate_standard")?;
+            for r in &region.rates {
+                app.append_row(params![r.rate.code(), r.floor, r.standard])?;
+            }
+            let mut app = conn.appender("index_setting")?;
+            app.append_row(params![region.index.cap, region.index.prior])?;
         }
         Ok(IndexEngine {
             conn,
             codes: region.districts.iter().map(|d| d.code.clone()).collect(),
-            targets: region
+            target_managed: region
                 .districts
                 .iter()
-                .map(|d| [d.target_people, d.target_managed, d.target_guardians].map(|t| t as i64))
+                .map(|d| d.target_managed as i64)
                 .collect(),
         })
     }
@@ -66,8 +86,7 @@ impl IndexEngine {
     /// One output per district, in the region's order.
     ///
     /// The inputs are appended inside a transaction that is rolled back once
-    /// the query is read: the tables are empty between runs, with no delete
-    /// and no commit to pay for.
+    /// the query is read: the tables are empty between runs.
     pub fn compute(&mut self, inputs: &[IndexInput]) -> Result<Vec<IndexOutput>, duckdb::Error> {
         assert_eq!(inputs.len(), self.codes.len(), "one input per district");
         self.conn.execute_batch("BEGIN TRANSACTION")?;
@@ -81,24 +100,29 @@ impl IndexEngine {
     fn run(&mut self, inputs: &[IndexInput]) -> Result<Vec<IndexOutput>, duckdb::Error> {
         {
             let mut figures = self.conn.appender("district_figures")?;
-            for ((code, input), [people, managed, guardians]) in
-                self.codes.iter().zip(inputs).zip(&self.targets)
+            for ((code, input), target_managed) in
+                self.codes.iter().zip(inputs).zip(&self.target_managed)
             {
+                let [people, interactive, managed, guardians] = input.values.map(|v| v as i64);
+                let [pp, pi, pm, pg] = input.planned.map(|v| v as i64);
                 figures.append_row(params![
                     code,
-                    input.people as i64,
-                    input.managed as i64,
-                    input.guardians as i64,
                     people,
+                    interactive,
                     managed,
-                    guardians
+                    guardians,
+                    pp,
+                    pi,
+                    pm,
+                    pg,
+                    target_managed
                 ])?;
             }
             figures.flush()?;
             let mut rates = self.conn.appender("district_rates")?;
             for (code, input) in self.codes.iter().zip(inputs) {
-                for (rate, value, n) in &input.rates {
-                    rates.append_row(params![code, rate, value, *n as i64])?;
+                for (rate, trues, n) in &input.rates {
+                    rates.append_row(params![code, rate, *trues as i64, *n as i64])?;
                 }
             }
             rates.flush()?;
@@ -109,6 +133,8 @@ impl IndexEngine {
             .map(|_| IndexOutput {
                 index: 0.0,
                 rank: 0,
+                progress: 0.0,
+                quality: 0.0,
                 components: Vec::new(),
             })
             .collect();
@@ -122,104 +148,12 @@ impl IndexEngine {
             let out = &mut outputs[i];
             out.index = row.get(1)?;
             out.rank = row.get::<_, i64>(2)? as u32;
-            if let Some(component) = row.get::<_, Option<String>>(3)? {
-                out.components.push((component, row.get(4)?));
+            out.progress = row.get(3)?;
+            out.quality = row.get(4)?;
+            if let Some(component) = row.get::<_, Option<String>>(5)? {
+                out.components.push((component, row.get(6)?, row.get(7)?));
             }
         }
         Ok(outputs)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(people: u64, managed: u64, guardians: u64) -> IndexInput {
-        IndexInput {
-            people,
-            managed,
-            guardians,
-            rates: Vec::new(),
-        }
-    }
-
-    /// Components capped and rounded, weights from the region's file, a
-    /// district without components, a district of rates only, ties by code,
-    /// a rate observed for nobody left out.
-    #[test]
-    fn index_components_and_ranks_by_hand() {
-        let mut region = Region::load("beijing").unwrap();
-        // 110106 and 110107 without targets.
-        for d in &mut region.districts[3..5] {
-            (d.target_people, d.target_managed, d.target_guardians) = (0, 0, 0);
-        }
-        let mut engine = IndexEngine::new(&region).unwrap();
-        let mut inputs: Vec<IndexInput> = (0..16).map(|_| input(0, 0, 0)).collect();
-        // 110101, targets 40000 / 3800 / 4000.
-        inputs[0] = IndexInput {
-            rates: vec![
-                ("awareness", 0.75, 4),
-                ("satisfaction", 0.5, 2),
-                ("participation", 0.9, 0),
-            ],
-            ..input(50_000, 1_900, 1_000)
-        };
-        // 110102 (58000) and 110105 (177000): a third of the people each.
-        inputs[1] = input(19_333, 0, 0);
-        inputs[2] = input(59_000, 0, 0);
-        // 110107: no targets, one rate.
-        inputs[4].rates = vec![("control", 0.2, 5)];
-        let want_components: [(usize, &[(&str, f64)]); 5] = [
-            (
-                0,
-                &[
-                    ("awareness", 0.75),
-                    ("coverage", 1.0),
-                    ("enrolment", 0.5),
-                    ("guardians", 0.25),
-                    ("satisfaction", 0.5),
-                ],
-            ),
-            (
-                1,
-                &[("coverage", 0.3333), ("enrolment", 0.0), ("guardians", 0.0)],
-            ),
-            (
-                2,
-                &[("coverage", 0.3333), ("enrolment", 0.0), ("guardians", 0.0)],
-            ),
-            (3, &[]),
-            (4, &[("control", 0.2)]),
-        ];
-        for round in 0..2 {
-            // Twice: the second run must not see the first one's rows.
-            let out = engine.compute(&inputs).unwrap();
-            assert_eq!(out.len(), 16);
-            for (i, components) in want_components {
-                let got: Vec<(&str, f64)> = out[i]
-                    .components
-                    .iter()
-                    .map(|(c, v)| (c.as_str(), *v))
-                    .collect();
-                assert_eq!(got, components, "district {i}, round {round}");
-            }
-            // 100 × (2·1 + 2·0.5 + 0.25 + 0.75 + 0.5) / 7 = 64.2857…
-            assert_eq!(out[0].index, 64.3);
-            // 100 × 2·0.3333 / 5 = 13.332
-            assert_eq!(out[1].index, 13.3);
-            assert_eq!(out[2].index, 13.3);
-            assert_eq!(out[3].index, 0.0);
-            assert_eq!(out[4].index, 20.0);
-            let ranks: Vec<u32> = out.iter().map(|o| o.rank).collect();
-            assert_eq!(
-                ranks,
-                [1, 3, 4, 5, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
-                "round {round}"
-            );
-            for o in &out[5..] {
-                assert_eq!(o.index, 0.0);
-                assert_eq!(o.components.len(), 3);
-            }
-        }
     }
 }

@@ -533,7 +533,12 @@ mod tests {
         assert_eq!(
             details,
             [
-                (String::new(), Detail::Scan { channel: None }),
+                (
+                    String::new(),
+                    Detail::Scan {
+                        channel: Some("poster".into())
+                    }
+                ),
                 (
                     "e2".into(),
                     Detail::Assess {

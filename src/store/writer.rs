@@ -873,8 +873,8 @@ pub(super) fn vouches(
 /// lies on disk, in Arrow batches, without a sort. Only assessments and
 /// outcomes carry their id (the aggregator breaks ties of "latest" by it);
 /// the other kinds come with an empty id, which spares reading and copying
-/// millions of strings at start; a scan's channel is not read (no figure
-/// uses it).
+/// millions of strings at start. A scan brings its channel (the figures
+/// count scans by channel).
 fn replay_where(
     conn: &Connection,
     region: &Region,
@@ -888,7 +888,7 @@ fn replay_where(
     let mut stmt = conn.prepare(&format!(
         "SELECT CASE WHEN kind IN ('assess', 'outcome') THEN id END AS id,
                 epoch_us(ts) AS ts, kind, district, person, colour, team, category,
-                stage, rate, value
+                stage, rate, value, channel
          FROM events
          WHERE {filter}"
     ))?;
@@ -911,9 +911,12 @@ fn replay_where(
             text(&c[9])?,
         );
         let value = c[10].as_boolean();
+        let channel = text(&c[11])?;
         for i in 0..batch.num_rows() {
             let detail = match Kind::parse(kind.value(i)) {
-                Some(Kind::Scan) => Some(Detail::Scan { channel: None }),
+                Some(Kind::Scan) => Some(Detail::Scan {
+                    channel: get(&channel, i).map(str::to_string),
+                }),
                 Some(Kind::Assess) => get(&colour, i)
                     .and_then(Colour::parse)
                     .map(|colour| Detail::Assess { colour }),
