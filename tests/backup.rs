@@ -120,6 +120,21 @@ fn timeless(mut snapshot: Value) -> Value {
         target.remove("eta");
     }
     state.as_object_mut().expect("a state").remove("alerts");
+    // The wall's order keeps places along the path the figures took, and
+    // the month closes come from a background task in its own time.
+    let index = state["index"].as_object_mut().expect("an index");
+    for key in ["order", "order_since", "months"] {
+        index.remove(key);
+    }
+    for district in state["districts"]
+        .as_object_mut()
+        .expect("districts")
+        .values_mut()
+    {
+        let district = district.as_object_mut().expect("a district");
+        district.remove("history");
+        district.remove("change");
+    }
     snapshot
 }
 
