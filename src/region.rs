@@ -526,7 +526,7 @@ impl Region {
                     ),
                 ));
             }
-            if m.scope != "city" && positions.get(&m.scope).is_none() {
+            if m.scope != "city" && !positions.contains_key(&m.scope) {
                 return Err(file_error(
                     "milestones.csv",
                     &format!("scope {:?} is neither city nor a district code", m.scope),
