@@ -1,7 +1,9 @@
 //! The index at each month's close (指数变化): what every district's index
 //! was when each calendar month since the program's start ended.
 //!
-//! A close is computed from the stored events before the month's end,
+//! A close is computed from the events DuckDB holds before the month's end
+//! (the refresh never forces the ingest log to load: what is still in it is
+//! counted at a later refresh, when the count before the end has changed),
 //! folded into a fresh aggregator and run through the same state code as
 //! the tick, at that moment (the targets planned then). A background task
 //! computes the closes it lacks, and computes a close again when the number

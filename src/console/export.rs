@@ -75,6 +75,8 @@ pub async fn export(
     let as_of = end.min(now);
     let region = app.region.clone();
     let agg = Aggregator::new(region.districts.len(), as_of);
+    // Every answered event, the ones still in the ingest log included.
+    app.store.loaded().await;
     let agg = app
         .store
         .fold_until((*region).clone(), as_of, agg, |agg, e| agg.apply(e))

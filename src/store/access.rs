@@ -454,10 +454,11 @@ impl Store {
         .await
     }
 
-    /// How many stored events have a time before each of `bounds` (Beijing
-    /// micros), in order.
+    /// How many events DuckDB holds with a time before each of `bounds`
+    /// (Beijing micros), in order. It does not wait for the ingest log to be
+    /// loaded: a caller that needs every answered event calls
+    /// [`Store::loaded`] first.
     pub async fn counts_before(&self, bounds: Vec<i64>) -> Result<Vec<u64>, StoreError> {
-        self.loaded().await;
         self.side(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT count(*) FROM events WHERE ts < make_timestamp(?::BIGINT)",
@@ -470,8 +471,9 @@ impl Store {
         .await
     }
 
-    /// Folds every stored event with a time before `until` (Beijing micros)
-    /// into `acc` with `f`, on the side connection.
+    /// Folds every event DuckDB holds with a time before `until` (Beijing
+    /// micros) into `acc` with `f`, on the side connection. Like
+    /// [`Store::counts_before`], it does not wait for the ingest log.
     pub async fn fold_until<T, F>(
         &self,
         region: Region,
@@ -483,7 +485,6 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut T, Event) + Send + 'static,
     {
-        self.loaded().await;
         self.side(move |c| {
             super::writer::replay_until(c, &region, Some(until), &mut |e| f(&mut acc, e))?;
             Ok(acc)
