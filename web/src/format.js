@@ -62,3 +62,13 @@ export function countdownParts(ms) {
   const m = Math.floor((s % 3600) / 60);
   return { d, hms: `${pad(h)}:${pad(m)}:${pad(s % 60)}` };
 }
+
+/** A share in [0, 1] as a percentage with one decimal: 0.8123 → "81.2%". */
+export const percent = (v) => `${(100 * v).toFixed(1)}%`;
+
+/** A standard in [0, 1] as a short percentage: 0.8 → "80%", 0.65 → "65%", 0.675 → "67.5%". */
+export const percentShort = (v) => `${Number((100 * v).toFixed(1))}%`;
+
+/** One decimal, with thousands separators: 1234.56 → "1,234.6". */
+const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+export const decimal1 = (n) => oneDecimal.format(Number(n) || 0);

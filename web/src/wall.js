@@ -14,6 +14,8 @@ import { Trend } from './charts/trend.js';
 import { Targets } from './charts/targets.js';
 import { Categories } from './charts/categories.js';
 import { Figures } from './panels/figures.js';
+import { Rates } from './panels/rates.js';
+import { Channels } from './panels/channels.js';
 import { Ticker } from './panels/ticker.js';
 import { Cover } from './panels/cover.js';
 
@@ -53,12 +55,14 @@ export function createWall({ lang, t, followPhase = true }) {
   const headlineSub = $('headline-sub');
 
   const map = new DistrictMap($('chart-map'), {
-    lang, t, tableEl: $('map-table'), valuesEl: $('district-values'), tabsEl: $('metric-tabs'),
+    lang, t, tableEl: $('map-table'), valuesEl: $('district-values'), tabsEl: $('metric-tabs'), legendEl: $('map-legend'),
   });
   const colours = new Colours($('chart-donut'), $('colour-legend'), t);
-  const ranking = new Ranking($('chart-ranking'), $('ranking-values'), lang);
+  const ranking = new Ranking($('ranking'), $('ranking-basis'), lang, t);
+  const rates = new Rates($('rates'), lang, t);
+  const channels = new Channels($('channels'), t);
   const trend = new Trend($('chart-trend'), $('trend-value'), t);
-  const targets = new Targets($('chart-gauges'), $('target-cells'), t, now);
+  const targets = new Targets($('chart-gauges'), $('target-cells'), $('target-time'), t, now);
   const categories = new Categories($('chart-categories'), $('category-values'), t);
   const figures = new Figures($('figures'), t);
   const ticker = new Ticker($('ticker-track'), lang, t);
@@ -66,7 +70,7 @@ export function createWall({ lang, t, followPhase = true }) {
     root: $('cover'), title: $('cover-title'), sub: $('cover-sub'),
     countdown: $('countdown'), clock: $('cover-clock'), t, now,
   });
-  const hosts = [map.host, colours.host, ranking.host, trend.host, targets.host, categories.host];
+  const hosts = [map.host, colours.host, trend.host, targets.host, categories.host];
 
   const stage = new Stage($('stage'), (density) => {
     for (const h of hosts) h.init(density);
@@ -137,6 +141,8 @@ export function createWall({ lang, t, followPhase = true }) {
     map.render(state);
     colours.render(state);
     ranking.render(state);
+    rates.render(state);
+    channels.render(state);
     trend.render(state);
     targets.render(state);
     categories.render(state);

@@ -109,16 +109,16 @@ test('every delta of the real server, applied in order, gives the state of its s
     assert.deepEqual(teams['～一队/甲~乙'], { managed: 5, served: 5, services: 5 });
     assert.deepEqual(teams['𠀀二队'], { managed: 11, served: 11, services: 11 });
 
-    // Outcomes make rates appear (a shape change), then move their values.
+    // Outcomes give the nine rates (always present) their values: a null turns into a number.
     const outcome = (k, rate, value) => ({ id: `out-${k}`, ts: beijingTs(3000), kind: 'outcome', district: '110108', person: personId(20_000 + k), rate, value });
     await ingest(server, [outcome(1, 'control', true), outcome(2, 'control', false)]);
-    await check('a rate appears', (s) => s.districts['110108'].rates.control?.n === 2);
+    await check('a rate gets its value', (s) => s.districts['110108'].rates.control?.n === 2);
     await ingest(server, [outcome(3, 'control', true), outcome(4, 'awareness', true), ...moreScans('more', 30_000, 40)]);
     const last = await check('rates and scans move', (s) => s.districts['110108'].rates.awareness?.n === 1 && s.totals.people === first.expected.people + 40);
-    assert.deepEqual(last.state.districts['110108'].rates.control, { value: 0.6667, n: 3 });
+    assert.deepEqual(last.state.districts['110108'].rates.control, { value: 0.6667, n: 3, standard: 0.6, pass: true });
     assert.deepEqual(problems, []);
     assert.ok(deltas >= 5, `a delta per step at least, got ${deltas}`);
-    assert.ok(structural >= 2, `teams and rates came as ops, got ${structural}`);
+    assert.ok(structural >= 2, `teams and channels came as ops, got ${structural}`);
   } finally {
     socket.close();
     await server.stop();

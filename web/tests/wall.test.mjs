@@ -141,6 +141,28 @@ test('in English (?lang=en) the wall shows the same figures', async () => {
   await context.close();
 });
 
+test('after the grace period the ranking goes by the index, in the server\'s order (index.order)', async () => {
+  const { context, page, errors } = await openPage(browser);
+  await page.goto(pageUrl());
+  await headlineReaches(page, batch.expected.people);
+  // This region's calendar starts in 2017: its grace period is long over.
+  assert.equal(await text(page, 'ranking-basis'), '按治未病指数排名');
+  let state;
+  await until('the page to show the server\'s order', async () => {
+    state = (await snapshot(server)).state;
+    return (await attr(page, 'ranking', 'data-order')) === state.index.order.join(',');
+  });
+  assert.equal(state.index.basis, 'index');
+  for (const [i, code] of state.index.order.entries()) {
+    assert.equal(await attr(page, `rank-${code}`, 'data-order'), String(i + 1), code);
+    assert.equal(await attr(page, `rank-${code}`, 'data-basis'), 'index', code);
+    assert.equal(await attr(page, `rank-${code}`, 'data-value'), String(state.districts[code].index), code);
+    assert.equal(await page.locator(`[data-testid="rank-${code}"] .rk-value`).textContent(), state.districts[code].index.toFixed(1), code);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('more events: the counter reaches the new exact value without a reload', async () => {
   const { context, page, errors } = await openPage(browser);
   await page.goto(pageUrl());

@@ -1,10 +1,10 @@
 // ECharts, tree-shaken: only the charts and components the wall draws.
 import * as echarts from 'echarts/core';
 import { MapChart, PieChart, BarChart, LineChart, GaugeChart } from 'echarts/charts';
-import { GridComponent, VisualMapContinuousComponent } from 'echarts/components';
+import { GridComponent, VisualMapPiecewiseComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 
-echarts.use([MapChart, PieChart, BarChart, LineChart, GaugeChart, GridComponent, VisualMapContinuousComponent, CanvasRenderer]);
+echarts.use([MapChart, PieChart, BarChart, LineChart, GaugeChart, GridComponent, VisualMapPiecewiseComponent, CanvasRenderer]);
 
 export { echarts };
 

@@ -1,92 +1,77 @@
-// The district index (治未病指数) ranking: 16 bars that slide to their new
-// place as ranks change (ECharts realtimeSort).
-import { ChartHost, TEXT } from './echarts.js';
+// The district ranking: 16 bars in the server's order (`index.order`, which
+// moves a district only on a real lead and at most once a minute, so the
+// bars do not dance on noise), never sorted here. Each bar shows the value
+// the ranking goes by (`index.basis`): the index, or, while quality data are
+// thin, people who scanned per 10,000 residents; the line above says which.
+// Rows are built once and slide to their new place (a CSS transform).
 import { DISTRICTS } from '../regions.js';
 import { districtName } from '../i18n.js';
-import { echarts } from './echarts.js';
+
+/** The value a district is ranked by on `basis`. */
+export function basisValue(doc, basis) {
+  const v = basis === 'progress' ? doc?.per_10k?.people : doc?.index;
+  return Number(v) || 0;
+}
 
 export class Ranking {
-  constructor(el, valuesEl, lang) {
+  constructor(listEl, basisEl, lang, t) {
     this.lang = lang;
-    this.host = new ChartHost(el, () => this.base(), (s) => this.update(s));
+    this.t = t;
+    this.listEl = listEl;
+    this.basisEl = basisEl;
     this.items = new Map();
     for (const d of DISTRICTS) {
       const li = document.createElement('li');
+      li.className = 'rk-row';
       li.dataset.testid = `rank-${d.code}`;
-      valuesEl.append(li);
-      this.items.set(d.code, li);
+      const pos = document.createElement('span');
+      pos.className = 'rk-pos tabular';
+      const name = document.createElement('span');
+      name.className = 'rk-name';
+      name.textContent = districtName(lang, d.code);
+      const bar = document.createElement('div');
+      bar.className = 'rk-bar';
+      const fill = document.createElement('i');
+      bar.append(fill);
+      const value = document.createElement('b');
+      value.className = 'rk-value tabular';
+      li.append(pos, name, bar, value);
+      li.hidden = true;
+      listEl.append(li);
+      this.items.set(d.code, { li, pos, fill, value });
     }
-  }
-
-  base() {
-    return {
-      animationDuration: 0,
-      animationDurationUpdate: 1000,
-      animationEasing: 'linear',
-      animationEasingUpdate: 'linear',
-      grid: { left: 4, right: 58, top: 2, bottom: 2, containLabel: true },
-      xAxis: { type: 'value', show: false, max: (v) => Math.max(v.max * 1.05, 1) },
-      yAxis: {
-        type: 'category',
-        inverse: true,
-        max: DISTRICTS.length - 1,
-        data: DISTRICTS.map((d) => districtName(this.lang, d.code)),
-        axisLine: { show: false },
-        axisTick: { show: false },
-        axisLabel: { color: TEXT, fontSize: 15, margin: 10 },
-        animationDuration: 300,
-        animationDurationUpdate: 800,
-      },
-      series: [{
-        type: 'bar',
-        realtimeSort: true,
-        silent: true,
-        barWidth: 12,
-        showBackground: true,
-        backgroundStyle: { color: 'rgba(63,208,255,0.06)', borderRadius: 6 },
-        itemStyle: {
-          borderRadius: 6,
-          color: new echarts.graphic.LinearGradient(0, 0, 1, 0, [
-            { offset: 0, color: '#1560bd' },
-            { offset: 1, color: '#3fd0ff' },
-          ]),
-          shadowColor: 'rgba(63,208,255,0.5)',
-          shadowBlur: 8,
-        },
-        label: {
-          show: true,
-          position: 'right',
-          color: '#ffe27a',
-          fontSize: 15,
-          fontWeight: 'bold',
-          valueAnimation: true,
-          formatter: (p) => Number(p.value).toFixed(1),
-        },
-        data: DISTRICTS.map(() => 0),
-      }],
-    };
-  }
-
-  update(state) {
-    // realtimeSort orders by value; a tiny nudge by the server's rank (ties by
-    // code) keeps equal indexes in the server's order instead of shuffling.
-    // Labels show one decimal, so the nudge never shows.
-    const values = DISTRICTS.map((d) => {
-      const doc = state.districts[d.code];
-      return doc ? (Number(doc.index) || 0) + (DISTRICTS.length - (Number(doc.rank) || DISTRICTS.length)) * 1e-6 : 0;
-    });
-    return { key: values.join(','), option: { series: [{ data: values }] } };
   }
 
   render(state) {
-    this.host.render(state);
-    for (const [code, li] of this.items) {
-      const doc = state.districts[code];
-      if (!doc) continue;
-      li.dataset.rank = String(doc.rank);
-      li.dataset.index = String(doc.index);
-      li.textContent = `${doc.rank}. ${districtName(this.lang, code, doc.name)} ${doc.index}`;
+    const basis = state.index?.basis === 'progress' ? 'progress' : 'index';
+    const text = this.t.rankingBasis[basis];
+    if (this.basisEl.textContent !== text) this.basisEl.textContent = text;
+    this.basisEl.dataset.basis = basis;
+    this.listEl.dataset.basis = basis;
+    const order = (state.index?.order ?? []).filter((code) => this.items.has(code) && state.districts?.[code]);
+    this.listEl.dataset.order = order.join(',');
+    const values = order.map((code) => basisValue(state.districts[code], basis));
+    // The index is out of 100; people per 10,000 have no ceiling: the longest bar is the largest value.
+    const scale = basis === 'index' ? 100 : Math.max(...values, 0) || 1;
+    const at = new Map(order.map((code, i) => [code, i]));
+    for (const [code, it] of this.items) {
+      const i = at.get(code);
+      const doc = state.districts?.[code];
+      it.li.hidden = i === undefined;
+      if (i === undefined) continue;
+      const v = values[i];
+      it.li.style.setProperty('--pos', String(i));
+      it.pos.textContent = String(i + 1);
+      const shown = v.toFixed(1);
+      if (it.value.textContent !== shown) it.value.textContent = shown;
+      it.fill.style.transform = `scaleX(${Math.min(1, v / scale)})`;
+      it.li.classList.toggle('top', i < 3);
+      it.li.dataset.order = String(i + 1);
+      it.li.dataset.basis = basis;
+      it.li.dataset.value = String(v);
+      it.li.dataset.rank = String(doc.rank);
+      it.li.dataset.index = String(doc.index);
+      it.li.setAttribute('aria-label', `${i + 1}. ${districtName(this.lang, code, doc.name)} ${shown}`);
     }
   }
 }
-

@@ -13,20 +13,20 @@ export class Trend {
   base() {
     return {
       animationDurationUpdate: 800,
-      grid: { left: 8, right: 16, top: 18, bottom: 4, containLabel: true },
+      grid: { left: 4, right: 12, top: 10, bottom: 2, containLabel: true },
       xAxis: {
         type: 'category',
         boundaryGap: false,
         data: [],
         axisLine: { lineStyle: { color: LINE } },
         axisTick: { show: false },
-        axisLabel: { color: MUTED, fontSize: 13, interval: 14 },
+        axisLabel: { color: MUTED, fontSize: 12, interval: 14 },
       },
       yAxis: {
         type: 'value',
         minInterval: 1,
-        splitNumber: 3,
-        axisLabel: { color: MUTED, fontSize: 13 },
+        splitNumber: 2,
+        axisLabel: { color: MUTED, fontSize: 12 },
         splitLine: { lineStyle: { color: 'rgba(63,208,255,0.10)' } },
       },
       series: [{

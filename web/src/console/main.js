@@ -8,6 +8,8 @@ import { hms } from '../format.js';
 import { api, setCsrf, whenUnauthorized } from './api.js';
 import { $ } from './dom.js';
 import { Figures } from './figures.js';
+import { RateTables } from './rates.js';
+import { strings } from '../i18n.js';
 import { Ingest } from './ingest.js';
 import { Access } from './access.js';
 import { WallControl, Export } from './wall-export.js';
@@ -35,6 +37,12 @@ function confirmDialog(text) {
 }
 
 const figures = new Figures();
+const t = strings('zh');
+$('rates-title').textContent = t.consoleRates;
+$('index-title').textContent = t.consoleIndex;
+const rateTables = new RateTables({
+  ratesMount: $('district-rates'), ratesHint: $('rates-hint'), indexMount: $('district-index'), indexHint: $('index-hint'),
+});
 const ingest = new Ingest();
 const access = new Access({ confirm: confirmDialog });
 const wallControl = new WallControl();
@@ -66,6 +74,7 @@ function draw() {
   drawTimer = 0;
   lastDraw = performance.now();
   figures.render(live.state);
+  rateTables.render(live.state);
   wallControl.render(live.state.wall);
 }
 

@@ -7,8 +7,10 @@ import './view.css';
 import { Live } from '../live.js';
 import { Flop } from '../flop.js';
 import { strings, districtName } from '../i18n.js';
-import { hms, thousands, share, dayTime } from '../format.js';
+import { hms, thousands, share, dayTime, percent, percentShort } from '../format.js';
 import { DISTRICTS } from '../regions.js';
+import { RATES, PLANS, planOf, belowStandard, judged } from '../rates.js';
+import { basisValue } from '../charts/ranking.js';
 
 const t = strings('zh');
 const $ = (id) => document.getElementById(id);
@@ -54,6 +56,29 @@ for (const c of COLOURS) {
   colourRows.set(c, { seg, count, pct, li });
 }
 
+// 三案九率: the scope's nine rates (the city's, or a district link's own), by plan.
+$('v-rates-title').textContent = t.rates;
+const rateLists = new Map();
+for (const plan of PLANS) {
+  const list = el('ul', 'v-rate-list');
+  $('v-rates').append(el('div', 'v-plan', el('div', 'v-plan-name', t.planNames[plan]), list));
+  rateLists.set(plan, list);
+}
+const rateRows = new Map();
+for (const rate of RATES) {
+  const fill = document.createElement('i');
+  const std = el('i', 'v-std');
+  const value = el('b', 'v-rate-value tabular');
+  const sub = el('span', 'v-rate-sub tabular');
+  const below = el('span', 'v-rate-below tabular');
+  const li = el('li', 'v-rate', el('div', 'v-t-line', el('span', 'v-rate-name', t.rateNames[rate]), value),
+    el('div', 'v-bar v-rate-bar', fill, std), el('div', 'v-rate-foot', sub, below));
+  li.dataset.testid = `v-rate-${rate}`;
+  rateLists.get(planOf({}, rate)).append(li);
+  rateRows.set(rate, { li, fill, std, value, sub, below });
+}
+
+$('v-ranking-title').textContent = t.ranking;
 const rankRows = new Map();
 for (const d of DISTRICTS) {
   const rank = el('span', 'v-r-rank tabular');
@@ -121,6 +146,7 @@ function render(state) {
     r.li.dataset.value = String(n);
   }
 
+  renderRates(state, isCity);
   $('v-ranking-card').hidden = !isCity;
   $('v-district-card').hidden = isCity;
   $('v-teams-card').hidden = isCity;
@@ -128,22 +154,54 @@ function render(state) {
   else renderDistrict(state, scope);
 }
 
+function renderRates(state, isCity) {
+  for (const [rate, r] of rateRows) {
+    const list = rateLists.get(planOf(state, rate));
+    if (r.li.parentElement !== list) list.append(r.li);
+    const doc = state.rates?.[rate];
+    const has = doc != null && doc.value != null;
+    r.value.textContent = has ? percent(doc.value) : t.rateNone;
+    r.li.dataset.pass = has ? (doc.pass ? 'pass' : 'fail') : 'none';
+    r.fill.style.width = `${has ? Math.min(100, 100 * doc.value) : 0}%`;
+    const standard = doc?.standard ?? state.index?.standards?.[rate]?.standard;
+    r.std.hidden = standard == null;
+    r.std.style.left = `${100 * Math.min(1, standard ?? 0)}%`;
+    const n = thousands(doc?.n ?? 0);
+    const nText = rate === 'management' ? t.rateTargetN(n) : t.rateN(n);
+    r.sub.textContent = standard == null ? nText : `${t.rateStandard(percentShort(standard))} · ${nText}`;
+    // Which districts are below the standard: on the city's link only.
+    const below = isCity ? belowStandard(state, rate) : [];
+    r.below.textContent = below.length > 0 ? t.rateBelow(below.length, judged(state, rate)) : '';
+    r.li.dataset.value = has ? String(doc.value) : '';
+    r.li.dataset.n = String(doc?.n ?? 0);
+    r.li.dataset.below = below.join(',');
+  }
+}
+
 function renderRanking(state) {
-  const entries = Object.entries(state.districts ?? {});
-  const max = Math.max(1, ...entries.map(([, d]) => Number(d.index) || 0));
-  entries.sort(([a, x], [b, y]) => (x.rank ?? 99) - (y.rank ?? 99) || a.localeCompare(b));
+  const basis = state.index?.basis === 'progress' ? 'progress' : 'index';
+  $('v-ranking-basis').textContent = t.rankingBasis[basis];
+  $('v-ranking-basis').dataset.basis = basis;
+  // The server's order (index.order), never sorted here: it moves a district only on a real lead.
+  const order = (state.index?.order ?? []).filter((code) => rankRows.has(code) && state.districts?.[code]);
+  const values = order.map((code) => basisValue(state.districts[code], basis));
+  const scale = basis === 'index' ? 100 : Math.max(1, ...values);
   const list = $('v-ranking');
-  entries.forEach(([code, d], i) => {
+  for (const [code, r] of rankRows) if (!order.includes(code)) r.li.remove();
+  order.forEach((code, i) => {
+    const d = state.districts[code];
     const r = rankRows.get(code);
-    if (!r) return;
-    r.rank.textContent = String(d.rank ?? i + 1);
-    r.index.textContent = Number(d.index ?? 0).toFixed(1);
-    r.people.textContent = `${thousands(d.people)} 人`;
-    r.fill.style.width = `${((Number(d.index) || 0) / max) * 100}%`;
+    r.rank.textContent = String(i + 1);
+    r.index.textContent = values[i].toFixed(1);
+    r.people.textContent = t.viewPersons(thousands(d.people));
+    r.fill.style.width = `${Math.min(100, (values[i] / scale) * 100)}%`;
+    r.li.dataset.order = String(i + 1);
+    r.li.dataset.basis = basis;
+    r.li.dataset.value = String(values[i]);
     r.li.dataset.rank = String(d.rank);
     r.li.dataset.index = String(d.index);
     r.li.dataset.people = String(d.people);
-    // Appending moves the row: the list follows the server's rank.
+    // Inserting moves the row: the list follows the server's order.
     if (list.children[i] !== r.li) list.insertBefore(r.li, list.children[i] ?? null);
   });
 }

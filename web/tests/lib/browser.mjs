@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-export const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+// Screenshots: web/tests/artifacts (not committed), or WALL_ARTIFACTS.
+export const ARTIFACTS = process.env.WALL_ARTIFACTS ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 
 export async function launch() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });

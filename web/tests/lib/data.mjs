@@ -101,3 +101,62 @@ export function teamBatch(prefix, from) {
     },
   };
 }
+
+/** Today's date in Beijing (YYYY-MM-DD): a program that starts today. */
+export const beijingToday = () => new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+
+/**
+ * Scans by channel, outcomes for the nine rates and a few enrolments, for
+ * new people numbered from `from`, and the figures they must produce.
+ *
+ * Channels (city): wechat 6, none 5, poster 4, hall 3, radio 2, sms 1 (21
+ * scans, 21 people, spread over four districts).
+ * awareness: 丰台 110106 nine persons, 7 true, then the first of them
+ * observed again, false (only the latest counts): 6 of 9; 朝阳 110105 1 of 4;
+ * 东城 110101 4 of 4. City 11 of 17.
+ * participation: 东城 three `participation` true and two `compliance`, one
+ * true (依从率 is the same slot): 4 of 5.
+ * satisfaction: nobody (待报). management: 3 enrolled in 丰台.
+ */
+export function figuresBatch(prefix, from) {
+  const events = [];
+  let n = from;
+  let id = 0;
+  const ev = (e, msAgo = 20_000) => events.push({ id: `${prefix}-${++id}`, ts: beijingTs(msAgo), ...e });
+  const channels = { wechat: 6, '(none)': 5, poster: 4, hall: 3, radio: 2, sms: 1 };
+  const spread = ['110106', '110105', '110101', '110108'];
+  let k = 0;
+  for (const [channel, count] of Object.entries(channels)) {
+    for (let i = 0; i < count; i += 1) {
+      const scan = { kind: 'scan', district: spread[k % spread.length], person: personId(n++) };
+      if (channel !== '(none)') scan.channel = channel;
+      ev(scan);
+      k += 1;
+    }
+  }
+  const observe = (district, rate, values, msAgo) => {
+    const persons = values.map(() => personId(n++));
+    values.forEach((value, i) => ev({ kind: 'outcome', district, person: persons[i], rate, value }, msAgo));
+    return persons;
+  };
+  const fengtai = observe('110106', 'awareness', [true, true, true, true, true, true, true, false, false], 30_000);
+  ev({ kind: 'outcome', district: '110106', person: fengtai[0], rate: 'awareness', value: false }, 10_000);
+  observe('110105', 'awareness', [true, false, false, false], 30_000);
+  observe('110101', 'awareness', [true, true, true, true], 30_000);
+  observe('110101', 'participation', [true, true, true], 30_000);
+  observe('110101', 'compliance', [true, false], 30_000);
+  for (let i = 0; i < 3; i += 1) ev({ kind: 'enroll', district: '110106', person: personId(n++), team: 'ft-figures' });
+  return {
+    events,
+    lastPerson: n - 1,
+    expected: {
+      scans: 21,
+      channels,
+      rates: {
+        awareness: { trues: 11, n: 17, districts: { 110106: [6, 9], 110105: [1, 4], 110101: [4, 4] } },
+        participation: { trues: 4, n: 5, districts: { 110101: [4, 5] } },
+      },
+      managed: 3,
+    },
+  };
+}

@@ -3,13 +3,16 @@
 // Every read needs a credential (docs/api.md): the helpers send the admin's.
 //
 // The binary: $WEIBING_BIN, else ${CARGO_TARGET_DIR:-~/.cache/weibing/target}/release/weibing.
-// It embeds web/dist as it was when cargo built it (cargo test rebuilds it).
+// It embeds web/dist as it was when cargo built it (cargo test rebuilds it);
+// WEIBING_WEB_DIST=web/dist serves the pages from that folder instead
+// (lib/pages.mjs), for front-end work between Rust builds.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { randomBytes } from 'node:crypto';
+import { pagesProxy } from './pages.mjs';
 
 export function binaryPath() {
   if (process.env.WEIBING_BIN) return process.env.WEIBING_BIN;
@@ -35,17 +38,38 @@ const LISTENING = /weibing listening on (http:\/\/[^\s]+)/;
 
 /**
  * Starts a server and resolves once it says where it listens.
- * @param {{dataDir: string, port?: number, tickMs?: number, ingestKey?: string, adminToken?: string, adminPassword?: string}} o
- *   adminPassword: WEIBING_ADMIN_PASSWORD, which creates the staff user `admin` at the first start
+ * @param {{dataDir: string, port?: number, tickMs?: number, ingestKey?: string, adminToken?: string, adminPassword?: string, args?: string[]}} o
+ *   adminPassword: WEIBING_ADMIN_PASSWORD, which creates the staff user `admin` at the first start;
+ *   args: more arguments of `weibing serve` (e.g. ['--program-start', '2026-12-03'])
  */
-export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, adminToken, adminPassword } = {}) {
+export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, adminToken, adminPassword, args: more = [] } = {}) {
+  const dist = process.env.WEIBING_WEB_DIST;
+  if (dist) {
+    // The binary behind a proxy that serves the pages from `dist`, on the port asked for.
+    const inner = await startBinary({ dataDir, port: 0, tickMs, ingestKey, adminToken, adminPassword, more });
+    const proxy = await pagesProxy({ dist: path.resolve(dist), backend: inner.url, port });
+    return {
+      ...inner,
+      url: proxy.url,
+      port: proxy.port,
+      async stop(signal = 'SIGTERM') {
+        const result = await inner.stop(signal);
+        await proxy.close();
+        return result;
+      },
+    };
+  }
+  return startBinary({ dataDir, port, tickMs, ingestKey, adminToken, adminPassword, more });
+}
+
+async function startBinary({ dataDir, port, tickMs, ingestKey, adminToken, adminPassword, more }) {
   const bin = binaryPath();
   if (!fs.existsSync(bin)) {
     throw new Error(`the weibing binary is not at ${bin}: build it (cargo build --release) or set WEIBING_BIN`);
   }
   ingestKey ??= `ingest-${randomBytes(8).toString('hex')}`;
   adminToken ??= `admin-${randomBytes(8).toString('hex')}`;
-  const args = ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--tick-ms', String(tickMs)];
+  const args = ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--tick-ms', String(tickMs), ...more];
   const env = { ...process.env, WEIBING_INGEST_KEY: ingestKey, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
   if (adminPassword) env.WEIBING_ADMIN_PASSWORD = adminPassword;
   else delete env.WEIBING_ADMIN_PASSWORD;
