@@ -49,6 +49,10 @@ const QUEUE_EVENTS: u64 = super::writer::ROW_GROUP_ROWS;
 /// transaction is open.
 pub const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Loads after which a due checkpoint stops waiting for a gap between
+/// console reads and waits for the read in progress instead.
+const CHECKPOINT_DEFERRALS: u32 = 4;
+
 /// Below this the WAL holds no row group's worth of events: a load of a
 /// whole row group went straight into the file, and the WAL only says
 /// where (a few KiB); a checkpoint would have nothing to fold.
@@ -201,6 +205,7 @@ impl Loader {
             writer_sql,
             rows,
             checkpointed_rows: rows,
+            deferred: 0,
             open: None,
             failed: false,
             shared: shared.clone(),
@@ -291,6 +296,8 @@ struct Work {
     /// Rows in `events`, and how many there were at the last checkpoint.
     rows: u64,
     checkpointed_rows: u64,
+    /// Loads since a checkpoint fell due and found a reader in the way.
+    deferred: u32,
     open: Option<Open>,
     failed: bool,
     shared: Arc<Shared>,
@@ -416,25 +423,41 @@ impl Work {
 
     /// Folds the WAL into the database file when [`checkpoint_due`].
     fn bound_wal(&mut self) {
-        if !checkpoint_due(self.rows, self.checkpointed_rows, wal_bytes(&self.database)) {
+        let wal = wal_bytes(&self.database);
+        if !checkpoint_due(self.rows, self.checkpointed_rows, wal) {
             return;
         }
         // Holding the side connection and the writer's SQL: no other
         // transaction is open, so the checkpoint cannot be refused for one.
-        // A long console read holds the side connection (or the writer
-        // reads the stored ids): try again after the next load rather than
-        // wait.
+        // A console read holding the side connection (or the writer reading
+        // the stored ids) is let finish for a few loads; after that, or at
+        // the WAL's bound, the loader waits for it, so that readers that
+        // never pause cannot hold the WAL open (side before writer's SQL,
+        // the order everywhere).
         let clock = Instant::now();
-        let result = match (self.side.try_lock(), self.writer_sql.try_lock()) {
-            (Ok(_side), Ok(_writer)) => self.conn.execute("CHECKPOINT"),
-            _ => return,
+        let wait = wal >= WAL_CHECKPOINT_BYTES || self.deferred >= CHECKPOINT_DEFERRALS;
+        let result = if wait {
+            let (Ok(_side), Ok(_writer)) = (self.side.lock(), self.writer_sql.lock()) else {
+                return;
+            };
+            self.conn.execute("CHECKPOINT")
+        } else {
+            match (self.side.try_lock(), self.writer_sql.try_lock()) {
+                (Ok(_side), Ok(_writer)) => self.conn.execute("CHECKPOINT"),
+                _ => {
+                    self.deferred += 1;
+                    return;
+                }
+            }
         };
         match result {
             Ok(()) => {
                 self.checkpointed_rows = self.rows;
+                self.deferred = 0;
                 tracing::debug!(
                     us = clock.elapsed().as_micros() as u64,
                     rows = self.rows,
+                    waited = wait,
                     "checkpointed the write-ahead log"
                 )
             }
