@@ -53,12 +53,17 @@ impl Default for AlertThresholds {
     }
 }
 
+/// The least k staff can set (docs/privacy.md).
+pub const MIN_K: u64 = 3;
+
 impl Settings {
     /// Names the first field out of range.
     pub fn check(&self) -> Result<(), String> {
         let a = &self.alerts;
-        if !(1..=1000).contains(&self.k) {
-            return Err("k: 1 to 1000".into());
+        if !(MIN_K..=1000).contains(&self.k) {
+            return Err(format!(
+                "k: {MIN_K} to 1000 (fewer than {MIN_K} persons behind a figure would let a viewer tell who they are)"
+            ));
         }
         if !(a.district_drop_ratio > 0.0 && a.district_drop_ratio < 1.0) {
             return Err("alerts.district_drop_ratio: above 0 and below 1".into());
@@ -84,6 +89,18 @@ impl Settings {
             .iter()
             .find(|(k, _)| k == SETTING)
             .and_then(|(_, v)| serde_json::from_str::<Settings>(v).ok())
+            .map(|mut s| {
+                // Saved before k had its floor: raised, the rest kept.
+                if s.k < MIN_K {
+                    tracing::warn!(
+                        saved = s.k,
+                        k = MIN_K,
+                        "the saved k is below its floor; using the floor"
+                    );
+                    s.k = MIN_K;
+                }
+                s
+            })
             .filter(|s| s.check().is_ok())
             .unwrap_or_default()
     }

@@ -443,7 +443,18 @@ async fn a_district_link_receives_only_its_district_and_no_viewer_sees_a_person(
     let staff_fengtai = &staff["state"]["districts"]["110106"];
     assert_eq!(state["totals"]["people"], staff_fengtai["people"]);
     assert_eq!(state["totals"]["scans"], staff_fengtai["scans"]);
-    assert_eq!(state["colours"], staff_fengtai["colours"]);
+    // Its colours as viewers see them: as on the city's link (docs/privacy.md).
+    let city_view = server.snapshot_as(&tokens[1]).await;
+    assert_eq!(
+        state["colours"],
+        city_view["state"]["districts"]["110106"]["colours"]
+    );
+    for (colour, n) in state["colours"].as_object().unwrap() {
+        assert!(
+            n.is_null() || n == &staff_fengtai["colours"][colour],
+            "{colour}: {n}"
+        );
+    }
     assert!(state.get("alerts").is_none());
     let region = weibing::region::Region::load("beijing").unwrap();
     for text in &raw[0] {
@@ -544,9 +555,11 @@ async fn team_figures_under_k_persons_are_suppressed_for_viewers() {
     for token in [&link, &city].map(|c| c["token"].as_str().unwrap().to_string()) {
         let state = server.snapshot_as(&token).await["state"].clone();
         let teams = &state["districts"]["110106"]["teams"];
+        // B is small (2 managed, 4 served); A goes with it, or 13 − 5 − 6
+        // and 9 − 5 would give B away (complementary suppression).
         assert_eq!(
             teams["团队A"],
-            json!({"managed": 5, "served": 5, "services": 5})
+            json!({"managed": null, "served": null, "services": null})
         );
         assert_eq!(
             teams["团队B"],
@@ -597,7 +610,10 @@ async fn team_figures_under_k_persons_are_suppressed_for_viewers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "k: 1 to 1000");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "k: 3 to 1000 (fewer than 3 persons behind a figure would let a viewer tell who they are)"
+    );
     server.stop().await;
 }
 

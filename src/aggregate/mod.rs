@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod history;
 pub mod index;
 mod intern;
+pub mod privacy;
 pub mod ranking;
 pub mod snapshot;
 pub mod state;

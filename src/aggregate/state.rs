@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::history::{Close, SHOWN};
 use super::index::{Formula, round};
+use super::privacy::{self, Cells};
 use super::ranking::{Basis, Ranking};
 use super::{Aggregator, RateCount, Totals};
 use crate::ingest::event::{Category, Colour, NineRate};
@@ -22,8 +23,10 @@ pub struct State {
     /// `city`, or the district code of a district view.
     pub scope: String,
     pub totals: Totals,
-    pub colours: BTreeMap<&'static str, u64>,
-    pub categories: BTreeMap<&'static str, u64>,
+    /// Persons by colour; null when hidden for viewers (docs/privacy.md).
+    pub colours: Cells,
+    /// Services by category; null when hidden for viewers.
+    pub categories: Cells,
     /// Scan events by channel (see [`super::MAX_CHANNELS`]).
     pub channels: BTreeMap<String, u64>,
     /// The nine rates of the scope.
@@ -107,7 +110,7 @@ pub struct DistrictDoc {
     pub scans_last_minute: u64,
     /// people, interactive, managed and guardians per 10,000 residents (one decimal).
     pub per_10k: BTreeMap<&'static str, f64>,
-    pub colours: BTreeMap<&'static str, u64>,
+    pub colours: Cells,
     pub channels: BTreeMap<String, u64>,
     pub rates: BTreeMap<&'static str, RateDoc>,
     /// The district's four targets.
@@ -144,7 +147,8 @@ pub struct RateDoc {
 /// A component of the index, as it entered it (a missing one as 0).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct ComponentDoc {
-    pub value: f64,
+    /// `None` (null) when hidden for viewers (a rate of fewer than k persons).
+    pub value: Option<f64>,
     /// Persons observed (rates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u64>,
@@ -448,7 +452,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
                     (
                         name.clone(),
                         ComponentDoc {
-                            value: *value,
+                            value: Some(*value),
                             n,
                             adjusted: *adjusted,
                             flag,
@@ -460,7 +464,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
                 components
                     .entry(w.component.clone())
                     .or_insert(ComponentDoc {
-                        value: 0.0,
+                        value: Some(0.0),
                         n: Some(0),
                         adjusted: None,
                         flag: if grace_over {
@@ -516,7 +520,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
         colours: colours(&agg.colours),
         categories: Category::ALL
             .iter()
-            .map(|c| (c.code(), agg.categories[c.index()]))
+            .map(|c| (c.code(), Some(agg.categories[c.index()])))
             .collect(),
         channels: city_channels,
         rates: rates(
@@ -575,10 +579,10 @@ pub fn build(inputs: &Inputs<'_>) -> State {
     }
 }
 
-fn colours(counts: &[u64; 5]) -> BTreeMap<&'static str, u64> {
+fn colours(counts: &[u64; 5]) -> Cells {
     Colour::ALL
         .iter()
-        .map(|c| (c.code(), counts[c.index()]))
+        .map(|c| (c.code(), Some(counts[c.index()])))
         .collect()
 }
 
@@ -649,29 +653,23 @@ fn trend(agg: &Aggregator, now_micros: i64, district: Option<usize>) -> Vec<Tren
         .collect()
 }
 
-/// The state for city links and walls: the staff's, without alerts, and
-/// with every team figure behind 1 to k−1 persons suppressed.
+/// The state for city links and walls: the staff's, without alerts, with
+/// small figures hidden (see [`privacy`]; the hold is the tick's).
 pub fn for_viewers(staff: &State, k: u64) -> State {
     let mut state = staff.clone();
     state.alerts = None;
+    privacy::tables(
+        &mut state.colours,
+        state.totals.assessed,
+        &mut state.categories,
+        state.totals.services,
+        k,
+    );
+    privacy::rates(&mut state.rates, k);
     for district in state.districts.values_mut() {
-        suppress(district, k);
+        privacy::district(district, k);
     }
     state
-}
-
-fn suppress(district: &mut DistrictDoc, k: u64) {
-    let small = |n: Option<u64>| n.is_some_and(|n| n > 0 && n < k);
-    for team in district.teams.values_mut() {
-        if small(team.served) {
-            // The services of fewer than k persons would tell about them.
-            team.services = None;
-            team.served = None;
-        }
-        if small(team.managed) {
-            team.managed = None;
-        }
-    }
 }
 
 /// The state of a district link: that district's figures only, suppressed
@@ -680,8 +678,13 @@ pub fn for_district(staff: &State, inputs: &Inputs<'_>, d: usize, k: u64) -> Sta
     let region = inputs.region;
     let code = &region.districts[d].code;
     let mut doc = staff.districts[code].clone();
-    suppress(&mut doc, k);
+    privacy::district(&mut doc, k);
     let figures = &inputs.agg.districts[d];
+    let mut categories: Cells = Category::ALL
+        .iter()
+        .map(|c| (c.code(), Some(figures.categories[c.index()])))
+        .collect();
+    privacy::categories(&mut categories, figures.totals.services, k);
     let mut index = staff.index.clone();
     index.order = vec![code.clone()];
     State {
@@ -689,10 +692,7 @@ pub fn for_district(staff: &State, inputs: &Inputs<'_>, d: usize, k: u64) -> Sta
         scope: code.clone(),
         totals: figures.totals,
         colours: doc.colours.clone(),
-        categories: Category::ALL
-            .iter()
-            .map(|c| (c.code(), figures.categories[c.index()]))
-            .collect(),
+        categories,
         channels: doc.channels.clone(),
         rates: doc.rates.clone(),
         targets: targets(
@@ -778,7 +778,7 @@ mod tests {
         let awareness = fengtai.components["awareness"];
         assert_eq!(
             (awareness.value, awareness.n, awareness.flag),
-            (0.0, Some(0), Flag::Pending)
+            (Some(0.0), Some(0), Flag::Pending)
         );
         assert_eq!(fengtai.rates["awareness"].value, None);
         assert_eq!(fengtai.rates["awareness"].pass, None);
@@ -794,7 +794,7 @@ mod tests {
         // The index's own contract, from the published parts.
         let (mut num, mut den) = (0.0, 0.0);
         for (name, w) in &state.weights {
-            num += w * fengtai.components[name].value;
+            num += w * fengtai.components[name].value.unwrap();
             den += w;
         }
         assert_eq!(round(100.0 * num / den, 1), fengtai.index);

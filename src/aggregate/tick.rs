@@ -77,6 +77,8 @@ pub struct TickEngine {
     /// The plans the last index was computed against.
     last_planned: Vec<[u64; 4]>,
     ranking: Ranking,
+    /// Viewers' fine figures, moved in steps of k events (docs/privacy.md).
+    hold: super::privacy::Hold,
     accepted: std_mpsc::Receiver<Accepted>,
     /// The stored events folded in so far.
     covered: Covered,
@@ -120,6 +122,7 @@ impl TickEngine {
             saved: start.saved,
             formula: Formula::new(&region),
             ranking: Ranking::new(&region),
+            hold: Default::default(),
             region,
             agg,
             last_index: Vec::new(),
@@ -221,10 +224,12 @@ impl TickEngine {
             wall,
         };
         let mut staff = state::build(&inputs);
-        let city = state::for_viewers(&staff, settings.k);
-        let districts = (0..self.region.districts.len())
+        let mut city = state::for_viewers(&staff, settings.k);
+        let mut districts: Vec<State> = (0..self.region.districts.len())
             .map(|d| state::for_district(&staff, &inputs, d, settings.k))
             .collect();
+        self.hold
+            .apply(&self.agg, settings.k, &mut city, &mut districts);
         staff.alerts = Some(self.alerts(now_micros, &settings.alerts));
         self.parts.views_us = since(viewed);
         Ok(Views {

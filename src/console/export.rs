@@ -174,7 +174,11 @@ fn district_rows(f: &Figures) -> Table {
                 ]
                 .map(|n| n.to_string()),
             );
-            row.extend(Colour::ALL.iter().map(|c| d.colours[c.code()].to_string()));
+            row.extend(
+                Colour::ALL
+                    .iter()
+                    .map(|c| d.colours[c.code()].unwrap_or_default().to_string()),
+            );
             for r in NineRate::ALL {
                 let rate = d.rates[r.code()];
                 row.push(rate.value.map_or(String::new(), |v| v.to_string()));

@@ -71,6 +71,9 @@ const zh = {
     management: '管理率', control: '控制率', prevention: '防变率',
   },
   rateNone: '待报',
+  // A figure of fewer than k persons, not shown to viewers (docs/privacy.md).
+  rateFew: '样本过少',
+  hidden: '过少',
   rateStandard: (s) => `标准 ${s}`,
   rateN: (n) => `样本 ${n}`,
   rateTargetN: (n) => `目标人群 ${n}`,
@@ -161,6 +164,8 @@ const en = {
     management: 'Management', control: 'Control', prevention: 'Prevention',
   },
   rateNone: 'no data yet',
+  rateFew: 'too few to show',
+  hidden: 'too few',
   rateStandard: (s) => `standard ${s}`,
   rateN: (n) => `n ${n}`,
   rateTargetN: (n) => `of ${n}`,

@@ -61,9 +61,10 @@ export class Categories {
   render(state) {
     this.host.render(state);
     for (const [key, li] of this.items) {
-      const n = state.categories?.[key] || 0;
-      li.dataset.value = String(n);
-      li.textContent = `${this.t.categoryNames[key]} ${n}`;
+      const v = state.categories?.[key];
+      // Hidden for viewers (null, docs/privacy.md): said, never drawn as 0.
+      li.dataset.value = v === null ? 'null' : String(v || 0);
+      li.textContent = `${this.t.categoryNames[key]} ${v === null ? this.t.hidden : v || 0}`;
     }
   }
 }

@@ -88,15 +88,18 @@ export class Colours {
   render(state) {
     this.host.render(state);
     const c = state.colours;
-    const total = COLOURS.reduce((s, [k]) => s + (c[k] || 0), 0);
+    // A colour hidden for viewers (null, docs/privacy.md) is shown as such, never as 0.
+    const total = state.totals?.assessed ?? COLOURS.reduce((s, [k]) => s + (c[k] || 0), 0);
     this.centreValue.textContent = thousands(total);
     for (const [key, item] of this.items) {
+      const hidden = c[key] === null;
       const n = c[key] || 0;
-      const pct = share(n, total);
-      item.count.textContent = thousands(n);
+      const pct = hidden ? '' : share(n, total);
+      item.count.textContent = hidden ? this.t.hidden : thousands(n);
       item.pct.textContent = pct;
-      item.exact.textContent = String(n);
-      item.li.setAttribute('aria-label', `${this.t.colourNames[key]} ${n} ${pct}`);
+      item.exact.textContent = hidden ? '' : String(n);
+      item.li.dataset.hidden = hidden ? 'true' : 'false';
+      item.li.setAttribute('aria-label', `${this.t.colourNames[key]} ${hidden ? this.t.hidden : n} ${pct}`);
     }
   }
 }

@@ -70,7 +70,7 @@ export class Rates {
       const doc = state.rates?.[rate];
       const standard = doc?.standard ?? state.index?.standards?.[rate]?.standard ?? null;
       const has = doc != null && doc.value != null;
-      const valueText = has ? percent(doc.value) : t.rateNone;
+      const valueText = has ? percent(doc.value) : doc?.n > 0 ? t.rateFew : t.rateNone;
       if (row.value.textContent !== valueText) row.value.textContent = valueText;
       const pass = has ? (doc.pass === true ? 'pass' : 'fail') : 'none';
       if (row.li.dataset.pass !== pass) row.li.dataset.pass = pass;

@@ -135,15 +135,17 @@ function render(state) {
   }
 
   const colours = state.colours ?? {};
-  const assessed = COLOURS.reduce((s, c) => s + (colours[c] || 0), 0);
+  // A colour hidden for viewers (null) is not counted as 0: the total is the published one.
+  const assessed = state.totals?.assessed ?? COLOURS.reduce((s, c) => s + (colours[c] || 0), 0);
   $('v-assessed').textContent = `${t.assessed} ${thousands(assessed)} ${t.persons}`;
   for (const [c, r] of colourRows) {
+    const hidden = colours[c] === null;
     const n = colours[c] || 0;
     r.seg.style.flexGrow = String(n);
     r.seg.hidden = n === 0;
-    r.count.textContent = thousands(n);
-    r.pct.textContent = share(n, assessed);
-    r.li.dataset.value = String(n);
+    r.count.textContent = hidden ? t.hidden : thousands(n);
+    r.pct.textContent = hidden ? '' : share(n, assessed);
+    r.li.dataset.value = hidden ? 'null' : String(n);
   }
 
   renderRates(state, isCity);
@@ -160,7 +162,7 @@ function renderRates(state, isCity) {
     if (r.li.parentElement !== list) list.append(r.li);
     const doc = state.rates?.[rate];
     const has = doc != null && doc.value != null;
-    r.value.textContent = has ? percent(doc.value) : t.rateNone;
+    r.value.textContent = has ? percent(doc.value) : doc?.n > 0 ? t.rateFew : t.rateNone;
     r.li.dataset.pass = has ? (doc.pass ? 'pass' : 'fail') : 'none';
     r.fill.style.width = `${has ? Math.min(100, 100 * doc.value) : 0}%`;
     const standard = doc?.standard ?? state.index?.standards?.[rate]?.standard;
