@@ -13,7 +13,8 @@
 --       target_managed is its target population of key people (districts.csv)
 --   district_rates(code, rate, trues, n)
 --       each observed rate (the eight besides management): n persons, each counted by
---       their latest observation, trues of them true; rows with n ≥ 1 only
+--       their latest observation, trues of them true; rows with n ≥ k only, k the
+--       privacy setting (docs/privacy.md): a rate of fewer persons is not reported yet
 --
 -- Components, each in [0, 1] and rounded to 4 decimals as published:
 --   progress half: reach (people), interactive, managed, guardians
@@ -23,7 +24,7 @@
 --     management (管理率) = managed / target_managed (a census, not a sample)
 --     the others: the district's share pulled toward the city's share by `prior`
 --       persons, rate = (trues + prior × city_trues / city_n) / (n + prior);
---       a rate observed on nobody has no component
+--       a rate observed on nobody (or on fewer than k) has no component
 --   (`adjusted` is that rate before scoring, rounded to 4 decimals.)
 -- index = 100 × Σ weight·component / Σ weight over every row of index_weight, a
 --   component without data counted as 0; one decimal. progress and quality: the

@@ -335,6 +335,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state.region.clone(),
         state.store.clone(),
         closes,
+        state.settings.clone(),
         config.history_every,
         shutdown_rx.clone(),
     ));

@@ -1668,7 +1668,11 @@ mod tests {
         let codes: Vec<String> = region.districts.iter().map(|d| d.code.clone()).collect();
         let mut ranking = Ranking::new(&region);
         let tick = |agg: &Aggregator, now: i64, ranking: &mut Ranking| {
-            let index = formula.compute(&state::index_inputs(agg, &state::planned(&region, now)));
+            let index = formula.compute(&state::index_inputs(
+                agg,
+                &state::planned(&region, now),
+                crate::settings::Settings::default().k,
+            ));
             let basis = ranking.basis_at(now, state::least_n(agg));
             let values = state::ranking_values(&region, agg, &index, basis);
             let changed = ranking.update(now, basis, &values, &codes);

@@ -264,13 +264,17 @@ fn index_by_hand(
                 c["n"].as_u64().unwrap_or(0),
             )
         };
+        // A rate of fewer than k persons (the default setting, 5) is left
+        // out, of the district and of the city's value (docs/privacy.md).
+        const K: u64 = 5;
         let (trues, n) = of(code);
-        if n == 0 {
+        if n < K {
             continue;
         }
         let (city_trues, city_n) = CODES
             .iter()
             .map(|c| of(c))
+            .filter(|&(_, n)| n >= K)
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         let city = city_trues as f64 / city_n as f64;
         let value = (trues as f64 + prior * city) / (n as f64 + prior);

@@ -36,6 +36,9 @@ pub struct Close {
     pub at: i64,
     /// Stored events before `at` when it was computed.
     pub events: u64,
+    /// The privacy setting's k it was computed with (rates of fewer
+    /// persons are left out of the index).
+    pub k: u64,
     /// Each district's index then, in the region's order.
     pub index: Vec<f64>,
 }
@@ -73,7 +76,9 @@ pub async fn refresh(
     region: &Arc<Region>,
     store: &Store,
     closes: &Shared,
+    settings: &crate::settings::Shared,
 ) -> Result<usize, StoreError> {
+    let k = settings.read().expect("settings lock").k;
     let mut months = closed_months(region.program_start(), time::now_beijing_micros());
     // Only the closes the state shows (each costs a fold of the history).
     months.drain(..months.len().saturating_sub(SHOWN));
@@ -90,8 +95,8 @@ pub async fn refresh(
             .expect("history lock")
             .iter()
             .find(|c| c.month == month)
-            .map(|c| c.events);
-        if known == Some(events) {
+            .map(|c| (c.events, c.k));
+        if known == Some((events, k)) {
             continue;
         }
         let agg = Aggregator::new(region.districts.len(), end);
@@ -100,7 +105,7 @@ pub async fn refresh(
             .await?;
         let r = region.clone();
         let index = tokio::task::spawn_blocking(move || {
-            let figures = state::compute(&r, &agg, end, Wall::default());
+            let figures = state::compute_with(&r, &agg, end, Wall::default(), k);
             r.districts
                 .iter()
                 .map(|d| figures.districts[&d.code].index)
@@ -112,6 +117,7 @@ pub async fn refresh(
             month,
             at: end,
             events,
+            k,
             index,
         };
         let mut closes = closes.lock().expect("history lock");
@@ -132,6 +138,7 @@ pub async fn run(
     region: Arc<Region>,
     store: Store,
     closes: Shared,
+    settings: crate::settings::Shared,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -141,7 +148,7 @@ pub async fn run(
             _ = interval.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        match refresh(&region, &store, &closes).await {
+        match refresh(&region, &store, &closes, &settings).await {
             Ok(0) => {}
             Ok(computed) => tracing::info!(computed, "computed the index at month closes"),
             Err(e) => tracing::warn!(error = %e, "could not compute the index at month closes"),

@@ -84,8 +84,9 @@ fn hide_cells(table: &mut Cells, margin: Option<u64>, k: u64, whole_below_k: boo
     }
 }
 
-/// Hides a district's small figures for viewers (teams, colours, rates,
-/// the rate components of its index); `k` as in the settings.
+/// Hides a district's small figures for viewers (teams, colours, rates);
+/// `k` as in the settings. The index leaves out rates of fewer than k
+/// persons ([`super::state::index_inputs`]), so its components need no hiding.
 pub fn district(doc: &mut DistrictDoc, k: u64) {
     // Teams: each measure a table whose total is the district's.
     let names: Vec<String> = doc.teams.keys().cloned().collect();
@@ -132,12 +133,6 @@ pub fn district(doc: &mut DistrictDoc, k: u64) {
     }
     hide_cells(&mut doc.colours, Some(doc.totals.assessed), k, true);
     rates(&mut doc.rates, k);
-    for component in doc.components.values_mut() {
-        if component.n.is_some_and(|n| n > 0 && n < k) {
-            component.value = None;
-            component.adjusted = None;
-        }
-    }
 }
 
 /// A rate observed on 1 to k−1 persons shows its n, standard and nothing

@@ -147,8 +147,7 @@ pub struct RateDoc {
 /// A component of the index, as it entered it (a missing one as 0).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct ComponentDoc {
-    /// `None` (null) when hidden for viewers (a rate of fewer than k persons).
-    pub value: Option<f64>,
+    pub value: f64,
     /// Persons observed (rates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u64>,
@@ -166,9 +165,10 @@ pub enum Flag {
     Ok,
     /// Observed on fewer than `min_n` persons (偏少).
     Thin,
-    /// Nobody observed yet, within the grace period (待报).
+    /// Nobody observed yet, or fewer than k persons (the privacy
+    /// setting), within the grace period (待报).
     Pending,
-    /// Nobody observed after the grace period (未报): counts 0.
+    /// The same after the grace period (未报): counts 0.
     Missing,
 }
 
@@ -265,7 +265,9 @@ pub fn planned(region: &Region, now: i64) -> Vec<[u64; 4]> {
 }
 
 /// What the index is computed from: each district's figures and plans.
-pub fn index_inputs(agg: &Aggregator, planned: &[[u64; 4]]) -> Vec<IndexInput> {
+/// The index's inputs: each district's figures, and its rates observed on
+/// k persons or more (fewer is not reported yet: docs/privacy.md, docs/index.md).
+pub fn index_inputs(agg: &Aggregator, planned: &[[u64; 4]], k: u64) -> Vec<IndexInput> {
     agg.districts
         .iter()
         .zip(&planned[1..])
@@ -274,6 +276,7 @@ pub fn index_inputs(agg: &Aggregator, planned: &[[u64; 4]]) -> Vec<IndexInput> {
             planned: *planned,
             rates: d
                 .observed_rates()
+                .filter(|(_, c)| c.n >= k)
                 .map(|(r, c)| (r.code(), c.trues, c.n))
                 .collect(),
         })
@@ -319,10 +322,21 @@ pub fn ranking_values(
 }
 
 /// The staff's state of `agg` at `now`, computed whole (no paces, a fresh
-/// ranking): what the export and tests build.
+/// ranking), with the default k: what tests build.
 pub fn compute(region: &Region, agg: &Aggregator, now: i64, wall: Wall) -> State {
+    compute_with(
+        region,
+        agg,
+        now,
+        wall,
+        crate::settings::Settings::default().k,
+    )
+}
+
+/// [`compute`] with the privacy setting's k (the export, month closes).
+pub fn compute_with(region: &Region, agg: &Aggregator, now: i64, wall: Wall, k: u64) -> State {
     let planned = planned(region, now);
-    let index = Formula::new(region).compute(&index_inputs(agg, &planned));
+    let index = Formula::new(region).compute(&index_inputs(agg, &planned, k));
     let mut ranking = Ranking::new(region);
     let basis = ranking.basis_at(now, least_n(agg));
     let codes: Vec<String> = region.districts.iter().map(|d| d.code.clone()).collect();
@@ -452,7 +466,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
                     (
                         name.clone(),
                         ComponentDoc {
-                            value: Some(*value),
+                            value: *value,
                             n,
                             adjusted: *adjusted,
                             flag,
@@ -464,8 +478,14 @@ pub fn build(inputs: &Inputs<'_>) -> State {
                 components
                     .entry(w.component.clone())
                     .or_insert(ComponentDoc {
-                        value: Some(0.0),
-                        n: Some(0),
+                        value: 0.0,
+                        // A rate observed on fewer than k persons is left
+                        // out of the index (docs/privacy.md): its n is shown.
+                        n: Some(
+                            NineRate::parse(&w.component)
+                                .filter(|r| r.observed() && r.code() == w.component)
+                                .map_or(0, |r| figures.rates[r.index()].n),
+                        ),
                         adjusted: None,
                         flag: if grace_over {
                             Flag::Missing
@@ -778,7 +798,7 @@ mod tests {
         let awareness = fengtai.components["awareness"];
         assert_eq!(
             (awareness.value, awareness.n, awareness.flag),
-            (Some(0.0), Some(0), Flag::Pending)
+            (0.0, Some(0), Flag::Pending)
         );
         assert_eq!(fengtai.rates["awareness"].value, None);
         assert_eq!(fengtai.rates["awareness"].pass, None);
@@ -794,7 +814,7 @@ mod tests {
         // The index's own contract, from the published parts.
         let (mut num, mut den) = (0.0, 0.0);
         for (name, w) in &state.weights {
-            num += w * fengtai.components[name].value.unwrap();
+            num += w * fengtai.components[name].value;
             den += w;
         }
         assert_eq!(round(100.0 * num / den, 1), fengtai.index);

@@ -79,6 +79,8 @@ pub struct TickEngine {
     ranking: Ranking,
     /// Viewers' fine figures, moved in steps of k events (docs/privacy.md).
     hold: super::privacy::Hold,
+    /// The k the last index was computed with.
+    last_k: u64,
     accepted: std_mpsc::Receiver<Accepted>,
     /// The stored events folded in so far.
     covered: Covered,
@@ -123,6 +125,7 @@ impl TickEngine {
             formula: Formula::new(&region),
             ranking: Ranking::new(&region),
             hold: Default::default(),
+            last_k: 0,
             region,
             agg,
             last_index: Vec::new(),
@@ -191,11 +194,17 @@ impl TickEngine {
         self.parts.fold_us = since(started);
         let indexed = std::time::Instant::now();
         let planned = state::planned(&self.region, now_micros);
-        if self.agg.take_changed() || self.last_index.is_empty() || planned != self.last_planned {
+        let k = self.shared.settings.read().expect("settings lock").k;
+        if self.agg.take_changed()
+            || self.last_index.is_empty()
+            || planned != self.last_planned
+            || k != self.last_k
+        {
             self.last_index = self
                 .formula
-                .compute(&state::index_inputs(&self.agg, &planned));
+                .compute(&state::index_inputs(&self.agg, &planned, k));
             self.last_planned = planned;
+            self.last_k = k;
         }
         let basis = self.ranking.basis_at(now_micros, state::least_n(&self.agg));
         let values = state::ranking_values(&self.region, &self.agg, &self.last_index, basis);

@@ -82,8 +82,9 @@ pub async fn export(
         .fold_until((*region).clone(), as_of, agg, |agg, e| agg.apply(e))
         .await?;
     let name = month.clone();
+    let k = app.settings.read().expect("settings lock").k;
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let figures = figures(&region, &agg, as_of).map_err(|e| e.to_string())?;
+        let figures = figures(&region, &agg, as_of, k).map_err(|e| e.to_string())?;
         let (header, rows) = match level {
             Level::District => district_rows(&figures),
             Level::Team => team_rows(&figures),
@@ -128,8 +129,9 @@ pub fn figures(
     region: &crate::region::Region,
     agg: &Aggregator,
     as_of: i64,
+    k: u64,
 ) -> Result<Figures, duckdb::Error> {
-    Ok(state::compute(region, agg, as_of, Wall::default()))
+    Ok(state::compute_with(region, agg, as_of, Wall::default(), k))
 }
 
 type Table = (Vec<String>, Vec<Vec<String>>);

@@ -98,7 +98,7 @@ const zh = {
   consoleRates: '三案九率 · 各区',
   consoleRatesHint: (minN) => `绿色达标、橙色未达标（对照标准）；待报：暂无数据；样本少于 ${minN} 人的区在指数中标为偏少 · 点击表头排序`,
   consoleIndex: '治未病指数构成 · 各区',
-  consoleIndexHint: (minN) => `分项得分 0–100，指数为其加权平均；偏少：样本少于 ${minN} 人；待报：暂无数据（宽限期内）；未报：宽限期后仍无数据，按 0 计`,
+  consoleIndexHint: (minN) => `分项得分 0–100，指数为其加权平均；偏少：样本少于 ${minN} 人；待报：暂无数据或样本不足 k 人（宽限期内）；未报：宽限期后仍如此，按 0 计`,
   rateHead: (name, standard) => `${name} ≥${standard}`,
 };
 
@@ -186,7 +186,7 @@ const en = {
   consoleRates: 'Nine rates · by district',
   consoleRatesHint: (minN) => `green at standard, amber below; pending: no data yet; a district with fewer than ${minN} persons is flagged thin in the index · click a header to sort`,
   consoleIndex: 'Index components · by district',
-  consoleIndexHint: (minN) => `component scores 0–100, the index is their weighted mean; thin: fewer than ${minN} persons; pending: no data yet (grace period); missing: still none after it, counts 0`,
+  consoleIndexHint: (minN) => `component scores 0–100, the index is their weighted mean; thin: fewer than ${minN} persons; pending: no data yet, or fewer than k persons (grace period); missing: still so after it, counts 0`,
   rateHead: (name, standard) => `${name} ≥${standard}`,
 };
 
