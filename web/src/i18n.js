@@ -100,6 +100,20 @@ const zh = {
   consoleIndex: '治未病指数构成 · 各区',
   consoleIndexHint: (minN) => `分项得分 0–100，指数为其加权平均；偏少：样本少于 ${minN} 人；待报：暂无数据或样本不足 k 人（宽限期内）；未报：宽限期后仍如此，按 0 计`,
   rateHead: (name, standard) => `${name} ≥${standard}`,
+  // A leader's link (/v/<token>).
+  view: {
+    figures: {
+      scans: '扫码次数', assessed: '已评估', managed: '管理人数', interactive: '互动人数',
+      services: '服务次数', guardians: '健康守护者', scans_last_minute: '近1分钟扫码', index: '治未病指数',
+    },
+    cityPeople: '全市扫码人数',
+    districtPeople: (name) => `${name} 扫码人数`,
+    districtTitle: (name) => `${name} · 本区数据`,
+    noTeams: '暂无团队数据',
+    ended: { revoked: '此链接已被撤销。', expired: '此链接已过期。', unknown: '此链接已被撤销或已过期。' },
+    endedTitle: '链接已失效',
+    validUntil: (when) => `有效期至 ${when}`,
+  },
 };
 
 const en = {
@@ -188,6 +202,19 @@ const en = {
   consoleIndex: 'Index components · by district',
   consoleIndexHint: (minN) => `component scores 0–100, the index is their weighted mean; thin: fewer than ${minN} persons; pending: no data yet, or fewer than k persons (grace period); missing: still so after it, counts 0`,
   rateHead: (name, standard) => `${name} ≥${standard}`,
+  view: {
+    figures: {
+      scans: 'Scans', assessed: 'Assessed', managed: 'Managed', interactive: 'Interactive',
+      services: 'Services', guardians: 'Guardians', scans_last_minute: 'Scans, last minute', index: 'Preventive-health index',
+    },
+    cityPeople: 'People who scanned, city-wide',
+    districtPeople: (name) => `People who scanned in ${name}`,
+    districtTitle: (name) => `${name} · this district`,
+    noTeams: 'No team figures yet',
+    ended: { revoked: 'This link was revoked.', expired: 'This link has expired.', unknown: 'This link was revoked or has expired.' },
+    endedTitle: 'Link ended',
+    validUntil: (when) => `valid until ${when}`,
+  },
 };
 
 export const DEFAULT_TITLE = zh.title;

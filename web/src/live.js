@@ -20,13 +20,6 @@ const DEAD_FLOOR_MS = 8_000;
 // The server closes the sockets of a revoked or expired link with this code.
 const CLOSE_ENDED = 4001;
 
-export function socketUrl(loc) {
-  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-  const token = new URLSearchParams(loc.search).get('token');
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
-  return `${scheme}//${loc.host}/ws${query}`;
-}
-
 export class Live {
   /**
    * @param {object} o

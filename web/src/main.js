@@ -1,6 +1,7 @@
 // The wall screen's page (index.html): the wall (src/wall.js) fed by one
 // websocket (src/live.js), and the launch keys of the wall PC.
-import { Live, socketUrl } from './live.js';
+import { Live } from './live.js';
+import { socketUrl } from './connection.js';
 import { createWall, fontsReady } from './wall.js';
 import { pickLang, strings } from './i18n.js';
 import { bindLaunchKeys } from './panels/keys.js';
@@ -27,7 +28,7 @@ async function start() {
   const wall = createWall({ lang, t });
   // The charts draw text on canvas: let the shipped font load first.
   await fontsReady();
-  const live = new Live({ url: socketUrl(location), onState: wall.onState, onStatus: wall.onStatus });
+  const live = new Live({ url: socketUrl(location, params.get('token')), onState: wall.onState, onStatus: wall.onStatus });
   wall.attach(live);
   live.start();
   bindLaunchKeys({ token: params.get('token'), t, toast });

@@ -6,7 +6,8 @@ import './styles/wall.css';
 import { Stage } from './stage.js';
 import { Flop } from './flop.js';
 import { DEFAULT_TITLE } from './i18n.js';
-import { beijing, hms, ymd, thousands } from './format.js';
+import { beijing, ymd, thousands } from './format.js';
+import { showConnection, showFreshness, Throttle } from './connection.js';
 import { DistrictMap, ROTATE_MS } from './charts/map.js';
 import { Colours } from './charts/colours.js';
 import { Ranking } from './charts/ranking.js';
@@ -94,42 +95,17 @@ export function createWall({ lang, t, followPhase = true }) {
     cover.tick();
   }
 
-  function showFreshness(asOf) {
-    const ms = asOf ? Date.parse(asOf) : NaN;
-    freshness.textContent = Number.isNaN(ms) ? t.freshnessNone : t.freshness(hms(ms));
-    freshness.dataset.asOf = asOf || '';
-    return ms;
-  }
-
   function onStatus(status) {
-    const state = !status.everConnected && !status.connected ? 'connecting'
-      : status.connected && !status.stale ? 'live' : 'stale';
-    conn.dataset.state = state;
-    connText.textContent = state === 'live' ? t.connLive : state === 'connecting' ? t.connConnecting : t.connDown;
     // The banner is for a wall that had data and lost it; a first connection
     // shows the cover's "connecting" instead.
-    const stale = state === 'stale' && live?.state != null;
-    staleBanner.hidden = !stale;
+    const { stale } = showConnection({
+      status, live, t, badge: conn, badgeText: connText, banner: staleBanner, bannerText: staleText,
+    });
     document.body.classList.toggle('stale', stale);
-    if (stale) {
-      const ms = live?.asOf ? Date.parse(live.asOf) : NaN;
-      staleText.textContent = Number.isNaN(ms) ? t.staleNone : t.stale(hms(ms));
-    }
   }
 
   // ---- drawing -----------------------------------------------------------------
-  let renderTimer = 0;
-  let lastRender = 0;
-
-  function scheduleRender() {
-    if (renderTimer) return;
-    const wait = Math.max(0, lastRender + MIN_RENDER_GAP_MS - performance.now());
-    renderTimer = setTimeout(() => {
-      renderTimer = 0;
-      lastRender = performance.now();
-      render(live.state);
-    }, wait);
-  }
+  const throttle = new Throttle(MIN_RENDER_GAP_MS, () => render(live.state));
 
   function render(state) {
     if (!state) return;
@@ -154,7 +130,7 @@ export function createWall({ lang, t, followPhase = true }) {
   }
 
   function onState(state, info) {
-    showFreshness(info.asOf);
+    showFreshness(freshness, info.asOf, t);
     sync.dataset.epoch = String(info.epoch);
     sync.dataset.seq = String(info.seq);
     sync.dataset.snapshots = String(live.counts.snapshots);
@@ -162,20 +138,11 @@ export function createWall({ lang, t, followPhase = true }) {
     sync.dataset.resyncs = String(live.counts.resyncs);
     sync.dataset.connects = String(live.counts.connects);
     sync.dataset.tickMs = String(Math.round(live.tickMs()));
-    if (info.kind === 'heartbeat') return;
-    // A snapshot (first one, resync, new epoch) is drawn at once.
-    if (info.kind === 'snapshot') {
-      clearTimeout(renderTimer);
-      renderTimer = 0;
-      lastRender = performance.now();
-      render(state);
-    } else {
-      scheduleRender();
-    }
+    throttle.follow(info);
   }
 
   showClock();
-  showFreshness(null);
+  showFreshness(freshness, null, t);
   const timers = [setInterval(showClock, 1000), setInterval(() => map.rotate(), ROTATE_MS)];
 
   return {
@@ -195,7 +162,7 @@ export function createWall({ lang, t, followPhase = true }) {
     },
     stop() {
       for (const id of timers) clearInterval(id);
-      clearTimeout(renderTimer);
+      throttle.cancel();
     },
   };
 }

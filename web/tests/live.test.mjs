@@ -33,7 +33,8 @@ class FakeSocket {
 }
 
 globalThis.WebSocket = FakeSocket;
-const { Live, socketUrl } = await import('../src/live.js');
+const { Live } = await import('../src/live.js');
+const { socketUrl, connectionState } = await import('../src/connection.js');
 
 const state = () => ({ totals: { people: 10 }, districts: { 110106: { people: 4 } } });
 let live;
@@ -67,8 +68,15 @@ const snap = (epoch, seq, s = state()) => ({ type: 'snapshot', epoch, seq, as_of
 const delta = (epoch, seq, ops) => ({ type: 'delta', epoch, seq, as_of: '2017-06-28T11:00:00.000+08:00', ops });
 
 test('the socket URL follows the page: ws or wss, same host, the token passed on', () => {
-  assert.equal(socketUrl({ protocol: 'http:', host: 'wall:8080', search: '' }), 'ws://wall:8080/ws');
-  assert.equal(socketUrl({ protocol: 'https:', host: 'wall', search: '?token=a%20b&lang=en' }), 'wss://wall/ws?token=a%20b');
+  assert.equal(socketUrl({ protocol: 'http:', host: 'wall:8080' }), 'ws://wall:8080/ws');
+  assert.equal(socketUrl({ protocol: 'https:', host: 'wall' }, 'a b'), 'wss://wall/ws?token=a%20b');
+});
+
+test('the connection badge: connecting, live, stale; the banner only once there was data', () => {
+  assert.equal(connectionState({ everConnected: false, connected: false, stale: true }), 'connecting');
+  assert.equal(connectionState({ everConnected: true, connected: true, stale: false }), 'live');
+  assert.equal(connectionState({ everConnected: true, connected: true, stale: true }), 'stale');
+  assert.equal(connectionState({ everConnected: true, connected: false, stale: false }), 'stale');
 });
 
 test('a snapshot, then deltas applied in place in order', () => {

@@ -4,7 +4,7 @@
 // and the audit trail. docs/api.md is the contract.
 import './console.css';
 import { Live } from '../live.js';
-import { hms } from '../format.js';
+import { socketUrl, showConnection, showFreshness, Throttle } from '../connection.js';
 import { api, setCsrf, whenUnauthorized } from './api.js';
 import { $ } from './dom.js';
 import { Figures } from './figures.js';
@@ -52,48 +52,20 @@ const audit = new Audit();
 
 // ---- live: the staff state --------------------------------------------------------
 let live = null;
-let drawTimer = 0;
-let lastDraw = 0;
 
 function showStatus(status) {
-  const state = !status.everConnected && !status.connected ? 'connecting'
-    : status.connected && !status.stale ? 'live' : 'stale';
-  $('conn').dataset.state = state;
-  $('conn-text').textContent = state === 'live' ? '实时' : state === 'connecting' ? '连接中' : '重连中';
-  const banner = $('stale-banner');
-  const stale = state === 'stale' && live?.state != null;
-  banner.hidden = !stale;
-  if (stale) {
-    const ms = Date.parse(live.asOf ?? '');
-    banner.textContent = Number.isNaN(ms) ? '实时数据连接中断，正在自动重连'
-      : `实时数据连接中断，正在自动重连 · 下面是 ${hms(ms)} 的数据`;
-  }
+  showConnection({ status, live, t, badge: $('conn'), badgeText: $('conn-text'), banner: $('stale-banner') });
 }
 
-function draw() {
-  drawTimer = 0;
-  lastDraw = performance.now();
+const throttle = new Throttle(TABLE_GAP_MS, () => {
   figures.render(live.state);
   rateTables.render(live.state);
   wallControl.render(live.state.wall);
-}
+});
 
 function onState(state, info) {
-  const ms = Date.parse(info.asOf ?? '');
-  const fresh = $('freshness');
-  fresh.textContent = Number.isNaN(ms) ? '等待数据…' : `数据更新于 ${hms(ms)}`;
-  fresh.dataset.asOf = info.asOf ?? '';
-  if (info.kind === 'heartbeat') return;
-  if (info.kind === 'snapshot') {
-    clearTimeout(drawTimer);
-    draw();
-  } else if (!drawTimer) {
-    drawTimer = setTimeout(draw, Math.max(0, lastDraw + TABLE_GAP_MS - performance.now()));
-  }
-}
-
-function socketUrl() {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+  showFreshness($('freshness'), info.asOf, t);
+  throttle.follow(info);
 }
 
 // ---- tabs --------------------------------------------------------------------------
@@ -136,7 +108,8 @@ function startConsole(session) {
   document.body.dataset.view = 'console';
   showTab(location.hash.slice(1));
   live = new Live({
-    url: socketUrl(),
+    // The session cookie authenticates the socket: no token in the address.
+    url: socketUrl(location),
     onState,
     onStatus: showStatus,
     // A socket refused before it opened: the session may have ended.
@@ -152,8 +125,7 @@ function startConsole(session) {
 function stopConsole() {
   live?.stop();
   live = null;
-  clearTimeout(drawTimer);
-  drawTimer = 0;
+  throttle.cancel();
   ingest.stop();
   access.hideOnce();
   setCsrf('');

@@ -5,9 +5,10 @@
 import '../styles/wall.css';
 import './view.css';
 import { Live } from '../live.js';
+import { socketUrl, showConnection, showFreshness, Throttle } from '../connection.js';
 import { Flop } from '../flop.js';
 import { strings, districtName } from '../i18n.js';
-import { hms, thousands, share, dayTime, percent, percentShort } from '../format.js';
+import { thousands, share, dayTime, percent, percentShort } from '../format.js';
 import { DISTRICTS } from '../regions.js';
 import { RATES, PLANS, planOf, belowStandard, judged } from '../rates.js';
 import { basisValue } from '../charts/ranking.js';
@@ -16,11 +17,9 @@ const t = strings('zh');
 const $ = (id) => document.getElementById(id);
 const COLOURS = ['green', 'orange', 'pink', 'yellow', 'blue'];
 const TARGETS = ['people', 'interactive', 'managed', 'guardians'];
-const DISTRICT_FIGURES = [
-  ['scans', '扫码次数'], ['assessed', '已评估'], ['managed', '管理人数'], ['interactive', '互动人数'],
-  ['services', '服务次数'], ['guardians', '健康守护者'], ['scans_last_minute', '近1分钟扫码'], ['index', '治未病指数'],
-];
-const SUPPRESSED = '过少';
+const DISTRICT_FIGURES = ['scans', 'assessed', 'managed', 'interactive', 'services', 'guardians', 'scans_last_minute', 'index']
+  .map((k) => [k, t.view.figures[k]]);
+const SUPPRESSED = t.hidden;
 // Phone-first: redraw at most this often (the state itself is always current).
 const RENDER_GAP_MS = 400;
 
@@ -108,8 +107,7 @@ function el(tag, cls, ...children) {
 // ---- drawing ---------------------------------------------------------------------------
 let live = null;
 let wall = null;
-let renderTimer = 0;
-let lastRender = 0;
+const throttle = new Throttle(RENDER_GAP_MS, () => render(live.state));
 
 function render(state) {
   if (!state) return;
@@ -119,7 +117,7 @@ function render(state) {
   flop.set(people);
   $('v-headline-value').textContent = String(people);
   $('v-headline').setAttribute('aria-label', `${t.people} ${people}`);
-  $('v-headline-label').textContent = isCity ? '全市扫码人数' : `${districtName('zh', scope)} 扫码人数`;
+  $('v-headline-label').textContent = isCity ? t.view.cityPeople : t.view.districtPeople(districtName('zh', scope));
   $('v-sub').textContent = t.headlineSub(thousands(state.totals?.scans), thousands(state.totals?.assessed));
 
   for (const [k, r] of targetRows) {
@@ -210,7 +208,7 @@ function renderRanking(state) {
 
 function renderDistrict(state, code) {
   const d = state.districts?.[code] ?? {};
-  $('v-district-title').textContent = `${districtName('zh', code, d.name)} · 本区数据`;
+  $('v-district-title').textContent = t.view.districtTitle(districtName('zh', code, d.name));
   for (const [k, dd] of districtCells) {
     const v = d[k];
     dd.textContent = v == null ? '—' : k === 'index' ? Number(v).toFixed(1) : thousands(v);
@@ -227,68 +225,36 @@ function renderDistrict(state, code) {
     tr.dataset.team = team;
     return tr;
   });
-  if (rows.length === 0) rows.push(el('tr', '', Object.assign(el('td', 'empty', '暂无团队数据'), { colSpan: 4 })));
+  if (rows.length === 0) rows.push(el('tr', '', Object.assign(el('td', 'empty', t.view.noTeams), { colSpan: 4 })));
   $('v-team-rows').replaceChildren(...rows);
-}
-
-function scheduleRender() {
-  if (renderTimer) return;
-  renderTimer = setTimeout(() => {
-    renderTimer = 0;
-    lastRender = performance.now();
-    render(live.state);
-  }, Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
 }
 
 // ---- connection and freshness (never freeze silently) -----------------------------------
 function showStatus(status) {
-  const state = !status.everConnected && !status.connected ? 'connecting'
-    : status.connected && !status.stale ? 'live' : 'stale';
-  $('v-conn').dataset.state = state;
-  $('v-conn-text').textContent = state === 'live' ? t.connLive : state === 'connecting' ? t.connConnecting : t.connDown;
-  const stale = state === 'stale' && live?.state != null;
-  $('v-stale').hidden = !stale;
-  if (stale) {
-    const ms = Date.parse(live.asOf ?? '');
-    $('v-stale').textContent = Number.isNaN(ms) ? t.staleNone : t.stale(hms(ms));
-  }
+  showConnection({ status, live, t, badge: $('v-conn'), badgeText: $('v-conn-text'), banner: $('v-stale') });
   wall?.onStatus(status);
 }
 
 function onState(state, info) {
-  const ms = Date.parse(info.asOf ?? '');
-  $('v-freshness').textContent = Number.isNaN(ms) ? t.freshnessNone : t.freshness(hms(ms));
-  $('v-freshness').dataset.asOf = info.asOf ?? '';
+  showFreshness($('v-freshness'), info.asOf, t);
   wall?.onState(state, info);
-  if (info.kind === 'heartbeat') return;
-  if (info.kind === 'snapshot') {
-    clearTimeout(renderTimer);
-    renderTimer = 0;
-    lastRender = performance.now();
-    render(state);
-  } else {
-    scheduleRender();
-  }
+  throttle.follow(info);
 }
 
 // ---- ended: revoked or expired ------------------------------------------------------------
-const ENDED_WHY = {
-  revoked: '此链接已被撤销。',
-  expired: '此链接已过期。',
-};
 function showEnded(reason) {
   if (document.body.dataset.ended) return;
   document.body.dataset.ended = reason;
   live?.stop();
   wall?.stop();
-  clearTimeout(renderTimer);
+  throttle.cancel();
   clearInterval(metaTimer);
   // The figures go too: a revoked link shows nothing more.
   $('phone').remove();
   $('wall-slot').remove();
-  $('ended-why').textContent = ENDED_WHY[reason] ?? '此链接已被撤销或已过期。';
+  $('ended-why').textContent = t.view.ended[reason] ?? t.view.ended.unknown;
   $('ended').hidden = false;
-  document.title = '链接已失效';
+  document.title = t.view.endedTitle;
 }
 
 // ---- who am I: label, scope, expiry ---------------------------------------------------------
@@ -307,7 +273,7 @@ async function loadMe() {
   if (!res.ok) return null;
   const me = await res.json();
   const parts = [me.label, me.scope_name].filter(Boolean);
-  if (me.expires_at) parts.push(`有效期至 ${dayTime(Date.parse(me.expires_at), Date.now())}`);
+  if (me.expires_at) parts.push(t.view.validUntil(dayTime(Date.parse(me.expires_at), Date.now())));
   $('v-meta').textContent = parts.join(' · ');
   $('v-meta').dataset.scope = String(me.scope ?? '');
   return me;
@@ -335,7 +301,7 @@ async function start() {
     return;
   }
   live = new Live({
-    url: `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws?token=${encodeURIComponent(token)}`,
+    url: socketUrl(location, token),
     onState,
     onStatus: showStatus,
     onEnded: showEnded,
