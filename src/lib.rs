@@ -11,13 +11,14 @@
 //! - [`aggregate`]: the live figures kept incrementally in memory
 //!   ([`aggregate::Aggregator`]), the tick that folds new events in
 //!   ([`aggregate::tick`]) and the state document it builds ([`aggregate::state`]).
-//! - [`publish`]: the hub that turns each state into a JSON Patch delta or a
-//!   heartbeat, serialized once for every websocket ([`publish::ws`]).
+//! - [`publish`]: the hub that turns each state into a delta (changed leaves,
+//!   and RFC 6902 operations for changes of shape) or a heartbeat, serialized
+//!   once for every websocket ([`publish::ws`]).
 //! - [`web`]: the embedded wall screen.
 //!
 //! Around them: [`server`] wires the stages and the HTTP routes, [`cli`] is the
 //! command line, [`simulate`] replays a launch morning through the ingest API,
-//! [`region`] reads the region's files, [`auth`] checks keys, [`wall`] holds
+//! [`region`] reads the region's files, [`access`] checks credentials, [`wall`] holds
 //! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings, [`metrics`] the
 //! telemetry behind `/metrics` and `/readyz`.
 
@@ -38,3 +39,6 @@ pub mod store;
 pub mod time;
 pub mod wall;
 pub mod web;
+
+#[cfg(test)]
+mod layers;
