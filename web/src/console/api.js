@@ -1,5 +1,6 @@
 // The console's HTTP client (docs/api.md). The session cookie authenticates
 // every request; every write also carries X-CSRF-Token.
+import { strings } from '../i18n.js';
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter) {
@@ -41,7 +42,7 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
       cache: 'no-store',
     });
   } catch (e) {
-    throw new ApiError(0, `无法连接服务器（${e?.message || e}）`);
+    throw new ApiError(0, strings('zh').console.offline(e?.message || e));
   }
   if (res.status === 204) return null;
   const text = await res.text();

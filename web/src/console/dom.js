@@ -1,6 +1,9 @@
 // Building the console's DOM without ever parsing data as HTML: every value
 // from the server goes in as text (textContent, attributes), never markup.
 import { beijing } from '../format.js';
+import { strings } from '../i18n.js';
+
+const t = strings('zh').console;
 
 /**
  * h('td', {class: 'num', dataset: {testid: 'x'}}, 'text', child…)
@@ -48,10 +51,10 @@ export function ago(rfc3339, nowMs = Date.now()) {
   const ms = Date.parse(rfc3339 ?? '');
   if (Number.isNaN(ms)) return '';
   const s = Math.max(0, Math.round((nowMs - ms) / 1000));
-  if (s < 60) return `${s} 秒前`;
-  if (s < 3600) return `${Math.floor(s / 60)} 分钟前`;
-  if (s < 86400) return `${Math.floor(s / 3600)} 小时前`;
-  return `${Math.floor(s / 86400)} 天前`;
+  if (s < 60) return t.ago.s(s);
+  if (s < 3600) return t.ago.m(Math.floor(s / 60));
+  if (s < 86400) return t.ago.h(Math.floor(s / 3600));
+  return t.ago.d(Math.floor(s / 86400));
 }
 
 // C0 controls and DEL shown as their Unicode control pictures (␀ ␊ ␛ …), and

@@ -4,25 +4,17 @@ import { h, $, fullTime, ago } from './dom.js';
 import { SortableTable } from './table.js';
 import { thousands } from '../format.js';
 import { DISTRICTS, BY_CODE } from '../regions.js';
+import { strings } from '../i18n.js';
 
-export const COUNTERS = [
-  ['people', '扫码人数'],
-  ['scans', '扫码次数'],
-  ['assessed', '已评估'],
-  ['managed', '管理人数'],
-  ['services', '服务次数'],
-];
+const t = strings('zh').console;
 
-const ALERT_KINDS = {
-  district_drop: '区扫码放缓',
-  key_silent: '数据接口静默',
-  rejected_burst: '拒收激增',
-  tick_late: '计算延迟',
-};
-const ALERT_PLACES = { tick: '服务器' };
+export const COUNTERS = ['people', 'scans', 'assessed', 'managed', 'services'].map((k) => [k, t.counters[k]]);
+
+const ALERT_KINDS = t.alertKinds;
+const ALERT_PLACES = t.alertPlaces;
 
 /** A district code as its name; anything else as it is. */
-export const placeName = (where) => BY_CODE.get(String(where))?.zh ?? (where == null || where === '' ? '全市' : String(where));
+export const placeName = (where) => BY_CODE.get(String(where))?.zh ?? (where == null || where === '' ? t.city : String(where));
 
 const n = (v) => (v == null ? '—' : thousands(v));
 
@@ -45,18 +37,18 @@ export class Figures {
       rowId: (r) => r.code,
       sort: { key: 'rank', desc: false },
       columns: [
-        { key: 'name', label: '区', cell: (r) => r.name },
-        { key: 'people', label: '扫码人数', num: true, cell: (r) => n(r.people) },
-        { key: 'scans', label: '扫码次数', num: true, cell: (r) => n(r.scans) },
-        { key: 'scans_last_minute', label: '近1分钟扫码', num: true, cell: (r) => n(r.scans_last_minute) },
-        { key: 'assessed', label: '已评估', num: true, cell: (r) => n(r.assessed) },
-        { key: 'managed', label: '管理人数', num: true, cell: (r) => n(r.managed) },
-        { key: 'interactive', label: '互动人数', num: true, cell: (r) => n(r.interactive) },
-        { key: 'services', label: '服务次数', num: true, cell: (r) => n(r.services) },
-        { key: 'guardians', label: '守护者', num: true, cell: (r) => n(r.guardians) },
-        { key: 'teams', label: '团队数', num: true },
-        { key: 'index', label: '治未病指数', num: true, cell: (r) => (r.index == null ? '—' : Number(r.index).toFixed(1)) },
-        { key: 'rank', label: '排名', num: true },
+        { key: 'name', label: t.columns.name, cell: (r) => r.name },
+        { key: 'people', label: t.columns.people, num: true, cell: (r) => n(r.people) },
+        { key: 'scans', label: t.columns.scans, num: true, cell: (r) => n(r.scans) },
+        { key: 'scans_last_minute', label: t.columns.scans_last_minute, num: true, cell: (r) => n(r.scans_last_minute) },
+        { key: 'assessed', label: t.columns.assessed, num: true, cell: (r) => n(r.assessed) },
+        { key: 'managed', label: t.columns.managed, num: true, cell: (r) => n(r.managed) },
+        { key: 'interactive', label: t.columns.interactive, num: true, cell: (r) => n(r.interactive) },
+        { key: 'services', label: t.columns.services, num: true, cell: (r) => n(r.services) },
+        { key: 'guardians', label: t.columns.guardians, num: true, cell: (r) => n(r.guardians) },
+        { key: 'teams', label: t.columns.teams, num: true },
+        { key: 'index', label: t.columns.index, num: true, cell: (r) => (r.index == null ? '—' : Number(r.index).toFixed(1)) },
+        { key: 'rank', label: t.columns.rank, num: true },
       ],
     });
 
@@ -67,13 +59,13 @@ export class Figures {
       testid: 'teams',
       rowId: (r) => `${r.code}/${r.team}`,
       sort: { key: 'managed', desc: true },
-      empty: '暂无团队数据',
+      empty: t.noTeams,
       columns: [
-        { key: 'team', label: '团队' },
-        { key: 'district', label: '所属区' },
-        { key: 'managed', label: '管理人数', num: true, cell: (r) => n(r.managed) },
-        { key: 'served', label: '服务人数', num: true, cell: (r) => n(r.served) },
-        { key: 'services', label: '服务次数', num: true, cell: (r) => n(r.services) },
+        { key: 'team', label: t.columns.team },
+        { key: 'district', label: t.columns.district },
+        { key: 'managed', label: t.columns.managed, num: true, cell: (r) => n(r.managed) },
+        { key: 'served', label: t.columns.served, num: true, cell: (r) => n(r.served) },
+        { key: 'services', label: t.columns.services, num: true, cell: (r) => n(r.services) },
       ],
     });
     this.state = null;
@@ -107,12 +99,12 @@ export class Figures {
     this.alertsDrawn = now;
     this.alertsBox.classList.toggle('firing', alerts.length > 0);
     this.alertsBox.dataset.count = String(alerts.length);
-    this.alertsTitle.textContent = alerts.length > 0 ? `告警 ${alerts.length} 条` : '当前无告警';
+    this.alertsTitle.textContent = alerts.length > 0 ? t.alerts(alerts.length) : t.noAlerts;
     this.alertList.replaceChildren(...alerts.map((a) => h('li', { class: 'alert', dataset: { testid: 'alert', kind: a.kind ?? '', id: a.id ?? '' } },
-      h('span', { class: 'alert-kind' }, ALERT_KINDS[a.kind] ?? String(a.kind ?? '告警')),
+      h('span', { class: 'alert-kind' }, ALERT_KINDS[a.kind] ?? String(a.kind ?? t.alert)),
       h('span', { class: 'alert-where' }, ALERT_PLACES[a.where] ?? placeName(a.where)),
       h('span', { class: 'alert-message' }, String(a.message ?? '')),
-      h('span', { class: 'alert-since', title: fullTime(a.since) }, a.since ? `自 ${fullTime(a.since).slice(11)} 起 · ${ago(a.since, now)}` : ''))));
+      h('span', { class: 'alert-since', title: fullTime(a.since) }, a.since ? t.alertSince(fullTime(a.since).slice(11), ago(a.since, now)) : ''))));
   }
 
   drawDistricts() {
@@ -131,7 +123,7 @@ export class Figures {
         rows.push({ code, team, district: d.name ?? placeName(code), managed: f?.managed ?? null, served: f?.served ?? null, services: f?.services ?? null });
       }
     }
-    $('team-count').textContent = `共 ${rows.length} 个团队`;
+    $('team-count').textContent = t.teamCount(rows.length);
     this.teams.set(rows);
   }
 }

@@ -4,6 +4,9 @@
 import { api } from './api.js';
 import { h, $, fullTime, ago, visible } from './dom.js';
 import { thousands } from '../format.js';
+import { strings } from '../i18n.js';
+
+const t = strings('zh').console;
 
 const POLL_MS = 2000;
 const REJECTED_EVERY_MS = 6000;
@@ -48,28 +51,28 @@ export class Ingest {
       j = await api('GET', '/api/v1/ingest');
     } catch (e) {
       if (e.status === 401) return;
-      err.textContent = `接入状况读取失败：${e.message}`;
+      err.textContent = t.readFailed(t.ingestHealth, e.message);
       err.hidden = false;
       return;
     }
     err.hidden = true;
-    $('ingest-updated').textContent = `更新于 ${fullTime(new Date().toISOString()).slice(11)}`;
+    $('ingest-updated').textContent = t.updatedAt(fullTime(new Date().toISOString()).slice(11));
     const ps = j.per_second ?? {};
     const d = j.delay_ms ?? {};
     const stat = (key, label, value, note) => h('div', { class: 'stat', dataset: { testid: `ingest-${key}` } },
       h('span', { class: 'stat-label' }, label), h('b', { class: 'stat-value', dataset: { value: String(value ?? '') } }, note));
     $('ingest-stats').replaceChildren(
-      stat('accepted', '每秒接收（近10秒）', ps.accepted, rate(ps.accepted)),
-      stat('rejected', '每秒拒收（近10秒）', ps.rejected, rate(ps.rejected)),
-      stat('p50', '延迟 中位数', d.p50, ms(d.p50)),
-      stat('p90', '延迟 P90', d.p90, ms(d.p90)),
-      stat('max', '延迟 最大', d.max, ms(d.max)),
-      stat('events', '近5分钟事件数', d.events, d.events == null ? '—' : thousands(d.events)),
+      stat('accepted', t.ingestStats.accepted, ps.accepted, rate(ps.accepted)),
+      stat('rejected', t.ingestStats.rejected, ps.rejected, rate(ps.rejected)),
+      stat('p50', t.ingestStats.p50, d.p50, ms(d.p50)),
+      stat('p90', t.ingestStats.p90, d.p90, ms(d.p90)),
+      stat('max', t.ingestStats.max, d.max, ms(d.max)),
+      stat('events', t.ingestStats.events, d.events, d.events == null ? '—' : thousands(d.events)),
     );
     const now = Date.now();
     const keys = j.keys ?? [];
     $('ingest-keys').replaceChildren(...(keys.length === 0
-      ? [h('tr', {}, h('td', { class: 'empty', colSpan: 6 }, '还没有接入请求'))]
+      ? [h('tr', {}, h('td', { class: 'empty', colSpan: 6 }, t.noRequests))]
       : keys.map((k) => h('tr', { dataset: { source: String(k.source) } },
         h('td', {}, String(k.source)),
         h('td', { class: 'num', dataset: { key: 'requests' } }, thousands(k.requests)),
@@ -94,18 +97,18 @@ export class Ingest {
       j = await api('GET', `/api/v1/rejected?limit=50${source ? `&source=${encodeURIComponent(source)}` : ''}`);
     } catch (e) {
       if (e.status === 401) return;
-      err.textContent = `拒收记录读取失败：${e.message}`;
+      err.textContent = t.readFailed(t.rejectedRecords, e.message);
       err.hidden = false;
       return;
     }
     err.hidden = true;
     const rows = j.rejected ?? [];
     $('rejected-rows').replaceChildren(...(rows.length === 0
-      ? [h('tr', {}, h('td', { class: 'empty', colSpan: 7 }, '没有拒收记录'))]
+      ? [h('tr', {}, h('td', { class: 'empty', colSpan: 7 }, t.noRejected))]
       : rows.map((r) => {
         const raw = visible(r.raw);
         const total = Math.max(r.raw_chars ?? 0, raw.length);
-        const shown = total > raw.length || raw.length > RAW_SHOWN ? `${raw.slice(0, RAW_SHOWN)}…（共 ${total} 字符）` : raw;
+        const shown = total > raw.length || raw.length > RAW_SHOWN ? t.rawCut(raw.slice(0, RAW_SHOWN), total) : raw;
         return h('tr', { dataset: { testid: 'rejected-row' } },
           h('td', { class: 'nowrap' }, fullTime(r.received_at)),
           h('td', {}, String(r.source ?? '')),

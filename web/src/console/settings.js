@@ -1,6 +1,9 @@
 // k and the alert thresholds: GET/PUT /api/v1/settings.
 import { api } from './api.js';
 import { $ } from './dom.js';
+import { strings } from '../i18n.js';
+
+const t = strings('zh').console;
 
 const ALERT_FIELDS = ['district_drop_ratio', 'district_min_per_minute', 'key_silent_minutes', 'rejected_per_minute', 'tick_late_ms'];
 
@@ -32,7 +35,7 @@ export class Settings {
     try {
       this.fill(await api('GET', '/api/v1/settings'));
     } catch (e) {
-      if (e.status !== 401) this.msg('error', `读取失败：${e.message}`);
+      if (e.status !== 401) this.msg('error', t.readFailed('', e.message));
     }
   }
 
@@ -42,9 +45,9 @@ export class Settings {
     for (const k of ALERT_FIELDS) body.alerts[k] = Number(f[k].value);
     try {
       this.fill(await api('PUT', '/api/v1/settings', body));
-      this.msg('ok', '已保存');
+      this.msg('ok', t.saved);
     } catch (e) {
-      if (e.status !== 401) this.msg('error', `未能保存：${e.message}`);
+      if (e.status !== 401) this.msg('error', t.notSaved(e.message));
     }
   }
 }

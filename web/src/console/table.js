@@ -2,6 +2,7 @@
 // (again to reverse). Cells are text, or nodes built with h() (never markup).
 // Pinned rows (a city row above its districts) stay first, unsorted.
 import { h } from './dom.js';
+import { strings } from '../i18n.js';
 
 /**
  * @typedef {object} Column
@@ -18,7 +19,7 @@ export class SortableTable {
    * @param {{columns: Column[], testid: string, rowId: (row: object) => string, sort?: {key: string, desc: boolean},
    *   groups?: {label: string, span: number}[]}} o groups: a header row above the columns' (spans add up to the columns)
    */
-  constructor(mount, { columns, testid, rowId, sort, empty = '暂无数据', groups }) {
+  constructor(mount, { columns, testid, rowId, sort, empty = strings('zh').console.noData, groups }) {
     this.columns = columns;
     this.rowId = rowId;
     this.sort = sort ?? { key: columns[0].key, desc: false };
