@@ -263,3 +263,76 @@ async fn one_address_holds_a_bounded_number_of_sockets() {
     assert!(m["type"] == "heartbeat" || m["type"] == "delta", "{m}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_asks_for_json_patch_rebuilds_every_state_with_a_stock_library() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let (status, link) = server
+        .post_admin(
+            "/api/v1/credentials",
+            &json!({"kind": "link", "label": "全市"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{link}");
+    let token = link["token"].as_str().unwrap();
+    let base = server.url.replace("http://", "ws://");
+
+    // An unknown format is refused before the upgrade, naming the choices.
+    let refused =
+        tokio_tungstenite::connect_async(format!("{base}/ws?token={token}&delta=diff")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 400);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"], "delta: leaves or json-patch, not \"diff\"");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+
+    let (socket, _) =
+        tokio_tungstenite::connect_async(format!("{base}/ws?token={token}&delta=json-patch"))
+            .await
+            .expect("the websocket opens");
+    let mut ws = WsClient { socket };
+    let first = ws.next_json().await;
+    assert_eq!(first["type"], "snapshot");
+    let mut doc = first["state"].clone();
+    let mut seq = first["seq"].as_u64().unwrap();
+    let events = fixture_lines();
+    let mut scans = 0;
+    let mut patches = 0;
+    for chunk in events.chunks(100) {
+        server.ndjson(chunk).await;
+        scans += chunk.iter().filter(|e| e["kind"] == "scan").count();
+        server
+            .wait_for("the chunk", |s| s["totals"]["scans"] == scans)
+            .await;
+        // The city's hub counts its own states: its snapshot after the chunk.
+        let city = server.snapshot_as(token).await;
+        let target_seq = city["seq"].as_u64().unwrap();
+        while seq < target_seq {
+            let message = ws.next_json().await;
+            match message["type"].as_str().unwrap() {
+                "patch" => {
+                    assert_eq!(message["seq"].as_u64().unwrap(), seq + 1, "no gap");
+                    let patch: json_patch::Patch =
+                        serde_json::from_value(message["patch"].clone()).expect("RFC 6902");
+                    json_patch::patch(&mut doc, &patch).expect("the patch applies");
+                    seq += 1;
+                    patches += 1;
+                }
+                "snapshot" => {
+                    doc = message["state"].clone();
+                    seq = message["seq"].as_u64().unwrap();
+                }
+                "heartbeat" => assert_eq!(message["seq"].as_u64().unwrap(), seq),
+                other => panic!("unexpected {other}: {message}"),
+            }
+        }
+        assert_eq!(seq, target_seq);
+        assert_eq!(doc, city["state"], "the patched copy at seq {seq}");
+    }
+    assert!(patches >= 1, "patches were sent ({patches})");
+    server.stop().await;
+}

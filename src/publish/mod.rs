@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod ws;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
@@ -43,6 +44,39 @@ pub struct Frame {
     pub kind: FrameKind,
     pub seq: u64,
     pub text: Utf8Bytes,
+    /// The same delta as RFC 6902 operations, made only while a socket of
+    /// the hub asked for them ([`Hub::patch_socket`]).
+    pub patch: Option<Utf8Bytes>,
+}
+
+/// How a socket wants its deltas (`/ws?delta=…`, docs/protocol.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeltaFormat {
+    /// Changed leaves by position, and operations for changes of shape:
+    /// compact, what the pages use.
+    #[default]
+    Leaves,
+    /// Plain RFC 6902 JSON Patch, which any JSON Patch library applies.
+    JsonPatch,
+}
+
+impl DeltaFormat {
+    pub fn parse(text: &str) -> Result<DeltaFormat, String> {
+        match text {
+            "leaves" => Ok(DeltaFormat::Leaves),
+            "json-patch" => Ok(DeltaFormat::JsonPatch),
+            other => Err(format!("delta: leaves or json-patch, not {other:?}")),
+        }
+    }
+}
+
+/// Counts a socket that wants RFC 6902 deltas while it lives.
+pub struct PatchSocket<'a>(&'a AtomicUsize);
+
+impl Drop for PatchSocket<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 pub struct Hub {
@@ -52,6 +86,8 @@ pub struct Hub {
     frames: broadcast::Sender<Frame>,
     closing: watch::Sender<bool>,
     pub fan_out: FanOut,
+    /// Sockets that want RFC 6902 deltas.
+    patch_sockets: AtomicUsize,
 }
 
 struct Inner {
@@ -79,7 +115,15 @@ impl Hub {
             frames,
             closing,
             fan_out,
+            patch_sockets: AtomicUsize::new(0),
         }
+    }
+
+    /// Registers a socket that wants RFC 6902 deltas: from the next
+    /// publish on, frames carry them too. Register before subscribing.
+    pub fn patch_socket(&self) -> PatchSocket<'_> {
+        self.patch_sockets.fetch_add(1, Ordering::Relaxed);
+        PatchSocket(&self.patch_sockets)
     }
 
     pub fn epoch(&self) -> u64 {
@@ -115,13 +159,26 @@ impl Hub {
                 }
                 .to_json()
                 .into(),
+                patch: None,
             }
         } else {
+            let patch = (self.patch_sockets.load(Ordering::Relaxed) > 0)
+                .then(|| json_patch::diff(&inner.state, &next));
             inner.seq += 1;
             inner.state = next;
             Frame {
                 kind: FrameKind::Delta,
                 seq: inner.seq,
+                patch: patch.map(|patch| {
+                    ServerMessage::Patch {
+                        epoch: self.epoch,
+                        seq: inner.seq,
+                        as_of: &inner.as_of,
+                        patch: &patch,
+                    }
+                    .to_json()
+                    .into()
+                }),
                 text: ServerMessage::Delta {
                     epoch: self.epoch,
                     seq: inner.seq,

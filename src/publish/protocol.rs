@@ -19,6 +19,14 @@ pub enum ServerMessage<'a> {
         set: super::delta::SetPairs<'a>,
         ops: &'a [super::delta::Op],
     },
+    /// A delta as plain RFC 6902 operations, for a socket opened with
+    /// `?delta=json-patch`.
+    Patch {
+        epoch: u64,
+        seq: u64,
+        as_of: &'a str,
+        patch: &'a json_patch::Patch,
+    },
     Heartbeat {
         epoch: u64,
         seq: u64,

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::protocol::{self, ClientMessage, ServerMessage};
-use super::{FrameKind, Hub, Hubs};
+use super::{DeltaFormat, FrameKind, Hub, Hubs};
 use crate::access::http::{Address, Reader};
 use crate::access::{EndReason, Role};
 use crate::server::AppState;
@@ -47,12 +47,31 @@ impl std::ops::Deref for HubOf {
 
 /// `GET /ws`: only for a reader (401 before the upgrade otherwise); the
 /// socket carries the state of the reader's audience.
+/// `/ws`'s query (besides a `token`).
+#[derive(Debug, serde::Deserialize)]
+pub struct WsQuery {
+    /// `leaves` (the default) or `json-patch`.
+    delta: Option<String>,
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
     Address(address): Address,
     Reader(who): Reader,
+    axum::extract::Query(query): axum::extract::Query<WsQuery>,
 ) -> Response {
+    let format = match query.delta.as_deref().map(DeltaFormat::parse) {
+        None => DeltaFormat::Leaves,
+        Some(Ok(format)) => format,
+        Some(Err(error)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": error })),
+            )
+                .into_response();
+        }
+    };
     let Some(slot) = app.sockets.take(&address) else {
         app.hubs.staff.fan_out.refused_sockets.inc();
         return (
@@ -76,7 +95,7 @@ pub async fn upgrade(
         .read_buffer_size(1024)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            let ended = serve(sink, stream, hub, ended).await;
+            let ended = serve(sink, stream, hub, ended, format).await;
             drop(slot);
             tracing::debug!(?ended, "websocket closed");
         })
@@ -112,6 +131,7 @@ pub async fn serve<S, R, E, H>(
     mut stream: R,
     hub: H,
     mut ended: Option<watch::Receiver<Option<EndReason>>>,
+    format: DeltaFormat,
 ) -> Ended
 where
     S: Sink<Message> + Unpin,
@@ -119,6 +139,7 @@ where
     H: std::ops::Deref<Target = Hub>,
 {
     let hub = &*hub;
+    let _patch = (format == DeltaFormat::JsonPatch).then(|| hub.patch_socket());
     // Subscribe before taking the snapshot, so no delta falls between them.
     let mut frames = hub.subscribe();
     let mut closing = hub.closing();
@@ -133,10 +154,23 @@ where
                     Ok(frame) => match frame.kind {
                         FrameKind::Delta if frame.seq <= at => continue,
                         FrameKind::Heartbeat if frame.seq < at => continue,
-                        FrameKind::Delta => {
-                            at = frame.seq;
-                            frame.text
-                        }
+                        FrameKind::Delta => match (format, frame.patch) {
+                            (DeltaFormat::Leaves, _) => {
+                                at = frame.seq;
+                                frame.text
+                            }
+                            (DeltaFormat::JsonPatch, Some(patch)) => {
+                                at = frame.seq;
+                                patch
+                            }
+                            // Published before this socket counted: a
+                            // snapshot instead.
+                            (DeltaFormat::JsonPatch, None) => {
+                                let (seq, snapshot) = hub.snapshot();
+                                at = seq;
+                                snapshot
+                            }
+                        },
                         FrameKind::Heartbeat => frame.text,
                     },
                     Err(RecvError::Lagged(_)) => {
@@ -267,6 +301,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_json_patch_socket_gets_rfc_6902_deltas_that_a_stock_library_applies() {
+        let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0, Default::default()));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+        let sink = futures_util::sink::unfold(tx, |tx, message: Message| async move {
+            if let Message::Text(t) = message {
+                tx.send(serde_json::from_str(t.as_str()).unwrap()).unwrap();
+            }
+            Ok::<_, std::convert::Infallible>(tx)
+        });
+        let stream = futures_util::stream::pending::<Result<Message, std::convert::Infallible>>();
+        let client = tokio::spawn(serve(
+            Box::pin(sink),
+            stream,
+            hub.clone(),
+            None,
+            DeltaFormat::JsonPatch,
+        ));
+        let snapshot = rx.recv().await.unwrap();
+        assert_eq!(
+            (&snapshot["type"], &snapshot["seq"]),
+            (&"snapshot".into(), &1.into())
+        );
+        let mut doc = snapshot["state"].clone();
+        for i in 1..=3u64 {
+            let next = state_titled(&format!("t{i}"));
+            hub.publish(&next, i as i64 * 1_000_000);
+            let message = rx.recv().await.unwrap();
+            assert_eq!(message["type"], "patch", "{message}");
+            assert_eq!(message["seq"], 1 + i);
+            assert_eq!(
+                message["patch"],
+                serde_json::json!([{"op": "replace", "path": "/wall/title", "value": format!("t{i}")}])
+            );
+            let patch: json_patch::Patch =
+                serde_json::from_value(message["patch"].clone()).unwrap();
+            json_patch::patch(&mut doc, &patch).unwrap();
+            assert_eq!(doc, serde_json::to_value(&next).unwrap());
+        }
+        // Without such a socket, no patch is made.
+        client.abort();
+        let _ = client.await;
+        let mut frames = hub.subscribe();
+        hub.publish(&state_titled("t9"), 9_000_000);
+        assert!(frames.recv().await.unwrap().patch.is_none());
+    }
+
+    #[test]
+    fn the_delta_format_is_named_or_refused_with_the_choices() {
+        assert_eq!(DeltaFormat::parse("json-patch"), Ok(DeltaFormat::JsonPatch));
+        assert_eq!(DeltaFormat::parse("leaves"), Ok(DeltaFormat::Leaves));
+        assert_eq!(
+            DeltaFormat::parse("patch"),
+            Err("delta: leaves or json-patch, not \"patch\"".into())
+        );
+    }
+
+    #[tokio::test]
     async fn a_client_that_fell_behind_gets_a_snapshot_not_a_backlog() {
         let hub = Arc::new(Hub::new(7, &state_titled("t0"), 0, Default::default()));
         let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
@@ -285,7 +376,13 @@ mod tests {
             },
         );
         let stream = futures_util::stream::pending::<Result<Message, std::convert::Infallible>>();
-        let client = tokio::spawn(serve(Box::pin(sink), stream, hub.clone(), None));
+        let client = tokio::spawn(serve(
+            Box::pin(sink),
+            stream,
+            hub.clone(),
+            None,
+            DeltaFormat::Leaves,
+        ));
         tokio::task::yield_now().await;
         // 200 new states while the client is stalled: far beyond the buffer.
         for i in 1..=200 {
