@@ -32,21 +32,6 @@ fn scans(prefix: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// A metric's value from Prometheus text (the first sample of that name).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix(name)?;
-            let value = rest.strip_prefix(' ').or_else(|| {
-                rest.starts_with('{')
-                    .then(|| rest.split_once("} ").map(|(_, v)| v))
-                    .flatten()
-            })?;
-            value.trim().parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
-}
-
 /// A tmpfs of `size` mounted on `at`, unmounted when dropped.
 struct SmallDisk(PathBuf);
 

@@ -33,12 +33,6 @@ fn rss(pid: u32) -> u64 {
     kb * 1024
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name}"))
-}
-
 /// Realistic events of a launch morning: each person scans, most are
 /// assessed, some enrol with a team and are served, some train, some report
 /// an outcome. `people` bounds the persons, so the state stops growing.

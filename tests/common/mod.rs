@@ -316,3 +316,19 @@ pub async fn scrape(client: &reqwest::Client, url: &str) -> String {
         .expect("answered");
     response.text().await.expect("a body")
 }
+
+/// A metric's value from Prometheus text: the first sample of that name,
+/// with or without labels.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let value = rest.strip_prefix(' ').or_else(|| {
+                rest.starts_with('{')
+                    .then(|| rest.split_once("} ").map(|(_, v)| v))
+                    .flatten()
+            })?;
+            value.trim().parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}

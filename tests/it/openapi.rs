@@ -1,16 +1,15 @@
 //! docs/openapi.json describes the API `server::app` serves: the same paths
 //! and methods, and answers of the documented statuses and shapes.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use common::{ADMIN_TOKEN, INGEST_KEY, TestServer, answer};
+use crate::common::{ADMIN_TOKEN, INGEST_KEY, TestServer, answer};
 
-const SERVER: &str = include_str!("../src/server.rs");
-const OPENAPI: &str = include_str!("../docs/openapi.json");
+const SERVER: &str = include_str!("../../src/server.rs");
+const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
 /// The API routes outside /api/v1/ (the pages and assets are not API).
 const OTHER_API: [&str; 4] = ["/ws", "/healthz", "/readyz", "/metrics"];
@@ -225,12 +224,12 @@ fn fits(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_fit_the_documented_shapes() {
     let doc = doc();
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let server = TestServer::start(dir.path()).await;
     let url = |path: &str| format!("{}{path}", server.url);
     let c = &server.client;
 
-    let mut lines: Vec<String> = common::fixture_lines()
+    let mut lines: Vec<String> = crate::common::fixture_lines()
         .iter()
         .map(Value::to_string)
         .collect();

@@ -2,9 +2,8 @@
 //! can subtract, no rate or colour share of fewer than k persons, and no
 //! change that can be tied to one event.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const TS: &str = "2017-06-28T10:00:00+08:00";

@@ -1,12 +1,11 @@
 //! An answered event survives `kill -9`: the real binary, killed hard.
 
-mod common;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 

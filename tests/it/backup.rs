@@ -2,13 +2,12 @@
 //! server's data folder, `weibing restore` into a new one, and a server on the
 //! restored folder that serves exactly what the original served.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "test-password-1";
@@ -162,7 +161,7 @@ async fn create(server: &TestServer, body: Value) -> Value {
 
 async fn get_as(server: &TestServer, path: &str, token: &str) -> (u16, Value) {
     let request = server.client.get(format!("{}{path}", server.url));
-    common::answer(request.bearer_auth(token)).await
+    crate::common::answer(request.bearer_auth(token)).await
 }
 
 /// What a server shows staff and readers, apart from the moment of asking.
@@ -201,7 +200,7 @@ async fn look(server: &TestServer, cookie: &str, city: &str, district: &str) -> 
     let (_, ingest) = admin("/api/v1/ingest").await;
     let (_, users) = admin("/api/v1/users").await;
     let (_, settings) = admin("/api/v1/settings").await;
-    let session = common::answer(
+    let session = crate::common::answer(
         server
             .client
             .get(format!("{}/api/v1/session", server.url))
@@ -321,7 +320,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
     // Settings: the wall's moment and k.
     let wall = json!({"phase": "before", "countdown_to": "2017-06-28T10:00:00+08:00"});
     assert_eq!(server.post_admin("/api/v1/wall", &wall).await.0, 200);
-    let (status, _) = common::answer(
+    let (status, _) = crate::common::answer(
         server
             .client
             .put(format!("{}/api/v1/settings", server.url))
@@ -587,7 +586,7 @@ async fn a_backup_after_kill_9_holds_every_answered_event() {
     let body: Vec<String> = (0..50)
         .map(|i| scan(&format!("k9-{i}"), "110105", &format!("p-kill-{i:04}"), TS).to_string())
         .collect();
-    let (status, answer) = common::answer(common::ndjson_post(
+    let (status, answer) = crate::common::answer(crate::common::ndjson_post(
         &reqwest::Client::new(),
         &url,
         body.join("\n"),

@@ -1,9 +1,8 @@
 //! Hostile and broken input: each gets a clear answer, none crashes the
 //! server or loses the good events beside it.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -317,8 +316,8 @@ async fn inputs_the_fuzzer_found_get_answers_not_panics() {
     let dir = temp_dir();
     let server = TestServer::start(dir.path()).await;
     for stream in [
-        &include_bytes!("../fuzz/artifacts/arrow/panic-buffer-length-past-body.arrow")[..],
-        &include_bytes!("../fuzz/artifacts/arrow/panic-offsets-length-not-multiple-of-4.arrow")[..],
+        &include_bytes!("../../fuzz/artifacts/arrow/panic-buffer-length-past-body.arrow")[..],
+        &include_bytes!("../../fuzz/artifacts/arrow/panic-offsets-length-not-multiple-of-4.arrow")[..],
     ] {
         let (status, answer) = server
             .post("application/vnd.apache.arrow.stream", stream.to_vec())
@@ -332,7 +331,7 @@ async fn inputs_the_fuzzer_found_get_answers_not_panics() {
         );
     }
     let person =
-        include_str!("../fuzz/artifacts/ndjson/panic-person-18-bytes-not-char-boundary.ndjson");
+        include_str!("../../fuzz/artifacts/ndjson/panic-person-18-bytes-not-char-boundary.ndjson");
     let (status, answer) = server.post("application/x-ndjson", person).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(

@@ -1,11 +1,10 @@
 //! The state document: exact figures of a fixture, recounted independently
 //! here; the trend; restarts.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const CODES: [&str; 16] = [

@@ -2,12 +2,11 @@
 //! the database vouches for them: the real binary, stopped gracefully,
 //! killed hard, and given a database the saved figures do not describe.
 
-mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// The figures of a staff snapshot, without what depends on the clock.
@@ -38,16 +37,6 @@ fn figures(snapshot: &Value) -> Value {
     kept
 }
 
-/// A metric's value from `/metrics` text.
-fn metric(text: &str, name: &str) -> i64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} in /metrics"))
-        .trim()
-        .parse()
-        .expect("a number")
-}
-
 struct Node {
     child: Binary,
     url: String,
@@ -65,7 +54,7 @@ impl Node {
     }
 
     async fn metric(&self, name: &str) -> i64 {
-        metric(&scrape(&self.client, &self.url).await, name)
+        metric(&scrape(&self.client, &self.url).await, name) as i64
     }
 
     async fn post(&self, lines: &[Value]) -> u64 {

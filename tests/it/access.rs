@@ -3,11 +3,10 @@
 //! reaching a viewer, suppression under k, CSRF, the login limit, the audit
 //! trail, named ingest keys and the monthly export.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

@@ -1,14 +1,13 @@
 //! The ingest API, end to end: every body format, every rejection rule,
 //! duplicates, limits, and what ends up in the store.
 
-mod common;
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn four_events(prefix: &str) -> Vec<Value> {

@@ -1,9 +1,8 @@
 //! The websocket: a snapshot, then deltas that rebuild every later state
 //! exactly, heartbeats, resync, and clear answers to bad client frames.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -1,8 +1,7 @@
 //! What a supervisor reads: /healthz, /readyz and /metrics.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
