@@ -406,3 +406,47 @@ async fn five_thousand_clients_arriving_at_once_all_get_a_snapshot() {
     );
     server.stop().await;
 }
+
+/// The tick has its own thread: with every thread of tokio's blocking pool
+/// taken (what a flood of password checks, exports or console reads does),
+/// the state keeps its pace.
+#[test]
+fn a_saturated_blocking_pool_does_not_stall_the_tick() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = temp_dir();
+        let server = TestServer::start(dir.path()).await;
+        let as_of = |s: &Value| {
+            chrono::DateTime::parse_from_rfc3339(s["as_of"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        };
+        // Every blocking thread busy for 3 s (the tick is every 100 ms).
+        let busy: Vec<_> = (0..4)
+            .map(|_| tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(3))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Twenty looks at the state, 100 ms apart, while the pool is busy.
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen.push(as_of(&server.snapshot().await));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ticks: std::collections::BTreeSet<i64> = seen.iter().copied().collect();
+        println!(
+            "{} distinct tick times in 20 looks over 2 s with the blocking pool busy",
+            ticks.len()
+        );
+        for handle in busy {
+            handle.await.unwrap();
+        }
+        // A tick waiting for a blocking thread would show one time only.
+        assert!(ticks.len() >= 5, "the tick stalled: {seen:?}");
+        server.stop().await;
+    });
+}

@@ -337,6 +337,50 @@ impl TickEngine {
 /// a late tick is skipped rather than queued. The figures are saved beside
 /// the database as `save` says and once more when stopping; `store` is held
 /// until then, so the store stays open for the last save.
+/// The tick's own OS thread. The tick never waits for tokio's blocking
+/// pool, which password checks, store calls and exports share: a flood of
+/// those cannot hold the walls still.
+struct TickThread {
+    jobs: std_mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl TickThread {
+    fn start() -> TickThread {
+        let (jobs, rx) = std_mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        std::thread::Builder::new()
+            .name("weibing-tick".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("the tick's thread starts");
+        TickThread { jobs }
+    }
+
+    /// Runs `f` on the tick's thread; `Err` if it panicked.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into())
+            });
+            let _ = tx.send(result);
+        };
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| "the tick's thread is gone".to_string())?;
+        rx.await
+            .map_err(|_| "the tick's thread is gone".to_string())?
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     engine: TickEngine,
@@ -353,6 +397,7 @@ pub async fn run(
     let mut engine = Some(engine);
     let mut last_save: Option<std::time::Instant> = None;
     let mut saving: Option<tokio::task::JoinHandle<()>> = None;
+    let thread = TickThread::start();
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -370,43 +415,44 @@ pub async fn run(
         let may_save = saving.as_ref().is_none_or(|s| s.is_finished())
             && last_save.is_none_or(|t| t.elapsed() >= save.min_interval);
         let every_events = save.every_events;
-        let joined = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let now = time::now_beijing_micros();
-            match e.tick(now) {
-                Ok(views) => {
-                    let computed = started.elapsed();
-                    hub.publish(&views, now);
-                    let took = started.elapsed();
-                    tick_metrics.ticked(took.as_secs_f64(), now);
-                    // One line per tick at debug: what the benchmark reads
-                    // (docs/performance.md); off at the default level.
-                    tracing::debug!(
-                        folded = e.folded,
-                        compute_us = computed.as_micros() as u64,
-                        fold_us = e.parts.fold_us,
-                        index_us = e.parts.index_us,
-                        views_us = e.parts.views_us,
-                        publish_us = (took - computed).as_micros() as u64,
-                        "tick"
-                    );
+        let joined = thread
+            .run(move || {
+                let started = std::time::Instant::now();
+                let now = time::now_beijing_micros();
+                match e.tick(now) {
+                    Ok(views) => {
+                        let computed = started.elapsed();
+                        hub.publish(&views, now);
+                        let took = started.elapsed();
+                        tick_metrics.ticked(took.as_secs_f64(), now);
+                        // One line per tick at debug: what the benchmark reads
+                        // (docs/performance.md); off at the default level.
+                        tracing::debug!(
+                            folded = e.folded,
+                            compute_us = computed.as_micros() as u64,
+                            fold_us = e.parts.fold_us,
+                            index_us = e.parts.index_us,
+                            views_us = e.parts.views_us,
+                            publish_us = (took - computed).as_micros() as u64,
+                            "tick"
+                        );
+                    }
+                    Err(err) => {
+                        tick_metrics.tick_failures.inc();
+                        tracing::error!(error = %err, "tick failed; the last state stays up");
+                    }
                 }
-                Err(err) => {
-                    tick_metrics.tick_failures.inc();
-                    tracing::error!(error = %err, "tick failed; the last state stays up");
+                let took = started.elapsed();
+                e.took(took.as_secs_f64() * 1000.0);
+                if took > Duration::from_millis(500) {
+                    tracing::warn!(ms = took.as_millis() as u64, "slow tick");
                 }
-            }
-            let took = started.elapsed();
-            e.took(took.as_secs_f64() * 1000.0);
-            if took > Duration::from_millis(500) {
-                tracing::warn!(ms = took.as_millis() as u64, "slow tick");
-            }
-            // After the publish, so the screens do not wait for it.
-            let saved = (may_save && e.unsaved() >= every_events && e.needs_saving())
-                .then(|| encode(&mut e));
-            (e, saved.flatten())
-        })
-        .await;
+                // After the publish, so the screens do not wait for it.
+                let saved = (may_save && e.unsaved() >= every_events && e.needs_saving())
+                    .then(|| encode(&mut e));
+                (e, saved.flatten())
+            })
+            .await;
         match joined {
             Ok((e, saved)) => {
                 engine = Some(e);
@@ -431,7 +477,7 @@ pub async fn run(
         let _ = previous.await;
     }
     if let Some(mut e) = engine.filter(|e| e.needs_saving()) {
-        let encoded = tokio::task::spawn_blocking(move || encode(&mut e)).await;
+        let encoded = thread.run(move || encode(&mut e)).await;
         if let Ok(Some(saved)) = encoded {
             write_saved(store, metrics, save.database, saved).await;
         }

@@ -3,7 +3,6 @@
 //! reaching a viewer, suppression under k, CSRF, the login limit, the audit
 //! trail, named ingest keys and the monthly export.
 
-
 use std::time::Duration;
 
 use crate::common::*;

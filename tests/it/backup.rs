@@ -2,7 +2,6 @@
 //! server's data folder, `weibing restore` into a new one, and a server on the
 //! restored folder that serves exactly what the original served.
 
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

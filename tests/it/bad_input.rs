@@ -1,7 +1,6 @@
 //! Hostile and broken input: each gets a clear answer, none crashes the
 //! server or loses the good events beside it.
 
-
 use crate::common::*;
 use serde_json::json;
 
@@ -317,7 +316,8 @@ async fn inputs_the_fuzzer_found_get_answers_not_panics() {
     let server = TestServer::start(dir.path()).await;
     for stream in [
         &include_bytes!("../../fuzz/artifacts/arrow/panic-buffer-length-past-body.arrow")[..],
-        &include_bytes!("../../fuzz/artifacts/arrow/panic-offsets-length-not-multiple-of-4.arrow")[..],
+        &include_bytes!("../../fuzz/artifacts/arrow/panic-offsets-length-not-multiple-of-4.arrow")
+            [..],
     ] {
         let (status, answer) = server
             .post("application/vnd.apache.arrow.stream", stream.to_vec())

@@ -1,6 +1,5 @@
 //! An answered event survives `kill -9`: the real binary, killed hard.
 
-
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,13 +1,12 @@
 //! The ingest API, end to end: every body format, every rejection rule,
 //! duplicates, limits, and what ends up in the store.
 
-
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
-use crate::common::*;
 use serde_json::{Value, json};
 
 fn four_events(prefix: &str) -> Vec<Value> {

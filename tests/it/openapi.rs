@@ -1,7 +1,6 @@
 //! docs/openapi.json describes the API `server::app` serves: the same paths
 //! and methods, and answers of the documented statuses and shapes.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};

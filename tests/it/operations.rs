@@ -1,6 +1,5 @@
 //! What a supervisor reads: /healthz, /readyz and /metrics.
 
-
 use crate::common::*;
 use serde_json::json;
 

@@ -2,7 +2,6 @@
 //! can subtract, no rate or colour share of fewer than k persons, and no
 //! change that can be tied to one event.
 
-
 use crate::common::*;
 use serde_json::{Value, json};
 

@@ -2,7 +2,6 @@
 //! the database vouches for them: the real binary, stopped gracefully,
 //! killed hard, and given a database the saved figures do not describe.
 
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 

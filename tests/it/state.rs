@@ -1,7 +1,6 @@
 //! The state document: exact figures of a fixture, recounted independently
 //! here; the trend; restarts.
 
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::common::*;

@@ -1,7 +1,6 @@
 //! The websocket: a snapshot, then deltas that rebuild every later state
 //! exactly, heartbeats, resync, and clear answers to bad client frames.
 
-
 use crate::common::*;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
