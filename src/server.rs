@@ -41,6 +41,8 @@ pub struct AppState {
     /// Open websockets per address, bounded (`--max-sockets-per-address`).
     pub sockets: Arc<crate::publish::limit::SocketLimit>,
     pub wall: Arc<Mutex<Wall>>,
+    /// Changes of the wall per credential, bounded (`POST /api/v1/wall`).
+    pub wall_posts: Arc<wall::PostLimit>,
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
     pub max_body_bytes: usize,
@@ -320,6 +322,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         sockets: crate::publish::limit::SocketLimit::new(config.max_sockets_per_address),
         wall,
+        wall_posts: Arc::default(),
         wake: wake.clone(),
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),

@@ -1,6 +1,7 @@
-//! The wall's launch moment: `POST /api/v1/wall` (admin) puts every wall in
-//! the "before launch" state or launches it. Kept in the store's settings, so
-//! it survives a restart and a page reload, and published in the state.
+//! The wall's launch moment: `POST /api/v1/wall` puts every wall in the
+//! "before launch" state (the cover, staff only) or launches it (staff, or
+//! the wall PC's wall token: its only power). Kept in the store's settings,
+//! so it survives a restart and a page reload, and published in the state.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +18,47 @@ use crate::server::AppState;
 use crate::time;
 
 pub const SETTING: &str = "wall";
+
+/// Changes of the wall one credential may make in [`POST_WINDOW`]: a
+/// ceremony needs a few; each one wakes the tick at once.
+pub const POSTS_PER_WINDOW: usize = 10;
+pub const POST_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `POST /api/v1/wall` per credential (its actor): at most
+/// [`POSTS_PER_WINDOW`] in [`POST_WINDOW`].
+#[derive(Debug, Default)]
+pub struct PostLimit {
+    // A std Mutex: a few map operations, never held across an await.
+    recent: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+impl PostLimit {
+    /// Counts a change by `actor` now; `Err(seconds)` to wait when over.
+    pub fn take(&self, actor: &str, now: std::time::Instant) -> Result<(), u64> {
+        let mut recent = self.recent.lock().expect("wall limit lock");
+        // Forget the credentials whose window has passed (the map stays small).
+        recent.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|t| now.duration_since(*t) < POST_WINDOW)
+        });
+        let times = recent.entry(actor.to_string()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= POST_WINDOW)
+        {
+            times.pop_front();
+        }
+        if times.len() >= POSTS_PER_WINDOW {
+            let oldest = *times.front().expect("full");
+            return Err((POST_WINDOW - now.duration_since(oldest)).as_secs().max(1));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +79,8 @@ pub fn from_setting(settings: &[(String, String)]) -> Wall {
         .unwrap_or_default()
 }
 
-/// Staff (session or admin token) or a wall token may set it.
+/// Staff (session or admin token) may set it; a wall token may only
+/// launch (`{"phase":"live"}`, keeping the title and countdown).
 pub async fn post_wall(
     State(app): State<AppState>,
     who: Result<Reader, crate::access::http::ApiError>,
@@ -57,6 +100,29 @@ pub async fn post_wall(
     if let Err(e) = check_csrf(&who, &headers) {
         return e.into_response();
     }
+    if who.role == Role::Wall
+        && (request.phase != Phase::Live
+            || request.title.is_some()
+            || request.countdown_to.is_some())
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "a wall token may only launch the wall ({\"phase\":\"live\"}); the title, the countdown and the cover are set by staff in the console",
+        );
+    }
+    if let Err(wait) = app.wall_posts.take(&who.actor, std::time::Instant::now()) {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "at most {POSTS_PER_WINDOW} changes of the wall a minute per credential: try again in {wait} s"
+            ),
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(wait),
+        );
+        return response;
+    }
     let countdown_to = match request.countdown_to.as_deref() {
         None | Some("") => None,
         Some(t) => match DateTime::parse_from_rfc3339(t) {
@@ -69,14 +135,21 @@ pub async fn post_wall(
             }
         },
     };
+    let previous = app.wall.lock().expect("wall lock").clone();
     let title = match request.title {
         Some(t) if t.chars().count() > 64 => {
             return error(StatusCode::BAD_REQUEST, "title: at most 64 characters");
         }
         Some(t) if !t.trim().is_empty() => t,
+        // A wall token's launch keeps what staff set.
+        None if who.role == Role::Wall => previous.title.clone(),
         _ => WALL_TITLE.to_string(),
     };
-    let previous = app.wall.lock().expect("wall lock").clone();
+    let countdown_to = if who.role == Role::Wall {
+        previous.countdown_to.clone()
+    } else {
+        countdown_to
+    };
     let wall = Wall {
         phase: request.phase,
         title,

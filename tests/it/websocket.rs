@@ -221,6 +221,71 @@ async fn the_wall_launch_moment_is_in_the_state_and_survives_a_restart() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wall_token_may_only_launch_and_changes_of_the_wall_are_bounded() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let (status, made) = server
+        .post_admin(
+            "/api/v1/credentials",
+            &json!({"kind": "wall", "label": "大厅"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let wall_token = made["token"].as_str().unwrap().to_string();
+    let post = |token: &str, body: Value| {
+        let request = server
+            .client
+            .post(format!("{}/api/v1/wall", server.url))
+            .bearer_auth(token)
+            .json(&body);
+        answer(request)
+    };
+    // Staff set the title and put the cover up.
+    let (status, _) = post(ADMIN_TOKEN, json!({"phase": "before", "title": "启动仪式"})).await;
+    assert_eq!(status, 200);
+    // The wall token can neither retitle nor cover the walls.
+    let refused = "a wall token may only launch the wall ({\"phase\":\"live\"}); the title, the countdown and the cover are set by staff in the console";
+    for body in [
+        json!({"phase": "live", "title": "被改的标题"}),
+        json!({"phase": "before"}),
+        json!({"phase": "live", "countdown_to": "2017-06-28T10:00:00+08:00"}),
+    ] {
+        let (status, answer) = post(&wall_token, body).await;
+        assert_eq!((status, answer["error"].as_str().unwrap()), (403, refused));
+    }
+    // Its launch keeps the title staff set.
+    let (status, wall) = post(&wall_token, json!({"phase": "live"})).await;
+    assert_eq!(status, 200, "{wall}");
+    assert_eq!(
+        (wall["phase"].as_str(), wall["title"].as_str()),
+        (Some("live"), Some("启动仪式"))
+    );
+    // Ten changes a minute per credential (the launch above counted, the
+    // refusals not): the eleventh is refused with Retry-After; staff's
+    // changes are their own.
+    for _ in 1..10 {
+        assert_eq!(post(&wall_token, json!({"phase": "live"})).await.0, 200);
+    }
+    let response = server
+        .client
+        .post(format!("{}/api/v1/wall", server.url))
+        .bearer_auth(&wall_token)
+        .json(&json!({"phase": "live"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(post(ADMIN_TOKEN, json!({"phase": "live"})).await.0, 200);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_sockets() {
     let dir = temp_dir();

@@ -54,6 +54,8 @@ const zh = {
   countdown: (d, hms) => (d > 0 ? `${d} 天 ${hms}` : hms),
   needToken: '启动大屏需要在控制台操作（此页面没有令牌）',
   launchFailed: (why) => `操作未成功：${why}`,
+  // A wall token may only launch (docs/api.md).
+  coverIsStaff: '操作未成功：大屏只能启动；封面、标题和倒计时请在控制台设置',
   indexUnit: '分',
   // The ranking: what it goes by (state.index.basis).
   rankingBasis: { index: '按治未病指数排名', progress: '按每万人扫码排名 · 质量数据不足' },
@@ -199,6 +201,7 @@ const en = {
   countdown: (d, hms) => (d > 0 ? `${d} d ${hms}` : hms),
   needToken: 'Launching the wall needs the console (this page has no token)',
   launchFailed: (why) => `Not done: ${why}`,
+  coverIsStaff: 'Not done: the wall can only launch; the cover, title and countdown are set in the console',
   indexUnit: '',
   rankingBasis: { index: 'ranked by the preventive-health index', progress: 'ranked by people per 10,000 residents · quality data still thin' },
   planStatus: { ahead: 'ahead of plan by', behind: 'behind plan by', onTrack: 'on track', reached: 'reached', not_started: 'not started' },

@@ -230,10 +230,13 @@ test('the launch moment: cover before, kept over a reload, figures after launch'
   await until('the cover to open', async () => !(await page.locator('[data-testid="cover"]').isVisible()), 5000);
   await headlineReaches(page, batch.expected.people);
   assert.notEqual((await snapshot(server)).state.wall.launched_at, null);
-  // Ctrl+Shift+B brings the cover back; the server says so too.
+  // The cover is for staff: Ctrl+Shift+B with the wall's token is refused, and said so.
   await page.keyboard.press('Control+Shift+B');
+  await until('the refusal', async () => /^操作未成功：大屏只能启动/.test((await text(page, 'toast')) ?? ''));
+  assert.equal((await snapshot(server)).state.wall.phase, 'live');
+  // Staff put the cover back; every wall follows.
+  await setWall(server, { phase: 'before', countdown_to: null });
   await until('the cover again', async () => (await page.locator('body').getAttribute('data-phase')) === 'before');
-  assert.equal((await snapshot(server)).state.wall.phase, 'before');
   // Launch again through the API: every wall follows.
   await setWall(server, { phase: 'live' });
   await until('the launch by the console', async () => (await page.locator('body').getAttribute('data-phase')) === 'live');

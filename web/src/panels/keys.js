@@ -1,6 +1,7 @@
-// Keys on the wall PC: Ctrl+Shift+L launches the wall, Ctrl+Shift+B puts it
-// back to the cover. Both ask the server (POST /api/v1/wall) with the page's
-// ?token=, so every wall in the hall follows, and a reload keeps it.
+// Keys on the wall PC: Ctrl+Shift+L launches the wall (POST /api/v1/wall with
+// the page's ?token=, so every wall in the hall follows, and a reload keeps
+// it). Ctrl+Shift+B asks for the cover, which only staff may put up: the
+// server refuses a wall token, and the toast says to use the console.
 export function bindLaunchKeys({ token, t, toast }) {
   // Success shows nothing: the wall itself changing is the answer, and the
   // hall should not see an operator's message at the ceremony.
@@ -15,7 +16,9 @@ export function bindLaunchKeys({ token, t, toast }) {
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
       });
-      if (!res.ok) {
+      if (res.status === 403) {
+        toast(t.coverIsStaff);
+      } else if (!res.ok) {
         let why = `HTTP ${res.status}`;
         try {
           const j = await res.json();
