@@ -552,7 +552,9 @@ impl Access {
             .expect("access lock")
             .users
             .values()
-            .filter(|u| u.name != name && u.role == "admin" && u.disabled_at.is_none())
+            .filter(|u| {
+                u.name != name && u.role == StaffRole::Admin.code() && u.disabled_at.is_none()
+            })
             .count()
     }
 

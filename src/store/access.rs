@@ -118,7 +118,7 @@ pub(super) fn load(conn: &Connection, now: i64) -> Result<Loaded, StoreError> {
     )?;
     let users = conn
         .prepare(
-            "SELECT name, password_hash, epoch_us(created_at), created_by, role,
+            "SELECT name, password_hash, epoch_us(created_at), created_by, coalesce(role, 'admin'),
                     epoch_us(disabled_at), disabled_by
              FROM users",
         )?
