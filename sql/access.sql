@@ -9,6 +9,12 @@ CREATE TABLE IF NOT EXISTS users (
     created_at    TIMESTAMP NOT NULL,
     created_by    VARCHAR   NOT NULL    -- a staff name, 'cli' or 'env'
 );
+-- What an account may do: 'admin' also manages staff accounts, 'staff' does
+-- the rest (accounts made before roles were all admins). A disabled account
+-- cannot sign in.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS role VARCHAR DEFAULT 'admin';
+ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled_at TIMESTAMP;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled_by VARCHAR;
 
 -- Console sessions (a cookie holds the token).
 CREATE TABLE IF NOT EXISTS sessions (

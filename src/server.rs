@@ -74,6 +74,14 @@ pub fn app(state: AppState) -> Router {
             post(a::revoke_credential),
         )
         .route("/api/v1/users", get(a::list_users).post(a::create_user))
+        .route("/api/v1/users/{name}/disable", post(a::disable_user))
+        .route("/api/v1/users/{name}/enable", post(a::enable_user))
+        .route(
+            "/api/v1/users/{name}/end-sessions",
+            post(a::end_user_sessions),
+        )
+        .route("/api/v1/users/{name}/unlock", post(a::unlock_user))
+        .route("/api/v1/password", post(a::change_password))
         .route("/api/v1/ingest", get(console::ingest_health))
         .route("/api/v1/rejected", get(console::rejected))
         .route("/api/v1/audit", get(console::audit))
@@ -87,14 +95,27 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(get(web::static_file))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(
+            state.secure_cookies,
+            security_headers,
+        ))
         .with_state(state)
 }
 
 /// Every answer: no inline scripts, no sniffing, no referrer (tokens live in
-/// URLs), no framing; nothing but hashed assets is cached.
-async fn security_headers(mut response: Response) -> Response {
+/// URLs), no framing; nothing but hashed assets is cached. Behind HTTPS
+/// (`--secure-cookies`), browsers are told to use nothing else (HSTS).
+async fn security_headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    mut response: Response,
+) -> Response {
     let headers = response.headers_mut();
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
@@ -238,6 +259,7 @@ pub struct Running {
 
 /// Opens the store, replays it, binds `config.listen` and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    crate::access::check_secrets(config.admin_token.as_deref(), config.ingest_key.as_deref())?;
     let mut region = Region::load(&config.region)?;
     if let Some(start) = config.program_start {
         region = region.starting(start);

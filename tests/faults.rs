@@ -356,7 +356,7 @@ async fn five_thousand_clients_arriving_at_once_all_get_a_snapshot() {
             let url = url.clone();
             let mut hold = hold.subscribe();
             tokio::spawn(async move {
-                let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+                let (mut socket, _) = tokio_tungstenite::connect_async(staff_ws(&url))
                     .await
                     .expect("the websocket opens");
                 let first = loop {

@@ -259,7 +259,14 @@ impl Viewers {
 
     /// Opens sockets until there are `n`, at most 200 handshakes at a time;
     /// returns once each new one holds its snapshot.
-    pub async fn grow_to(&mut self, n: usize, ws_url: &str) -> anyhow::Result<()> {
+    /// Opens sockets until there are `n`, at `ws_url`, with `bearer` in the
+    /// Authorization header if given (the admin token never goes in `?token=`).
+    pub async fn grow_to(
+        &mut self,
+        n: usize,
+        ws_url: &str,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<()> {
         let gate = Arc::new(tokio::sync::Semaphore::new(200));
         let mut ready = Vec::new();
         while self.arrivals.len() < n {
@@ -268,11 +275,19 @@ impl Viewers {
             self.arrivals.push(arrivals.clone());
             let (people, frames) = (self.people.clone(), self.frames.clone());
             let (url, gate) = (ws_url.to_string(), gate.clone());
+            let bearer = bearer.map(|t| format!("Bearer {t}"));
             let (opened, snapshot) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
             ready.push(snapshot);
             self.tasks.push(tokio::spawn(async move {
                 let permit = gate.acquire_owned().await.expect("open gate");
-                let socket = match tokio_tungstenite::connect_async(&url).await {
+                use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+                let mut request = url.into_client_request().expect("a websocket URL");
+                if let Some(bearer) = &bearer {
+                    request
+                        .headers_mut()
+                        .insert("authorization", bearer.parse().expect("ASCII"));
+                }
+                let socket = match tokio_tungstenite::connect_async(request).await {
                     Ok((socket, _)) => socket,
                     Err(e) => {
                         let _ = opened.send(Err(e.into()));

@@ -574,9 +574,10 @@ async fn tick(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
 /// A staff socket and a city-link socket, so each tick builds real deltas.
 async fn watch(server: &Server) -> anyhow::Result<Viewers> {
     let mut viewers = Viewers::new();
-    viewers.grow_to(1, &server.ws_url(ADMIN_TOKEN)).await?;
+    let staff = format!("{}/ws", server.url.replace("http://", "ws://"));
+    viewers.grow_to(1, &staff, Some(ADMIN_TOKEN)).await?;
     let mut city = Viewers::new();
-    city.grow_to(1, &server.ws_url(&server.city_link().await?))
+    city.grow_to(1, &server.ws_url(&server.city_link().await?), None)
         .await?;
     // Both only need to be open; the city one is closed with the staff one's task list.
     viewers.adopt(city);
@@ -610,7 +611,7 @@ async fn latency(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
     let mut rss_before = server.rss_bytes();
     let mut clients_before = 0usize;
     for &clients in &plan.clients {
-        viewers.grow_to(clients, &url).await?;
+        viewers.grow_to(clients, &url, None).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss = server.rss_bytes();
         let per_client =
@@ -710,7 +711,7 @@ async fn side_by_side(plan: &Plan, source: &mut Source) -> anyhow::Result<Value>
     let mut viewers = Viewers::new();
     let mut ours = Vec::new();
     for (&count, live) in plan.peer_viewers.iter().zip(&lives) {
-        viewers.grow_to(count, &url).await?;
+        viewers.grow_to(count, &url, None).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         viewers.clear();
         viewers.frames.lock().unwrap().clear();

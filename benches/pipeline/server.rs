@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-pub const INGEST_KEY: &str = "bench-ingest-key";
-pub const ADMIN_TOKEN: &str = "bench-admin-token";
+pub const INGEST_KEY: &str = "bench-ingest-key-0123456789abcdefghij";
+pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdefghij";
 
 /// One tick as the server logs it at debug level.
 #[derive(Debug, Clone, Copy)]

@@ -2,7 +2,7 @@
 //! console login, and the credentials and staff APIs (docs/api.md).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Json;
@@ -12,15 +12,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::limit::Refused;
 use super::{
-    Kind, LINK_DEFAULT_HOURS, LINK_MAX_HOURS, Principal, Role, SESSION_MICROS, Scope, hash, hex,
+    Kind, LINK_DEFAULT_HOURS, LINK_MAX_HOURS, Principal, Role, SESSION_MICROS, Scope, StaffRole,
+    hash, hex,
 };
 use crate::server::AppState;
 use crate::store::access::{AuditRow, CredentialRow, SessionRow, UserRow};
 use crate::store::{Store, StoreError};
 use crate::time;
 
+/// The session cookie's name over plain HTTP...
 pub const SESSION_COOKIE: &str = "weibing_session";
+/// ...and with `--secure-cookies`: the `__Host-` prefix makes browsers take
+/// it only if it is Secure, for Path=/ and without Domain (so no other host
+/// of the site can set or shadow it).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-weibing_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 const MIN_PASSWORD_CHARS: usize = 10;
 
@@ -40,8 +47,14 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("too many failed sign-ins from this address: try again in {0} s")]
-    TooMany(u64),
+    #[error("{0}")]
+    TooMany(Refused),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(
+        "?token= takes only share links and wall tokens: send the admin token as Authorization: Bearer"
+    )]
+    TokenInQuery,
     #[error("the store could not do this now; try again")]
     Store(#[from] StoreError),
     /// A failure of ours; the detail is logged, not shown.
@@ -52,8 +65,10 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Unauthorized | ApiError::WrongPassword => StatusCode::UNAUTHORIZED,
-            ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::WrongPassword | ApiError::TokenInQuery => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Csrf | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -74,11 +89,14 @@ impl IntoResponse for ApiError {
             .into_response();
         let headers = response.headers_mut();
         match self {
-            ApiError::Unauthorized => {
+            ApiError::Unauthorized | ApiError::TokenInQuery => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooMany(secs) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            ApiError::TooMany(refused) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(refused.retry_after()),
+                );
             }
             _ => {}
         }
@@ -87,7 +105,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The caller's address: the TCP peer, or, when the peer is a proxy named
-/// by `--trusted-proxy`, the last address it added to `X-Forwarded-For`.
+/// by `--trusted-proxy`, what `X-Forwarded-For` says (see [`client_address`]).
 pub fn address(app: &AppState, parts: &Parts) -> String {
     let Some(peer) = parts
         .extensions
@@ -96,18 +114,48 @@ pub fn address(app: &AppState, parts: &Parts) -> String {
     else {
         return "-".to_string();
     };
-    if !app.trusted_proxies.contains(&peer) {
-        return peer.to_string();
-    }
-    parts
+    let forwarded = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
-        .next_back()
-        .map_or_else(|| peer.to_string(), |ip| ip.to_string())
+        .filter_map(|v| v.to_str().ok());
+    client_address(peer, forwarded, &app.trusted_proxies).to_string()
+}
+
+/// Who sent a request that reached us from `peer` with these
+/// `X-Forwarded-For` headers (in order), believing only `trusted` proxies.
+///
+/// Each proxy appends the address it received the request from, so the
+/// hops are read from the last back: while the hop that handed the request
+/// on is a trusted proxy, the hop before it is believed. The first address
+/// that is not a trusted proxy is the caller. A hop that is not an IP
+/// address (a port is allowed) stops the walk: the caller is then the last
+/// trusted proxy. Without a trusted peer the header is not read at all.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).collect();
+    let mut caller = peer;
+    for hop in hops.iter().rev() {
+        if !trusted.contains(&caller) {
+            break;
+        }
+        match parse_hop(hop.trim()) {
+            Some(ip) => caller = ip,
+            None => break,
+        }
+    }
+    caller
+}
+
+/// An `X-Forwarded-For` hop: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -124,29 +172,50 @@ fn query_token(uri: &Uri) -> Option<String> {
     query.get("token").filter(|t| !t.is_empty()).cloned()
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The session cookie's name on this server.
+pub fn cookie_name(app: &AppState) -> &'static str {
+    if app.secure_cookies {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
         .filter(|t| !t.is_empty())
 }
 
-/// Who is reading: the admin token, a link, a wall token (bearer or `?token=`),
-/// or a console session (cookie). A use of a link is recorded in passing.
+/// Who is reading: the admin token (`Authorization: Bearer` only), a link or
+/// a wall token (bearer or `?token=`), or a console session (cookie). A use
+/// of a link is recorded in passing. Tokens that open nothing are counted
+/// per address ([`super::limit::TOKENS`]); past the limit every token from
+/// that address is refused (429) until the window passes.
 pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let now = time::now_beijing_micros();
-    let token = bearer(&parts.headers)
-        .map(str::to_string)
-        .or_else(|| query_token(&parts.uri));
+    let (token, in_query) = match bearer(&parts.headers) {
+        Some(t) => (Some(t.to_string()), false),
+        None => (query_token(&parts.uri), true),
+    };
     if let Some(token) = token {
         let address = address(app, parts);
-        let (principal, used) = app
-            .access
-            .reader(&token, &address, now)
-            .ok_or(ApiError::Unauthorized)?;
+        let clock = tokio::time::Instant::now();
+        if let Some(wait) = app.access.limiter.token_wait(&address, clock) {
+            return Err(ApiError::TooMany(Refused::Tokens(wait)));
+        }
+        // Staff's token never travels in a URL (logs, history, Referer).
+        if in_query && app.access.is_admin_token(&token) {
+            return Err(ApiError::TokenInQuery);
+        }
+        let Some((principal, used)) = app.access.reader(&token, &address, now) else {
+            app.access.limiter.token_failed(&address, clock);
+            return Err(ApiError::Unauthorized);
+        };
         if let Some(used) = used {
             let (store, id, address) = (app.store.clone(), used.id, used.address);
             // The record of a use never delays the reader.
@@ -165,9 +234,57 @@ pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
         }
         return Ok(principal);
     }
-    session_cookie(&parts.headers)
+    let principal = session_cookie(&parts.headers, cookie_name(app))
         .and_then(|t| app.access.session(t, now))
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized)?;
+    if is_websocket(&parts.headers) && !same_origin(app, parts) {
+        return Err(ApiError::Forbidden(
+            "Origin: a console session's websocket opens only from this server's own pages".into(),
+        ));
+    }
+    Ok(principal)
+}
+
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Whether the request's `Origin` (if it sent one) names this server: its
+/// host name is the one the request was sent to (`Host`, or from a trusted
+/// proxy `X-Forwarded-Host`). Ports are not compared: a proxy may pass the
+/// host without the port it listens on.
+fn same_origin(app: &AppState, parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let from_proxy = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| app.trusted_proxies.contains(&c.0.ip()));
+    let host = from_proxy
+        .then(|| parts.headers.get("x-forwarded-host"))
+        .flatten()
+        .or_else(|| parts.headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .map(|h| host_name(h.split(',').next().unwrap_or("").trim()));
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, authority)| host_name(authority));
+    matches!((origin, host), (Some(o), Some(h)) if !o.is_empty() && o.eq_ignore_ascii_case(h))
+}
+
+/// The host name of an authority (`host`, `host:port`, `[v6]:port`).
+fn host_name(authority: &str) -> &str {
+    let authority = authority.split('/').next().unwrap_or("");
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
 }
 
 /// Any reader of the figures: staff, a link or a wall.
@@ -202,6 +319,37 @@ impl FromRequestParts<AppState> for StaffWrite {
         let Staff(p) = Staff::from_request_parts(parts, app).await?;
         check_csrf(&p, &parts.headers)?;
         Ok(StaffWrite(p, address(app, parts)))
+    }
+}
+
+/// An admin (an admin account's session or the admin token), for reads.
+pub struct Admin(pub Principal);
+
+/// An admin, for writes (a session also sends its CSRF token).
+pub struct AdminWrite(pub Principal, pub String);
+
+fn admin_only(p: Principal) -> Result<Principal, ApiError> {
+    match p.staff_role {
+        Some(StaffRole::Admin) => Ok(p),
+        _ => Err(ApiError::Forbidden(
+            "staff accounts are managed by admins only: this account's role is staff".into(),
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let Staff(p) = Staff::from_request_parts(parts, app).await?;
+        admin_only(p).map(Admin)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminWrite {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let StaffWrite(p, address) = StaffWrite::from_request_parts(parts, app).await?;
+        admin_only(p).map(|p| AdminWrite(p, address))
     }
 }
 
@@ -263,23 +411,30 @@ fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
-/// A staff account, checked for the console's rules.
+/// A staff account with role admin, checked for the console's rules (the
+/// first account, and `weibing user add`).
 pub fn new_user(name: &str, password: &str, by: &str) -> Result<UserRow, String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
         return Err("name: 1 to 40 characters, no control characters".into());
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(format!(
-            "password: at least {MIN_PASSWORD_CHARS} characters"
-        ));
-    }
+    check_password("password", password)?;
     Ok(UserRow {
         name: name.to_string(),
         password_hash: hash_password(password),
         created_at: time::now_beijing_micros(),
         created_by: by.to_string(),
+        role: StaffRole::Admin.code().into(),
+        disabled_at: None,
+        disabled_by: None,
     })
+}
+
+fn check_password(field: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("{field}: at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -302,46 +457,81 @@ impl FromRequestParts<AppState> for Address {
     }
 }
 
+/// Checks `password` for the account `name` (which may not exist) under the
+/// limits: the attempt is counted before the check and given back only if
+/// the password is right. Refusals are audited once per address and window.
+async fn check_sign_in(
+    app: &AppState,
+    address: &str,
+    name: &str,
+    password: String,
+) -> Result<Option<UserRow>, ApiError> {
+    let clock = tokio::time::Instant::now();
+    let (attempt, permit) = match app.access.limiter.begin(address, name, clock) {
+        Ok(begun) => begun,
+        Err(refused) => {
+            if app.access.limiter.first_refusal(address, clock) {
+                let detail = format!(
+                    "{}; further refusals from this address are not recorded for 15 minutes",
+                    refused.code()
+                );
+                audit(
+                    &app.store,
+                    &shown(name),
+                    "login_refused",
+                    None,
+                    Some(address),
+                    Some(detail),
+                )
+                .await;
+            }
+            return Err(ApiError::TooMany(refused));
+        }
+    };
+    let user = app.access.user(name);
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // argon2 is slow on purpose: off the async workers, holding the permit
+    // until it ends (even if the client goes away). An unknown name is
+    // checked against a throwaway hash so it takes as long as a known one.
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match stored {
+            Some(phc) => verify_password(&password, &phc),
+            None => {
+                let _ = verify_password(&password, &DUMMY_HASH);
+                false
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    if ok {
+        app.access.limiter.succeeded(attempt);
+        Ok(user)
+    } else {
+        app.access
+            .limiter
+            .failed(attempt, tokio::time::Instant::now());
+        Ok(None)
+    }
+}
+
+/// A name as given, for the trail: bounded, control characters shown as such.
+fn shown(name: &str) -> String {
+    name.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 pub async fn login(
     State(app): State<AppState>,
     Address(address): Address,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let now = tokio::time::Instant::now();
-    // The name as given, for the trail: bounded, control characters shown as such.
-    let tried: String = request
-        .name
-        .chars()
-        .take(64)
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect();
-    if let Some(wait) = app.access.limiter.check(&address, now) {
-        audit(
-            &app.store,
-            &tried,
-            "login_refused",
-            None,
-            Some(&address),
-            Some("too many failures".into()),
-        )
-        .await;
-        return Err(ApiError::TooMany(wait.as_secs().max(1)));
-    }
-    let stored = app.access.password_hash(&request.name);
-    let password = request.password;
-    // argon2 is slow on purpose: off the async workers. An unknown name is
-    // checked against a throwaway hash so it takes as long as a known one.
-    let ok = tokio::task::spawn_blocking(move || match stored {
-        Some(phc) => verify_password(&password, &phc),
-        None => {
-            let _ = verify_password(&password, &DUMMY_HASH);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
-        app.access.limiter.failed(&address, now);
+    let tried = shown(&request.name);
+    let checked = check_sign_in(&app, &address, &request.name, request.password).await?;
+    let Some(user) = checked else {
         tracing::warn!(%address, "failed sign-in");
         audit(
             &app.store,
@@ -353,13 +543,26 @@ pub async fn login(
         )
         .await;
         return Err(ApiError::WrongPassword);
+    };
+    if user.disabled_at.is_some() {
+        audit(
+            &app.store,
+            &user.name,
+            "login_failed",
+            None,
+            Some(&address),
+            Some("account disabled".into()),
+        )
+        .await;
+        return Err(ApiError::Forbidden(
+            "this staff account is disabled: ask an admin".into(),
+        ));
     }
-    app.access.limiter.succeeded(&address);
     let token = random_secret();
     let created_at = time::now_beijing_micros();
     let row = SessionRow {
         token_hash: hex(&hash(&token)),
-        name: request.name.clone(),
+        name: user.name.clone(),
         csrf: random_secret(),
         created_at,
         expires_at: created_at + SESSION_MICROS,
@@ -368,12 +571,14 @@ pub async fn login(
     app.access.add_session(&row);
     audit(&app.store, &row.name, "login", None, Some(&address), None).await;
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        cookie_name(&app),
         SESSION_MICROS / 1_000_000,
         if app.secure_cookies { "; Secure" } else { "" }
     );
+    let role = StaffRole::parse(&user.role).unwrap_or(StaffRole::Staff);
     let mut response = Json(serde_json::json!({
-        "name": row.name, "role": "admin", "csrf": row.csrf,
+        "name": row.name, "role": role.code(), "csrf": row.csrf,
     }))
     .into_response();
     response.headers_mut().insert(
@@ -386,28 +591,42 @@ pub async fn login(
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("not a password of anyone"));
 
+/// Ends the caller's session: in the store first, then in memory (a failed
+/// store write leaves the session as it was, and says so).
 pub async fn logout(
     State(app): State<AppState>,
     StaffWrite(p, address): StaffWrite,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = session_cookie(&headers)
-        && let Some(h) = app.access.end_session(token)
-    {
-        app.store.delete_session(h).await?;
+    if let Some(token) = session_cookie(&headers, cookie_name(&app)) {
+        let _writing = app.access.writes.lock().await;
+        if let Some(h) = app.access.session_hash(token) {
+            app.store.delete_session(h).await?;
+            app.access.end_session(token);
+        }
     }
     audit(&app.store, &p.actor, "logout", None, Some(&address), None).await;
     let mut response = StatusCode::NO_CONTENT.into_response();
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        cookie_name(&app),
+        if app.secure_cookies { "; Secure" } else { "" }
+    );
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("weibing_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_str(&cookie).expect("ASCII"),
     );
     Ok(response)
 }
 
+fn staff_role_code(p: &Principal) -> &'static str {
+    p.staff_role.unwrap_or(StaffRole::Staff).code()
+}
+
 pub async fn session(Staff(p): Staff) -> Result<Response, ApiError> {
+    let role = staff_role_code(&p);
     let csrf = p.csrf.ok_or(ApiError::Unauthorized)?;
-    Ok(Json(serde_json::json!({"name": p.actor, "role": "admin", "csrf": csrf})).into_response())
+    Ok(Json(serde_json::json!({"name": p.actor, "role": role, "csrf": csrf})).into_response())
 }
 
 pub async fn me(State(app): State<AppState>, Reader(p): Reader) -> Response {
@@ -417,7 +636,7 @@ pub async fn me(State(app): State<AppState>, Reader(p): Reader) -> Response {
         .as_deref()
         .and_then(|id| app.access.get(id, now));
     let body = match (p.role, listed) {
-        (Role::Admin, _) => serde_json::json!({"role": "admin", "name": p.actor}),
+        (Role::Admin, _) => serde_json::json!({"role": staff_role_code(&p), "name": p.actor}),
         (Role::Viewer(_), Some(l)) => serde_json::json!({
             "role": "viewer", "label": l.label, "scope": l.scope,
             "scope_name": l.scope_name, "expires_at": l.expires_at,
@@ -567,54 +786,78 @@ pub async fn issue(
     Ok((listed, token, url))
 }
 
+/// Revokes a credential: in the store first, then in memory (its sockets
+/// close then). A failed store write leaves it working, and says so.
 pub async fn revoke_credential(
     State(app): State<AppState>,
     StaffWrite(p, address): StaffWrite,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let now = time::now_beijing_micros();
-    let (listed, was_active) = app
+    let _writing = app.access.writes.lock().await;
+    let listed = app
+        .access
+        .get(&id, now)
+        .ok_or_else(|| ApiError::NotFound(format!("id: no credential {id:?}")))?;
+    if listed.revoked_at.is_some() {
+        return Ok(Json(listed).into_response());
+    }
+    app.store
+        .revoke_credential(id.clone(), p.actor.clone(), now)
+        .await?;
+    let (listed, _) = app
         .access
         .revoke(&id, &p.actor, now)
-        .ok_or_else(|| ApiError::NotFound(format!("id: no credential {id:?}")))?;
-    if was_active {
-        app.store
-            .revoke_credential(id.clone(), p.actor.clone(), now)
-            .await?;
-        let detail = format!("{} {:?}", listed.kind, listed.label);
-        audit(
-            &app.store,
-            &p.actor,
-            "credential_revoked",
-            Some(&id),
-            Some(&address),
-            Some(detail),
-        )
-        .await;
-    }
+        .expect("listed above, never removed");
+    let detail = format!("{} {:?}", listed.kind, listed.label);
+    audit(
+        &app.store,
+        &p.actor,
+        "credential_revoked",
+        Some(&id),
+        Some(&address),
+        Some(detail),
+    )
+    .await;
     Ok(Json(listed).into_response())
 }
 
-pub async fn list_users(State(app): State<AppState>, Staff(_): Staff) -> Response {
-    Json(serde_json::json!({ "users": app.access.user_names() })).into_response()
+pub async fn list_users(State(app): State<AppState>, Admin(_): Admin) -> Response {
+    let now = time::now_beijing_micros();
+    Json(serde_json::json!({ "users": app.access.users(now) })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    name: String,
+    password: String,
+    role: Option<String>,
 }
 
 pub async fn create_user(
     State(app): State<AppState>,
-    StaffWrite(p, address): StaffWrite,
-    Json(request): Json<LoginRequest>,
+    AdminWrite(p, address): AdminWrite,
+    Json(request): Json<NewUserRequest>,
 ) -> Result<Response, ApiError> {
-    if app.access.password_hash(request.name.trim()).is_some() {
-        return Err(ApiError::Conflict(format!(
-            "name: a staff account {:?} exists",
-            request.name.trim()
-        )));
-    }
+    let role = match request.role.as_deref() {
+        None => StaffRole::Staff,
+        Some(r) => StaffRole::parse(r)
+            .ok_or_else(|| ApiError::BadRequest("role: admin or staff".into()))?,
+    };
     let (name, password, by) = (request.name, request.password, p.actor.clone());
-    let user = tokio::task::spawn_blocking(move || new_user(&name, &password, &by))
+    let mut user = tokio::task::spawn_blocking(move || new_user(&name, &password, &by))
         .await
         .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
         .map_err(ApiError::BadRequest)?;
+    user.role = role.code().into();
+    let _writing = app.access.writes.lock().await;
+    if app.access.user(&user.name).is_some() {
+        return Err(ApiError::Conflict(format!(
+            "name: a staff account {:?} exists",
+            user.name
+        )));
+    }
     app.store.add_user(user.clone()).await?;
     app.access.add_user(&user);
     audit(
@@ -623,14 +866,199 @@ pub async fn create_user(
         "user_created",
         Some(&user.name),
         Some(&address),
-        None,
+        Some(format!("role {}", user.role)),
     )
     .await;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"name": user.name})),
+        Json(serde_json::json!({"name": user.name, "role": user.role})),
     )
         .into_response())
+}
+
+fn no_user(name: &str) -> ApiError {
+    ApiError::NotFound(format!("name: no staff account {name:?}"))
+}
+
+fn listed_user(app: &AppState, name: &str) -> Response {
+    let now = time::now_beijing_micros();
+    let listed = app.access.users(now).into_iter().find(|u| u.name == name);
+    Json(listed).into_response()
+}
+
+/// Disables an account: it cannot sign in, and its sessions end (in the
+/// store, then in memory). The last enabled admin account is kept.
+pub async fn disable_user(
+    State(app): State<AppState>,
+    AdminWrite(p, address): AdminWrite,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let _writing = app.access.writes.lock().await;
+    let user = app.access.user(&name).ok_or_else(|| no_user(&name))?;
+    if user.disabled_at.is_none() {
+        if user.role == StaffRole::Admin.code() && app.access.other_enabled_admins(&name) == 0 {
+            return Err(ApiError::Conflict(format!(
+                "name: {name:?} is the last enabled admin account; make another admin first"
+            )));
+        }
+        let disabled = (time::now_beijing_micros(), p.actor.clone());
+        app.store
+            .set_user_disabled(name.clone(), Some(disabled.clone()))
+            .await?;
+        app.access.set_disabled(&name, Some(disabled));
+        audit(
+            &app.store,
+            &p.actor,
+            "user_disabled",
+            Some(&name),
+            Some(&address),
+            None,
+        )
+        .await;
+    }
+    Ok(listed_user(&app, &name))
+}
+
+pub async fn enable_user(
+    State(app): State<AppState>,
+    AdminWrite(p, address): AdminWrite,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let _writing = app.access.writes.lock().await;
+    let user = app.access.user(&name).ok_or_else(|| no_user(&name))?;
+    if user.disabled_at.is_some() {
+        app.store.set_user_disabled(name.clone(), None).await?;
+        app.access.set_disabled(&name, None);
+        audit(
+            &app.store,
+            &p.actor,
+            "user_enabled",
+            Some(&name),
+            Some(&address),
+            None,
+        )
+        .await;
+    }
+    Ok(listed_user(&app, &name))
+}
+
+/// Ends every session of an account (in the store, then in memory).
+pub async fn end_user_sessions(
+    State(app): State<AppState>,
+    AdminWrite(p, address): AdminWrite,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let _writing = app.access.writes.lock().await;
+    app.access.user(&name).ok_or_else(|| no_user(&name))?;
+    app.store.delete_sessions_of(name.clone()).await?;
+    let ended = app.access.end_sessions(&name);
+    audit(
+        &app.store,
+        &p.actor,
+        "user_sessions_ended",
+        Some(&name),
+        Some(&address),
+        Some(format!("{ended} sessions")),
+    )
+    .await;
+    Ok(Json(serde_json::json!({"name": name, "ended": ended})).into_response())
+}
+
+/// Clears the lock that failed sign-ins put on a name.
+pub async fn unlock_user(
+    State(app): State<AppState>,
+    AdminWrite(p, address): AdminWrite,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    app.access.user(&name).ok_or_else(|| no_user(&name))?;
+    let was_locked = app
+        .access
+        .limiter
+        .unlock(&name, tokio::time::Instant::now());
+    audit(
+        &app.store,
+        &p.actor,
+        "user_unlocked",
+        Some(&name),
+        Some(&address),
+        Some(
+            if was_locked {
+                "was locked"
+            } else {
+                "was not locked"
+            }
+            .into(),
+        ),
+    )
+    .await;
+    Ok(Json(serde_json::json!({"name": name, "was_locked": was_locked})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// A signed-in account changes its own password. The current password is
+/// checked under the sign-in limits; the account's other sessions end.
+pub async fn change_password(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    Json(request): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let Some(session) = p.session.clone() else {
+        return Err(ApiError::BadRequest(
+            "the admin token has no password: sign in to the console with a staff account".into(),
+        ));
+    };
+    check_password("new_password", &request.new_password).map_err(ApiError::BadRequest)?;
+    if request.new_password == request.current_password {
+        return Err(ApiError::BadRequest(
+            "new_password: the same as the current one".into(),
+        ));
+    }
+    let checked = check_sign_in(&app, &address, &p.actor, request.current_password).await?;
+    if checked.is_none() {
+        audit(
+            &app.store,
+            &p.actor,
+            "password_change_failed",
+            Some(&p.actor),
+            Some(&address),
+            Some("current password wrong".into()),
+        )
+        .await;
+        return Err(ApiError::BadRequest(
+            "current_password: not this account's password".into(),
+        ));
+    }
+    let new_password = request.new_password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&new_password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?;
+    let _writing = app.access.writes.lock().await;
+    app.store
+        .set_password(
+            p.actor.clone(),
+            password_hash.clone(),
+            Some(session.clone()),
+        )
+        .await?;
+    let ended = app
+        .access
+        .set_password(&p.actor, &password_hash, Some(&session));
+    audit(
+        &app.store,
+        &p.actor,
+        "password_changed",
+        Some(&p.actor),
+        Some(&address),
+        Some(format!("{ended} other sessions ended")),
+    )
+    .await;
+    Ok(Json(serde_json::json!({"name": p.actor, "other_sessions_ended": ended})).into_response())
 }
 
 /// A new random secret: 32 bytes from the OS-seeded CSPRNG, hex.

@@ -1,10 +1,13 @@
 //! Access: who is asking, and what they may see.
 //!
-//! Four kinds of callers reach the server (docs/api.md): staff (admin, by a
-//! console session or the admin token), leaders (viewer, by a share link),
-//! the wall PC (wall token) and partner systems (ingest keys, which can only
-//! send). [`Access`] keeps every credential in memory, loaded from the store
-//! at start and changed through the console API, which writes the store first.
+//! Four kinds of callers reach the server (docs/api.md): staff (by a console
+//! session of a staff account, whose role is admin or staff, or by the admin
+//! token), leaders (viewer, by a share link), the wall PC (wall token) and
+//! partner systems (ingest keys, which can only send). [`Access`] keeps every
+//! credential in memory, loaded from the store at start and changed through
+//! the console API, which writes the store first and changes the memory only
+//! once the store has the change (under [`Access::writes`]), so a credential
+//! revoked in memory is revoked on disk.
 //!
 //! Secrets are never kept: tokens as SHA-256 hashes (a token carries 256
 //! random bits, so a fast hash is enough), passwords as argon2 hashes. Token
@@ -23,6 +26,9 @@ use tokio::sync::watch;
 
 use crate::region::Region;
 use crate::store::access::{CredentialRow, Loaded, SessionRow, UserRow};
+
+/// The fewest characters of the admin token and the env ingest key.
+pub const MIN_SECRET_CHARS: usize = 32;
 
 /// How long a console session lasts.
 pub const SESSION_MICROS: i64 = 12 * 3_600 * 1_000_000;
@@ -107,12 +113,37 @@ impl EndReason {
     }
 }
 
-/// What a reader may see.
+/// What a reader may see. `Admin` is staff's view, whatever the account's
+/// [`StaffRole`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
     Viewer(Scope),
     Wall,
+}
+
+/// What a staff account may do: an admin also manages staff accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    Admin,
+    Staff,
+}
+
+impl StaffRole {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Staff => "staff",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StaffRole> {
+        match text {
+            "admin" => Some(StaffRole::Admin),
+            "staff" => Some(StaffRole::Staff),
+            _ => None,
+        }
+    }
 }
 
 /// A caller that proved who it is, for reading or for staff work.
@@ -127,6 +158,10 @@ pub struct Principal {
     pub csrf: Option<String>,
     /// Changes when the credential or session ends: its sockets close then.
     pub ended: Option<watch::Receiver<Option<EndReason>>>,
+    /// Staff: what the account (or the admin token, an admin) may do.
+    pub staff_role: Option<StaffRole>,
+    /// A console session: the hex hash of its token.
+    pub session: Option<String>,
 }
 
 #[derive(Debug)]
@@ -163,7 +198,7 @@ struct Session {
 
 #[derive(Debug, Default)]
 struct Inner {
-    users: HashMap<String, String>,
+    users: HashMap<String, UserRow>,
     sessions: Vec<Session>,
     credentials: Vec<Credential>,
 }
@@ -174,6 +209,19 @@ pub struct Use {
     pub id: String,
     pub address: String,
     pub new_address: bool,
+}
+
+/// Ends the sessions of `name` but `keep` (hex hash); how many were live.
+fn end_sessions_of(inner: &mut Inner, name: &str, keep: Option<&str>) -> usize {
+    let before = inner.sessions.len();
+    inner.sessions.retain(|s| {
+        let ends = s.name == name && keep.is_none_or(|k| k != hex(&s.token_hash));
+        if ends {
+            s.ended.send_replace(Some(EndReason::Revoked));
+        }
+        !ends
+    });
+    before - inner.sessions.len()
 }
 
 /// A credential as the console lists it.
@@ -193,6 +241,47 @@ pub struct Listed {
     pub state: &'static str,
 }
 
+/// A staff account as the console lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserListed {
+    pub name: String,
+    pub role: &'static str,
+    pub created_at: String,
+    pub created_by: String,
+    pub disabled_at: Option<String>,
+    pub disabled_by: Option<String>,
+    /// Until when sign-ins of this name are refused after failures.
+    pub locked_until: Option<String>,
+}
+
+/// The admin token or the env ingest key is too short to be a secret.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{variable} has {chars} characters; at least {MIN_SECRET_CHARS} are needed (make one with `openssl rand -hex 32`)"
+)]
+pub struct WeakSecret {
+    pub variable: &'static str,
+    pub chars: usize,
+}
+
+/// Refuses an admin token or env ingest key shorter than [`MIN_SECRET_CHARS`]
+/// (an empty one is no key at all).
+pub fn check_secrets(
+    admin_token: Option<&str>,
+    ingest_key: Option<&str>,
+) -> Result<(), WeakSecret> {
+    for (variable, value) in [
+        ("WEIBING_ADMIN_TOKEN (--admin-token)", admin_token),
+        ("WEIBING_INGEST_KEY (--ingest-key)", ingest_key),
+    ] {
+        let chars = value.map_or(0, |v| v.chars().count());
+        if chars > 0 && chars < MIN_SECRET_CHARS {
+            return Err(WeakSecret { variable, chars });
+        }
+    }
+    Ok(())
+}
+
 pub struct Access {
     region: std::sync::Arc<Region>,
     admin_token: Option<String>,
@@ -201,6 +290,9 @@ pub struct Access {
     // A std RwLock: held for a scan of a few hundred entries, never across an await.
     inner: RwLock<Inner>,
     pub limiter: limit::LoginLimiter,
+    /// Held by a change across its store write and its memory update, so
+    /// changes reach both in the same order.
+    pub writes: tokio::sync::Mutex<()>,
 }
 
 pub fn hash(token: &str) -> [u8; 32] {
@@ -270,12 +362,13 @@ impl Access {
                 users: loaded
                     .users
                     .into_iter()
-                    .map(|u| (u.name, u.password_hash))
+                    .map(|u| (u.name.clone(), u))
                     .collect(),
                 sessions,
                 credentials,
             }),
             limiter: limit::LoginLimiter::default(),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -301,6 +394,26 @@ impl Access {
         found
     }
 
+    /// The name of the ingest key sent, under the limit on unknown tokens
+    /// per address: `Err(None)` for no or an unknown key (counted),
+    /// `Err(Some(_))` when the address is refused.
+    pub fn ingest_key(
+        &self,
+        token: Option<&str>,
+        address: &str,
+    ) -> Result<String, Option<limit::Refused>> {
+        let token = token.ok_or(None)?;
+        let clock = tokio::time::Instant::now();
+        if let Some(wait) = self.limiter.token_wait(address, clock) {
+            return Err(Some(limit::Refused::Tokens(wait)));
+        }
+        let found = self.ingest_source(token, crate::time::now_beijing_micros());
+        if found.is_none() {
+            self.limiter.token_failed(address, clock);
+        }
+        found.ok_or(None)
+    }
+
     pub fn is_admin_token(&self, token: &str) -> bool {
         self.admin_token
             .as_ref()
@@ -318,6 +431,8 @@ impl Access {
                     credential: None,
                     csrf: None,
                     ended: None,
+                    staff_role: Some(StaffRole::Admin),
+                    session: None,
                 },
                 None,
             ));
@@ -357,31 +472,42 @@ impl Access {
                 credential: Some(c.row.id.clone()),
                 csrf: None,
                 ended: Some(c.ended.subscribe()),
+                staff_role: None,
+                session: None,
             },
             record,
         ))
     }
 
-    /// Who a session cookie belongs to, if the session is live.
+    /// Who a session cookie belongs to, if the session is live and its
+    /// account enabled.
     pub fn session(&self, token: &str, now: i64) -> Option<Principal> {
         let h = hash(token);
         let inner = self.inner.read().expect("access lock");
         let mut found = None;
         for s in &inner.sessions {
             if same(&s.token_hash, &h) && s.expires_at > now {
-                found = Some(Principal {
-                    role: Role::Admin,
-                    actor: s.name.clone(),
-                    credential: None,
-                    csrf: Some(s.csrf.clone()),
-                    ended: Some(s.ended.subscribe()),
-                });
+                found = Some(s);
             }
         }
-        found
+        let s = found?;
+        let user = inner.users.get(&s.name)?;
+        if user.disabled_at.is_some() {
+            return None;
+        }
+        Some(Principal {
+            role: Role::Admin,
+            actor: s.name.clone(),
+            credential: None,
+            csrf: Some(s.csrf.clone()),
+            ended: Some(s.ended.subscribe()),
+            staff_role: Some(StaffRole::parse(&user.role).unwrap_or(StaffRole::Staff)),
+            session: Some(hex(&s.token_hash)),
+        })
     }
 
-    pub fn password_hash(&self, name: &str) -> Option<String> {
+    /// A staff account, if there is one of that name.
+    pub fn user(&self, name: &str) -> Option<UserRow> {
         self.inner
             .read()
             .expect("access lock")
@@ -394,25 +520,93 @@ impl Access {
         !self.inner.read().expect("access lock").users.is_empty()
     }
 
-    pub fn user_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .inner
+    /// Every staff account, by name.
+    pub fn users(&self, now: i64) -> Vec<UserListed> {
+        use crate::time::rfc3339_secs as t;
+        let clock = tokio::time::Instant::now();
+        let inner = self.inner.read().expect("access lock");
+        let mut users: Vec<UserListed> = inner
+            .users
+            .values()
+            .map(|u| UserListed {
+                name: u.name.clone(),
+                role: StaffRole::parse(&u.role).map_or("staff", |r| r.code()),
+                created_at: t(u.created_at),
+                created_by: u.created_by.clone(),
+                disabled_at: u.disabled_at.map(t),
+                disabled_by: u.disabled_by.clone(),
+                locked_until: self
+                    .limiter
+                    .locked_for(&u.name, clock)
+                    .map(|d| t(now + d.as_micros() as i64)),
+            })
+            .collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        users
+    }
+
+    /// Enabled admin accounts other than `name`.
+    pub fn other_enabled_admins(&self, name: &str) -> usize {
+        self.inner
             .read()
             .expect("access lock")
             .users
-            .keys()
-            .cloned()
-            .collect();
-        names.sort();
-        names
+            .values()
+            .filter(|u| {
+                u.name != name && u.role == StaffRole::Admin.code() && u.disabled_at.is_none()
+            })
+            .count()
     }
 
+    /// Adds an account, or sets its password (the store's upsert).
     pub fn add_user(&self, user: &UserRow) {
-        self.inner
-            .write()
-            .expect("access lock")
-            .users
-            .insert(user.name.clone(), user.password_hash.clone());
+        let mut inner = self.inner.write().expect("access lock");
+        match inner.users.get_mut(&user.name) {
+            Some(u) => u.password_hash = user.password_hash.clone(),
+            None => {
+                inner.users.insert(user.name.clone(), user.clone());
+            }
+        }
+    }
+
+    /// Marks an account disabled (`Some`) or enabled (`None`); ends its
+    /// sessions when disabled. Call it once the store has the change.
+    pub fn set_disabled(&self, name: &str, disabled: Option<(i64, String)>) {
+        let mut inner = self.inner.write().expect("access lock");
+        if let Some(u) = inner.users.get_mut(name) {
+            u.disabled_at = disabled.as_ref().map(|d| d.0);
+            u.disabled_by = disabled.as_ref().map(|d| d.1.clone());
+        }
+        if disabled.is_some() {
+            end_sessions_of(&mut inner, name, None);
+        }
+    }
+
+    /// Sets an account's password hash and ends its sessions but `keep`
+    /// (hex hash). Call it once the store has the change.
+    pub fn set_password(&self, name: &str, password_hash: &str, keep: Option<&str>) -> usize {
+        let mut inner = self.inner.write().expect("access lock");
+        if let Some(u) = inner.users.get_mut(name) {
+            u.password_hash = password_hash.to_string();
+        }
+        end_sessions_of(&mut inner, name, keep)
+    }
+
+    /// Ends every session of `name`; how many were live. Call it once the
+    /// store deleted them.
+    pub fn end_sessions(&self, name: &str) -> usize {
+        end_sessions_of(&mut self.inner.write().expect("access lock"), name, None)
+    }
+
+    /// The hex hash of `token` if it is a session's (live or not yet removed).
+    pub fn session_hash(&self, token: &str) -> Option<String> {
+        let h = hash(token);
+        let inner = self.inner.read().expect("access lock");
+        let mut found = false;
+        for s in &inner.sessions {
+            found |= same(&s.token_hash, &h);
+        }
+        found.then(|| hex(&h))
     }
 
     pub fn add_session(&self, row: &SessionRow) {

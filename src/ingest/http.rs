@@ -41,6 +41,9 @@ pub struct LineError {
 pub enum IngestError {
     #[error("missing or unknown ingest key: send Authorization: Bearer <key>")]
     Unauthorized,
+    /// Too many unknown keys from this address (the access limit on tokens).
+    #[error("{0}")]
+    TooMany(crate::access::limit::Refused),
     #[error(
         "unsupported content type {0:?}: send application/x-ndjson, application/json, text/csv or application/vnd.apache.arrow.stream"
     )]
@@ -62,6 +65,7 @@ impl IngestError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
+            IngestError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::BadBody(_) | IngestError::Read => StatusCode::BAD_REQUEST,
@@ -86,6 +90,11 @@ impl IntoResponse for IngestError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         }
+        if let IngestError::TooMany(refused) = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, refused.retry_after().into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -98,10 +107,11 @@ impl IntoResponse for IngestError {
 
 pub async fn post_events(
     State(app): State<AppState>,
+    crate::access::http::Address(address): crate::access::http::Address,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Answer>, IngestError> {
-    let result = ingest(&app, &headers, body).await;
+    let result = ingest(&app, &address, &headers, body).await;
     if let Err(e) = &result {
         let status = e.status().as_u16();
         app.metrics
@@ -114,12 +124,14 @@ pub async fn post_events(
 
 async fn ingest(
     app: &AppState,
+    address: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json<Answer>, IngestError> {
-    let source = crate::access::http::bearer(headers)
-        .and_then(|token| app.access.ingest_source(token, time::now_beijing_micros()))
-        .ok_or(IngestError::Unauthorized)?;
+    let source = app
+        .access
+        .ingest_key(crate::access::http::bearer(headers), address)
+        .map_err(|e| e.map_or(IngestError::Unauthorized, IngestError::TooMany))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

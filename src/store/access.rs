@@ -20,6 +20,10 @@ pub struct UserRow {
     pub password_hash: String,
     pub created_at: i64,
     pub created_by: String,
+    /// `admin` or `staff`.
+    pub role: String,
+    pub disabled_at: Option<i64>,
+    pub disabled_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,13 +117,20 @@ pub(super) fn load(conn: &Connection, now: i64) -> Result<Loaded, StoreError> {
         params![now],
     )?;
     let users = conn
-        .prepare("SELECT name, password_hash, epoch_us(created_at), created_by FROM users")?
+        .prepare(
+            "SELECT name, password_hash, epoch_us(created_at), created_by, coalesce(role, 'admin'),
+                    epoch_us(disabled_at), disabled_by
+             FROM users",
+        )?
         .query_map([], |r| {
             Ok(UserRow {
                 name: r.get(0)?,
                 password_hash: r.get(1)?,
                 created_at: r.get(2)?,
                 created_by: r.get(3)?,
+                role: r.get(4)?,
+                disabled_at: r.get(5)?,
+                disabled_by: r.get(6)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -190,13 +201,31 @@ pub fn add_user_offline(path: &std::path::Path, user: &UserRow) -> Result<(), St
     Ok(())
 }
 
+/// Adds an account, or sets the password of the account of that name (its
+/// role and state stay as they are).
 fn insert_user(conn: &Connection, u: &UserRow) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO users VALUES (?, ?, make_timestamp(?::BIGINT), ?)
+        "INSERT INTO users (name, password_hash, created_at, created_by, role)
+         VALUES (?, ?, make_timestamp(?::BIGINT), ?, ?)
          ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
-        params![u.name, u.password_hash, u.created_at, u.created_by],
+        params![u.name, u.password_hash, u.created_at, u.created_by, u.role],
     )?;
     Ok(())
+}
+
+/// Runs `f` in a transaction: all of it is stored, or none.
+fn in_transaction(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    c.execute_batch("BEGIN TRANSACTION")?;
+    match f(c).and_then(|()| Ok(c.execute_batch("COMMIT")?)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 impl Store {
@@ -239,6 +268,62 @@ impl Store {
                 "INSERT INTO sessions VALUES (?, ?, ?, make_timestamp(?::BIGINT), make_timestamp(?::BIGINT))",
                 params![s.token_hash, s.name, s.csrf, s.created_at, s.expires_at],
             )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Disables an account (`Some((at, by))`) and deletes its sessions, or
+    /// enables it (`None`), in one transaction.
+    pub async fn set_user_disabled(
+        &self,
+        name: String,
+        disabled: Option<(i64, String)>,
+    ) -> Result<(), StoreError> {
+        self.side(move |c| {
+            let (at, by) = disabled.map_or((None, None), |(at, by)| (Some(at), Some(by)));
+            in_transaction(c, |c| {
+                c.execute(
+                    "UPDATE users SET disabled_at = ?, disabled_by = ? WHERE name = ?",
+                    params![opt_ts(at), by, name],
+                )?;
+                if at.is_some() {
+                    c.execute("DELETE FROM sessions WHERE name = ?", params![name])?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Sets an account's password and deletes its sessions but `keep` (a
+    /// token hash), in one transaction.
+    pub async fn set_password(
+        &self,
+        name: String,
+        password_hash: String,
+        keep: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.side(move |c| {
+            in_transaction(c, |c| {
+                c.execute(
+                    "UPDATE users SET password_hash = ? WHERE name = ?",
+                    params![password_hash, name],
+                )?;
+                c.execute(
+                    "DELETE FROM sessions WHERE name = ? AND token_hash IS DISTINCT FROM ?",
+                    params![name, keep],
+                )?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Deletes every session of an account.
+    pub async fn delete_sessions_of(&self, name: String) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute("DELETE FROM sessions WHERE name = ?", params![name])?;
             Ok(())
         })
         .await

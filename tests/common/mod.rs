@@ -11,11 +11,13 @@ use tokio_tungstenite::tungstenite::Message;
 use weibing::config::Config;
 use weibing::server::{self, Running};
 
-pub const INGEST_KEY: &str = "test-ingest-key";
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+// The server refuses to start with an admin token or ingest key under 32 characters.
+pub const INGEST_KEY: &str = "test-ingest-key-0123456789abcdefghij";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 pub struct TestServer {
     pub url: String,
+    /// The websocket's URL (no token: see [`staff_ws`]).
     pub ws_url: String,
     pub dir: PathBuf,
     running: Option<Running>,
@@ -32,7 +34,7 @@ impl TestServer {
         let running = server::start(config).await.expect("the server starts");
         TestServer {
             url: format!("http://{}", running.addr),
-            ws_url: format!("ws://{}/ws?token={ADMIN_TOKEN}", running.addr),
+            ws_url: format!("ws://{}/ws", running.addr),
             dir,
             running: Some(running),
             client: reqwest::Client::new(),
@@ -117,11 +119,15 @@ impl TestServer {
         }
     }
 
-    /// A websocket as staff (admin token).
+    /// A websocket as staff (the admin token, in the Authorization header).
     pub async fn ws(&self) -> WsClient {
-        self.ws_as(ADMIN_TOKEN).await
+        let (socket, _) = tokio_tungstenite::connect_async(staff_ws(&self.ws_url))
+            .await
+            .expect("the websocket opens");
+        WsClient { socket }
     }
 
+    /// A websocket with a link's or a wall's token in `?token=`, as their pages open it.
     pub async fn ws_as(&self, token: &str) -> WsClient {
         let url = format!("{}/ws?token={token}", self.url.replace("http://", "ws://"));
         let (socket, _) = tokio_tungstenite::connect_async(&url)
@@ -154,6 +160,18 @@ impl TestServer {
         let request = self.client.post(format!("{}{path}", self.url));
         answer(request.bearer_auth(ADMIN_TOKEN).json(body)).await
     }
+}
+
+/// A websocket request to `ws_url` (`ws://…/ws`) with the admin token in
+/// the Authorization header (`?token=` takes links and wall tokens only).
+pub fn staff_ws(ws_url: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = ws_url.into_client_request().expect("a websocket URL");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().expect("ASCII"),
+    );
+    request
 }
 
 /// Sends a request: (status, JSON body or Null).

@@ -258,8 +258,10 @@ async fn sigterm_closes_sockets_and_checkpoints() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let ws_url = format!("{}/ws?token={ADMIN_TOKEN}", url.replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let ws_url = format!("{}/ws", url.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(staff_ws(&ws_url))
+        .await
+        .unwrap();
     let wal = dir.path().join("weibing.duckdb.wal");
     assert!(wal.exists(), "the commit went to the write-ahead log");
 

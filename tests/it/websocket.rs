@@ -298,11 +298,8 @@ async fn one_address_holds_a_bounded_number_of_sockets() {
         assert_eq!(ws.next_json().await["type"], "snapshot");
         open.push(ws);
     }
-    let url = format!(
-        "{}/ws?token={ADMIN_TOKEN}",
-        server.url.replace("http://", "ws://")
-    );
-    match tokio_tungstenite::connect_async(&url).await {
+    let url = server.ws_url.clone();
+    match tokio_tungstenite::connect_async(staff_ws(&url)).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status().as_u16(), 429);
         }
@@ -314,7 +311,7 @@ async fn one_address_holds_a_bounded_number_of_sockets() {
     drop(first);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match tokio_tungstenite::connect_async(&url).await {
+        match tokio_tungstenite::connect_async(staff_ws(&url)).await {
             Ok(_) => break,
             Err(_) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -6,10 +6,12 @@ import { h, $, fullTime, visible } from './dom.js';
 // The server's action names (src/access, src/console, src/wall.rs); an
 // unknown one is shown as it is.
 const ACTIONS = {
-  login: '登录', login_failed: '登录失败', login_refused: '登录被拒（失败次数过多）', logout: '退出登录',
+  login: '登录', login_failed: '登录失败', login_refused: '登录被拒（尝试过多，每个地址每 15 分钟记一次）', logout: '退出登录',
   credential_created: '生成凭据', credential_revoked: '撤销凭据', credential_expired: '凭据到期',
   credential_first_use_from_address: '凭据首次从新地址使用',
   wall_changed: '设置大屏', settings_changed: '修改设置', export: '导出', user_created: '新建账号',
+  user_disabled: '停用账号', user_enabled: '启用账号', user_sessions_ended: '结束账号的全部会话',
+  user_unlocked: '解除登录锁定', password_changed: '修改密码', password_change_failed: '修改密码失败（当前密码错误）',
 };
 
 export class Audit {

@@ -123,6 +123,7 @@ function startConsole(session) {
 }
 
 function stopConsole() {
+  if ($('password').open) $('password').close();
   live?.stop();
   live = null;
   throttle.cancel();
@@ -182,6 +183,40 @@ $('logout').addEventListener('click', async () => {
     await api('POST', '/api/v1/logout', undefined, { quiet401: true });
   } catch { /* the session is gone either way */ }
   showLogin('已退出登录');
+});
+
+// The account's own password: the current one is checked by the server
+// (under the sign-in limits); its other sessions end.
+function showPassword(error, ok) {
+  $('password-error').hidden = !error;
+  $('password-error').textContent = error ?? '';
+  $('password-ok').hidden = !ok;
+  $('password-ok').textContent = ok ?? '';
+}
+$('password-open').addEventListener('click', () => {
+  $('password-form').reset();
+  showPassword();
+  $('password').showModal();
+});
+$('password-close').addEventListener('click', () => $('password').close());
+$('password-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const current = $('password-current').value;
+  const next = $('password-new').value;
+  if (next !== $('password-again').value) {
+    showPassword('两次输入的新密码不一致');
+    return;
+  }
+  $('password-submit').disabled = true;
+  try {
+    const r = await api('POST', '/api/v1/password', { current_password: current, new_password: next });
+    $('password-form').reset();
+    showPassword(null, `密码已修改；其他 ${r.other_sessions_ended} 个登录会话已退出`);
+  } catch (ex) {
+    if (ex.status !== 401) showPassword(`修改失败：${ex.message}`);
+  } finally {
+    $('password-submit').disabled = false;
+  }
 });
 
 // On load: a live session goes straight to the console.
