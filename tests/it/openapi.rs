@@ -318,6 +318,14 @@ async fn answers_fit_the_documented_shapes() {
     )
     .await;
     fits(&doc, "post", "/api/v1/wall", status, &body);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = answer(
+        c.post(url("/api/v1/wall"))
+            .bearer_auth(wall)
+            .json(&json!({"phase": "live"})),
+    )
+    .await;
+    fits(&doc, "post", "/api/v1/wall", status, &body);
     assert_eq!(status, 200, "{body}");
     let (status, body) = answer(
         c.post(url("/api/v1/wall"))

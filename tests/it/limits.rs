@@ -4,11 +4,10 @@
 //! `__Host-` cookie, the websocket's Origin, and the caller's address behind
 //! a proxy.
 
-mod common;
 
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use weibing::config::Config;
 

@@ -2,12 +2,11 @@
 //! account, ending its sessions, changing one's own password; and changes
 //! that reach the store before the memory, so a failed write revokes nothing.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "test-password-1";
