@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, tempDataDir, ingest, snapshot, until, createCredential } from './lib/server.mjs';
+import { startServer, tempDataDir, ingest, snapshot, until, createCredential, wallToken } from './lib/server.mjs';
 import { launch, openPage, screenshot, text, attr } from './lib/browser.mjs';
 import { beijingToday, figuresBatch, moreScans, beijingTs, personId } from './lib/data.mjs';
 
@@ -21,7 +21,8 @@ let server;
 let browser;
 let batch;
 
-const pageUrl = (query = '') => `${server.url}/?token=${encodeURIComponent(server.adminToken)}${query}`;
+let wall;
+const pageUrl = (query = '') => `${server.url}/?token=${encodeURIComponent(wall)}${query}`;
 // The server rounds a rate to 4 decimals; the wall shows one decimal of its percentage.
 const share4 = (trues, n) => Math.round((trues / n) * 1e4) / 1e4;
 const pct = (v) => `${(100 * v).toFixed(1)}%`;
@@ -32,6 +33,7 @@ before(async () => {
     dataDir: tempDataDir('weibing-figures-'), tickMs: 200, adminPassword: PASSWORD,
     args: ['--program-start', beijingToday()],
   });
+  wall = await wallToken(server);
   batch = figuresBatch('fig', 1);
   const answer = await ingest(server, batch.events);
   assert.deepEqual(answer, { accepted: batch.events.length, duplicates: 0, rejected: 0, errors: [] });
@@ -80,15 +82,17 @@ test('the wall\'s 三案九率 panel: exact percentages, n, standards, districts
   await until('the wall to show the rates', async () => (await attr(page, 'rate-awareness', 'data-n')) === '17');
   const { state } = await snapshot(server);
 
-  // 知晓率: 11 of 17 city-wide, below the 80% standard, in 朝阳 and 丰台.
+  // 知晓率: 11 of 17 city-wide, below the 80% standard. A wall sees a
+  // district's rate from 5 persons (k, docs/privacy.md): 丰台's 9, not 朝阳's
+  // or 东城's 4.
   assert.equal(await text(page, 'rate-awareness-text'), pct(share4(11, 17)));
   assert.equal(await text(page, 'rate-awareness-text'), '64.7%');
   assert.equal(await attr(page, 'rate-awareness', 'data-value'), String(share4(11, 17)));
   assert.equal(await attr(page, 'rate-awareness', 'data-pass'), 'fail');
   assert.equal(await attr(page, 'rate-awareness', 'data-plan'), 'training');
   assert.equal(await page.locator('[data-testid="rate-awareness"] .rt-sub').textContent(), '标准 80% · 样本 17');
-  assert.equal(await attr(page, 'rate-awareness', 'data-below'), '110105,110106');
-  assert.equal(await text(page, 'rate-awareness-below'), '2/3 区未达标');
+  assert.equal(await attr(page, 'rate-awareness', 'data-below'), '110106');
+  assert.equal(await text(page, 'rate-awareness-below'), '1/1 区未达标');
   // 参与率: three participation and two compliance events, 4 of 5, at standard everywhere it is known.
   assert.equal(await text(page, 'rate-participation-text'), '80.0%');
   assert.equal(await attr(page, 'rate-participation', 'data-n'), '5');
@@ -116,10 +120,14 @@ test('the wall\'s 三案九率 panel: exact percentages, n, standards, districts
 
   // Live: more observations update the same row in place (nothing is rebuilt, nothing blanks).
   await page.evaluate(() => { document.querySelector('[data-testid="rate-awareness"]').__kept = true; });
-  const extra = ['110105', '110105'].map((district, i) => ({ id: `fig-more-${i}`, ts: beijingTs(5000), kind: 'outcome', district, person: personId(90_000 + i), rate: 'awareness', value: true }));
-  assert.equal((await ingest(server, extra)).accepted, 2);
-  await until('the new awareness', async () => (await attr(page, 'rate-awareness', 'data-n')) === '19');
-  assert.equal(await text(page, 'rate-awareness-text'), pct(share4(13, 19)));
+  // Five more in 朝阳 (a district's figures move for viewers in steps of k events).
+  const extra = ['110105', '110105', '110105', '110105', '110105'].map((district, i) => ({ id: `fig-more-${i}`, ts: beijingTs(5000), kind: 'outcome', district, person: personId(90_000 + i), rate: 'awareness', value: true }));
+  assert.equal((await ingest(server, extra)).accepted, 5);
+  await until('the new awareness', async () => (await attr(page, 'rate-awareness', 'data-n')) === '22');
+  assert.equal(await text(page, 'rate-awareness-text'), pct(share4(16, 22)));
+  // 朝阳: 6 of 9 now, shown, and below the standard.
+  await until('朝阳 below', async () => (await attr(page, 'rate-awareness', 'data-below')) === '110105,110106');
+  assert.equal(await text(page, 'rate-awareness-below'), '2/2 区未达标');
   assert.equal(await page.evaluate(() => document.querySelector('[data-testid="rate-awareness"]').__kept), true);
   assert.deepEqual(errors, []);
   await context.close();
@@ -308,13 +316,13 @@ test('the console: each district\'s nine rates (the city first) and how its inde
   await page.getByTestId('tab-regions').click();
   const rates = page.getByTestId('district-rates');
   await until('the rates table', async () => (await rates.locator('tbody tr').count()) === 17);
-  await until('the latest awareness', async () => (await rates.locator('tr[data-id="city"] td[data-key="awareness"]').getAttribute('data-value')) === String(share4(13, 19)));
+  await until('the latest awareness', async () => (await rates.locator('tr[data-id="city"] td[data-key="awareness"]').getAttribute('data-value')) === String(share4(16, 22)));
   const cell = async (row, key) => {
     const td = rates.locator(`tr[data-id="${row}"] td[data-key="${key}"]`);
     return { value: await td.getAttribute('data-value'), cls: await td.getAttribute('class'), text: await td.textContent() };
   };
   assert.equal(await rates.locator('tbody tr').first().getAttribute('data-id'), 'city', 'the city first');
-  assert.deepEqual(await cell('city', 'awareness'), { value: String(share4(13, 19)), cls: 'num rate-fail', text: `${pct(share4(13, 19))}n 19` });
+  assert.deepEqual(await cell('city', 'awareness'), { value: String(share4(16, 22)), cls: 'num rate-fail', text: `${pct(share4(16, 22))}n 22` });
   assert.deepEqual(await cell('110106', 'awareness'), { value: '0.6667', cls: 'num rate-fail', text: '66.7%n 9' });
   assert.deepEqual(await cell('110101', 'awareness'), { value: '1', cls: 'num rate-pass', text: '100.0%n 4' });
   assert.deepEqual(await cell('110101', 'participation'), { value: '0.8', cls: 'num rate-pass', text: '80.0%n 5' });
@@ -349,8 +357,8 @@ test('the phone: the city\'s nine rates and the ranking in index.order; a distri
   const city = await createCredential(server, { kind: 'link', label: 'figures-city', scope: 'city', expires_in_hours: 1 });
   const phone = await openPage(browser, { width: 390, height: 844, scale: 2 });
   await phone.page.goto(`${server.url}${city.url}`);
-  await until('the rates', async () => (await attr(phone.page, 'v-rate-awareness', 'data-n')) === '19');
-  assert.equal(await phone.page.locator('[data-testid="v-rate-awareness"] .v-rate-value').textContent(), pct(share4(13, 19)));
+  await until('the rates', async () => (await attr(phone.page, 'v-rate-awareness', 'data-n')) === '22');
+  assert.equal(await phone.page.locator('[data-testid="v-rate-awareness"] .v-rate-value').textContent(), pct(share4(16, 22)));
   assert.equal(await phone.page.locator('[data-testid="v-rate-participation"] .v-rate-value').textContent(), '80.0%');
   assert.equal(await phone.page.locator('[data-testid="v-rate-satisfaction"] .v-rate-value').textContent(), '待报');
   assert.equal(await attr(phone.page, 'v-rate-awareness', 'data-below'), '110105,110106');

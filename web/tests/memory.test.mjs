@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startServer, tempDataDir, ingest, until } from './lib/server.mjs';
+import { startServer, tempDataDir, ingest, until, wallToken } from './lib/server.mjs';
 import { launch, openPage, screenshot, attr } from './lib/browser.mjs';
 import { moreScans } from './lib/data.mjs';
 
@@ -64,7 +64,7 @@ test(`the page's memory stays flat over ${MEASURED_DELTAS} deltas`, { timeout: 1
     const answer = await ingest(server, moreScans(`seed-${from}`, from, 2500));
     assert.equal(answer.accepted, 2500);
   }
-  await page.goto(`${server.url}/?token=${encodeURIComponent(server.adminToken)}`);
+  await page.goto(`${server.url}/?token=${encodeURIComponent(await wallToken(server))}`);
   await until('the seeded snapshot', async () => (await page.locator('[data-testid="headline-value"]').textContent()) === String(SEED_PEOPLE), 30_000);
 
   // Ingest small batches back to back, so the state changes on nearly every

@@ -67,8 +67,9 @@ async function startBinary({ dataDir, port, tickMs, ingestKey, adminToken, admin
   if (!fs.existsSync(bin)) {
     throw new Error(`the weibing binary is not at ${bin}: build it (cargo build --release) or set WEIBING_BIN`);
   }
-  ingestKey ??= `ingest-${randomBytes(8).toString('hex')}`;
-  adminToken ??= `admin-${randomBytes(8).toString('hex')}`;
+  // The server refuses secrets under 32 characters.
+  ingestKey ??= `ingest-${randomBytes(16).toString('hex')}`;
+  adminToken ??= `admin-${randomBytes(16).toString('hex')}`;
   const args = ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--tick-ms', String(tickMs), ...more];
   const env = { ...process.env, WEIBING_INGEST_KEY: ingestKey, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
   if (adminPassword) env.WEIBING_ADMIN_PASSWORD = adminPassword;
@@ -186,6 +187,11 @@ export async function call(server, method, path, body, { token = server.adminTok
 }
 
 /** POST /api/v1/credentials with the admin token; throws unless 201. */
+/** A wall token: what a wall page carries in ?token= (the admin token may not). */
+export async function wallToken(server, label = 'test wall') {
+  return (await createCredential(server, { kind: 'wall', label })).token;
+}
+
 export async function createCredential(server, body) {
   const r = await call(server, 'POST', '/api/v1/credentials', body);
   if (r.status !== 201) throw new Error(`POST /api/v1/credentials ${JSON.stringify(body)} answered ${r.status}: ${JSON.stringify(r.body)}`);
