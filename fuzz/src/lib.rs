@@ -19,6 +19,7 @@ pub mod region;
 pub mod ingest {
     pub mod decode;
     pub mod event;
+    pub mod personal;
 }
 
 #[path = "../../src/publish"]

@@ -447,7 +447,7 @@ enum Shape {
 /// person, channel, team) is moved out of `raw`, not copied.
 pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<Event, String> {
     let mut errors: Vec<String> = Vec::new();
-    let id = text(&raw.id, "id", 1, 128, &mut errors).is_some();
+    let id = impersonal(text(&raw.id, "id", 1, 128, &mut errors), "id", &mut errors).is_some();
     let ts = timestamp(&raw.ts, now_micros, &mut errors);
     let kind = choose::<Kind>(&raw.kind, "kind", Kind::parse, Kind::expected, &mut errors);
     let district = match string(&raw.district, "district", &mut errors) {
@@ -470,7 +470,8 @@ pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<
             let channel = match &raw.channel {
                 RawValue::Missing => false,
                 RawValue::Str(s) if s.is_empty() => false,
-                other => text(other, "channel", 1, 128, &mut errors).is_some(),
+                other => impersonal(text(other, "channel", 1, 128, &mut errors), "channel", &mut errors)
+                    .is_some(),
             };
             Some(Shape::Scan(channel))
         }
@@ -482,9 +483,10 @@ pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<
             &mut errors,
         )
         .map(Shape::Assess),
-        Kind::Enroll => text(&raw.team, "team", 1, 128, &mut errors).map(|_| Shape::Enroll),
+        Kind::Enroll => impersonal(text(&raw.team, "team", 1, 128, &mut errors), "team", &mut errors)
+            .map(|_| Shape::Enroll),
         Kind::Service => {
-            let team = text(&raw.team, "team", 1, 128, &mut errors);
+            let team = impersonal(text(&raw.team, "team", 1, 128, &mut errors), "team", &mut errors);
             let category = choose(
                 &raw.category,
                 "category",
@@ -659,53 +661,26 @@ fn boolean(value: &RawValue, errors: &mut Vec<String>) -> Option<bool> {
 /// Raw personal identifiers never enter the store: the person must be a
 /// pseudonym. Whether it is one.
 fn person(value: &RawValue, errors: &mut Vec<String>) -> bool {
-    let Some(s) = text(value, "person", 6, 128, errors) else {
-        return false;
-    };
-    if let Some(kind) = personal_identifier(s) {
-        // The value itself is not echoed back: it may be a real number.
-        errors.push(format!(
-            "person: looks like {kind}; send the pseudonymous person id instead"
-        ));
-        return false;
-    }
-    true
+    impersonal(text(value, "person", 6, 128, errors), "person", errors).is_some()
 }
 
-/// What a person field looks like if it is a raw personal identifier.
-pub fn personal_identifier(s: &str) -> Option<&'static str> {
-    // Without spaces and dashes every identifier is at most 18 ASCII
-    // characters: anything longer, or not ASCII, is none of them.
-    let mut compact = [0u8; 18];
-    let mut len = 0;
-    for c in s.chars() {
-        if matches!(c, ' ' | '-' | '\u{3000}') {
-            continue;
-        }
-        if !c.is_ascii() || len == compact.len() {
-            return None;
-        }
-        compact[len] = c as u8;
-        len += 1;
-    }
-    let compact = &compact[..len];
-    let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
-    let mobile = compact
-        .strip_prefix(b"+86")
-        .or_else(|| compact.strip_prefix(b"0086"))
-        .unwrap_or(compact);
-    if mobile.len() == 11 && digits(mobile) {
-        return Some("an 11-digit mobile phone number");
-    }
-    if compact.len() == 18
-        && compact[..17].iter().all(u8::is_ascii_digit)
-        && (compact[17].is_ascii_digit() || compact[17] == b'X' || compact[17] == b'x')
-    {
-        return Some("an 18-character resident identity card number");
-    }
-    if compact.len() == 15 && digits(compact) {
-        return Some("a 15-digit resident identity card number");
-    }
+/// `found`, unless it looks like a phone or identity-card number (then
+/// the field is named, the value never echoed: it may be a real number).
+fn impersonal<'a>(
+    found: Option<&'a str>,
+    field: &str,
+    errors: &mut Vec<String>,
+) -> Option<&'a str> {
+    let s = found?;
+    let Some(kind) = super::personal::identifier(s) else {
+        return Some(s);
+    };
+    let instead = match field {
+        "person" => "send the pseudonymous person id instead",
+        "id" => "send the partner system's own event id instead",
+        _ => "no personal numbers here",
+    };
+    errors.push(format!("{field}: looks like {kind}; {instead}"));
     None
 }
 
@@ -749,9 +724,12 @@ mod tests {
     #[test]
     fn eighteen_bytes_cut_inside_a_character_are_no_identity_card() {
         // Found by the fuzzer: 15 ASCII bytes and a 3-byte character.
-        assert_eq!(personal_identifier("000000000000000区"), None);
         assert_eq!(
-            personal_identifier("12345678901234567X"),
+            super::super::personal::identifier("000000000000000区"),
+            None
+        );
+        assert_eq!(
+            super::super::personal::identifier("12345678901234567X"),
             Some("an 18-character resident identity card number")
         );
     }

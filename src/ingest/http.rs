@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::decode::{self, DecodeError, Format};
 use super::event::{self, RawEvent};
+use super::personal;
 use crate::server::AppState;
 use crate::store::{Batch, Rejected, StoreError};
 use crate::time;
@@ -262,10 +263,14 @@ impl Check<'_> {
             },
             Err(reason) => (reason, None),
         };
+        // Nothing kept about a refused record (the answer, the rejected
+        // table, the ingest log, backups) holds a phone or identity-card
+        // number: each is masked first (docs/privacy.md).
         let id = fields
             .as_ref()
             .and_then(|f| f.id_text())
-            .map(str::to_string);
+            .map(|id| personal::mask(id).into_owned());
+        let reason = personal::mask(&reason).into_owned();
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(LineError {
                 line,
@@ -274,8 +279,12 @@ impl Check<'_> {
             });
         }
         let raw = raw
-            .map(Cow::into_owned)
-            .or_else(|| fields.as_ref().map(RawEvent::to_json))
+            .map(|raw| personal::mask(&raw).into_owned())
+            .or_else(|| {
+                fields
+                    .as_ref()
+                    .map(|f| personal::mask(&f.to_json()).into_owned())
+            })
             .unwrap_or_default();
         self.rejected.push(Rejected {
             line,
@@ -294,12 +303,13 @@ fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batc
             "({} bytes of binary data that are not a readable Arrow stream)",
             bytes.len()
         ),
-        _ => String::from_utf8_lossy(bytes).into_owned(),
+        _ => personal::mask(&String::from_utf8_lossy(bytes)).into_owned(),
     };
     let message = match e {
         DecodeError::MissingColumns(_) => e.to_string(),
         DecodeError::Body(m) => m.clone(),
     };
+    let message = personal::mask(&message).into_owned();
     let batch = Batch {
         source: source.to_string(),
         format,

@@ -6,3 +6,4 @@
 pub mod decode;
 pub mod event;
 pub mod http;
+pub mod personal;

@@ -194,6 +194,64 @@ pub struct Opened {
     pub writer: std::thread::JoinHandle<()>,
 }
 
+/// Masks the phone and identity-card numbers that rejected records kept
+/// before ingest masked them (docs/privacy.md), once: a setting records it.
+/// After the ingest log is loaded, so the log's records are masked too.
+fn mask_rejected(conn: &duckdb::Connection) -> Result<(), StoreError> {
+    use crate::ingest::personal::mask;
+    const DONE: &str = "rejected_numbers_masked";
+    let done: i64 = conn.query_row("SELECT count(*) FROM settings WHERE key = ?", [DONE], |r| {
+        r.get(0)
+    })?;
+    if done > 0 {
+        return Ok(());
+    }
+    let mut changed = Vec::new();
+    {
+        let mut statement = conn.prepare("SELECT rowid, event_id, reason, raw FROM rejected")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let (rowid, id, reason, raw): (i64, Option<String>, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            let masked_id = id.as_deref().map(mask);
+            let (masked_reason, masked_raw) = (mask(&reason), mask(&raw));
+            if matches!(masked_id, Some(std::borrow::Cow::Owned(_)))
+                || matches!(masked_reason, std::borrow::Cow::Owned(_))
+                || matches!(masked_raw, std::borrow::Cow::Owned(_))
+            {
+                changed.push((
+                    rowid,
+                    masked_id.map(|m| m.into_owned()),
+                    masked_reason.into_owned(),
+                    masked_raw.into_owned(),
+                ));
+            }
+        }
+    }
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = (|| -> Result<(), StoreError> {
+        for (rowid, id, reason, raw) in &changed {
+            conn.execute(
+                "UPDATE rejected SET event_id = ?, reason = ?, raw = ? WHERE rowid = ?",
+                duckdb::params![id, reason, raw, rowid],
+            )?;
+        }
+        loader::put_setting(conn, DONE, "1")
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    tracing::info!(
+        records = changed.len(),
+        "masked phone and identity-card numbers kept in rejected records"
+    );
+    Ok(())
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, applies the schema, replays
     /// the stored events into `replay_into` (only those after its saved state,
@@ -228,6 +286,7 @@ impl Store {
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(access::ACCESS_SQL)?;
         let segment = loader::recover(&db, path)?;
+        mask_rejected(&conn)?;
         let settings = writer::settings(&conn)?;
         let resumed = match replay_into.resume() {
             Some(resume) => match writer::vouches(&conn, &settings, resume)? {

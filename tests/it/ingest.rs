@@ -492,3 +492,194 @@ async fn old_county_names_are_districts_and_the_nine_rates_have_one_slot_each() 
     assert_eq!(miyun["rates"].get("compliance"), None);
     server.stop().await;
 }
+
+/// Every way a partner might send a phone or identity-card number, in each
+/// field that takes text: refused, and masked wherever the refused record is
+/// kept (the answer, /api/v1/rejected, the database, the ingest log).
+#[tokio::test(flavor = "multi_thread")]
+async fn phone_and_identity_numbers_are_refused_and_never_kept_raw() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    // The log is loaded into DuckDB late, so its segment can be read first.
+    config.load_every = std::time::Duration::from_secs(600);
+    let server = TestServer::start_with(config).await;
+    let ts = "2017-06-28T10:00:00+08:00";
+    let scan = |id: &str, person: &str| json!({"id": id, "ts": ts, "kind": "scan", "district": "110106", "person": person});
+    let mut lines = vec![
+        scan("pn-1", "13800138000"),
+        scan("pn-2", "tel:13800138000"),
+        scan("pn-3", "+86 138-0013-8000"),
+        scan("pn-4", "８６１３８００１３８０００"),
+        scan("pn-5", "11010519491231002X"),
+        scan("13800138000", "p-00000001"),
+        json!({"id": "pn-7", "ts": ts, "kind": "enroll", "district": "110106", "person": "p-00000002", "team": "tel:+8613800138000"}),
+        json!({"id": "pn-8", "ts": ts, "kind": "scan", "district": "110106", "person": "p-00000003", "channel": "110105194912310021"}),
+        scan("pn-9", "p-00000004"),
+    ];
+    // A record refused for another reason, with a number in it.
+    lines.push(json!({"id": "pn-10", "ts": ts, "kind": "visit", "district": "110106", "person": "p-00000005", "note": "13800138000"}));
+    let answer = server.ndjson(&lines).await;
+    assert_eq!(
+        (&answer["accepted"], &answer["rejected"]),
+        (&json!(1), &json!(9))
+    );
+    let errors: Vec<(u64, String, String)> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["id"].as_str().unwrap_or("").to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let phone = "looks like an 11-digit mobile phone number";
+    let id_card = "looks like an 18-character resident identity card number";
+    let person = "send the pseudonymous person id instead";
+    assert_eq!(
+        errors,
+        [
+            (1, "pn-1".into(), format!("person: {phone}; {person}")),
+            (2, "pn-2".into(), format!("person: {phone}; {person}")),
+            (3, "pn-3".into(), format!("person: {phone}; {person}")),
+            (4, "pn-4".into(), format!("person: {phone}; {person}")),
+            (5, "pn-5".into(), format!("person: {id_card}; {person}")),
+            (
+                6,
+                "138****8000".into(),
+                format!("id: {phone}; send the partner system's own event id instead")
+            ),
+            (
+                7,
+                "pn-7".into(),
+                format!("team: {phone}; no personal numbers here")
+            ),
+            (
+                8,
+                "pn-8".into(),
+                format!("channel: {id_card}; no personal numbers here")
+            ),
+            (
+                10,
+                "pn-10".into(),
+                "kind: must be one of scan, assess, enroll, service, train, outcome, got \"visit\""
+                    .into()
+            ),
+        ]
+    );
+    let raw_numbers = [
+        "13800138000",
+        "0013-8000",
+        "１３８００",
+        "1949123100",
+        "4912310021",
+    ];
+    let holds_a_number = |text: &str| raw_numbers.iter().any(|n| text.contains(n));
+
+    // The ingest log's segment, before it is loaded.
+    let log = weibing::store::log::dir_of(&dir.path().join("weibing.duckdb"));
+    let mut segments = 0;
+    for entry in std::fs::read_dir(&log).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        segments += 1;
+        assert!(
+            !holds_a_number(&String::from_utf8_lossy(&bytes)),
+            "a raw number in the ingest log"
+        );
+    }
+    assert!(segments >= 1);
+
+    let (status, listed) = server.get_admin("/api/v1/rejected").await;
+    assert_eq!(status, 200);
+    let listed = listed.to_string();
+    assert!(!holds_a_number(&listed), "{listed}");
+    assert!(listed.contains("138****8000"));
+    assert!(listed.contains("110***********002X"));
+    server.stop().await;
+
+    let conn = open_db(dir.path());
+    let mut statement = conn
+        .prepare("SELECT coalesce(event_id, ''), reason, raw FROM rejected ORDER BY line")
+        .unwrap();
+    let rows: Vec<(String, String, String)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 9);
+    for (id, reason, raw) in &rows {
+        assert!(
+            !holds_a_number(id) && !holds_a_number(reason) && !holds_a_number(raw),
+            "{raw}"
+        );
+    }
+    assert_eq!(
+        rows[0].2,
+        r#"{"district":"110106","id":"pn-1","kind":"scan","person":"138****8000","ts":"2017-06-28T10:00:00+08:00"}"#
+    );
+    assert!(
+        rows[8].2.contains(r#""note":"138****8000""#),
+        "{}",
+        rows[8].2
+    );
+}
+
+/// A store written before numbers were masked is cleaned when it opens.
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_records_kept_raw_by_an_earlier_version_are_masked_at_open() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    server.stop().await;
+    {
+        let conn = open_db(dir.path());
+        conn.execute_batch(
+            "DELETE FROM settings WHERE key = 'rejected_numbers_masked';
+             INSERT INTO rejected VALUES
+               (TIMESTAMP '2017-06-28 10:00', 'partner', 'ndjson', 1, 'e-1',
+                'person: looks like an 11-digit mobile phone number; send the pseudonymous person id instead',
+                '{\"id\":\"e-1\",\"person\":\"13800138000\"}'),
+               (TIMESTAMP '2017-06-28 10:00', 'partner', 'csv', 2, '13800138000', 'id: bad',
+                'e-2,2017-06-28T10:00:00+08:00,scan,110106,11010519491231002X'),
+               (TIMESTAMP '2017-06-28 10:00', 'partner', 'ndjson', 3, 'e-3', 'kind: bad',
+                '{\"id\":\"e-3\",\"person\":\"p-00000001\"}');",
+        )
+        .unwrap();
+    }
+    let server = TestServer::start(dir.path()).await;
+    server.stop().await;
+    let conn = open_db(dir.path());
+    let mut statement = conn
+        .prepare("SELECT event_id, raw FROM rejected ORDER BY line")
+        .unwrap();
+    let rows: Vec<(String, String)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "e-1".to_string(),
+                r#"{"id":"e-1","person":"138****8000"}"#.to_string()
+            ),
+            (
+                "138****8000".to_string(),
+                "e-2,2017-06-28T10:00:00+08:00,scan,110106,110***********002X".to_string()
+            ),
+            (
+                "e-3".to_string(),
+                r#"{"id":"e-3","person":"p-00000001"}"#.to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM settings WHERE key = 'rejected_numbers_masked'"
+        ),
+        1
+    );
+}

@@ -4,7 +4,6 @@
 //! `__Host-` cookie, the websocket's Origin, and the caller's address behind
 //! a proxy.
 
-
 use std::time::Instant;
 
 use crate::common::*;

@@ -2,7 +2,6 @@
 //! account, ending its sessions, changing one's own password; and changes
 //! that reach the store before the memory, so a failed write revokes nothing.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
