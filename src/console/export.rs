@@ -90,7 +90,9 @@ pub async fn export(
             Level::Team => team_rows(&figures),
         };
         let as_of = time::rfc3339_secs(as_of);
-        let csv = to_csv(&name, &as_of, &header, &rows);
+        // A spreadsheet's formulas are escaped in the CSV people open, not
+        // in the Parquet file's values.
+        let csv = to_csv(&name, &as_of, &header, &rows, !parquet);
         if parquet {
             let text: &[&str] = match level {
                 Level::District => &["month", "as_of", "district", "name"],
@@ -218,7 +220,13 @@ fn team_rows(f: &Figures) -> Table {
     (header, rows)
 }
 
-fn to_csv(month: &str, as_of: &str, header: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+fn to_csv(
+    month: &str,
+    as_of: &str,
+    header: &[String],
+    rows: &[Vec<String>],
+    escape: bool,
+) -> Vec<u8> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut head = vec!["month".to_string(), "as_of".to_string()];
     head.extend(header.iter().cloned());
@@ -226,7 +234,12 @@ fn to_csv(month: &str, as_of: &str, header: &[String], rows: &[Vec<String>]) -> 
     for row in rows {
         let mut record = vec![month.to_string(), as_of.to_string()];
         record.extend(row.iter().cloned());
-        out.write_record(&record).expect("writing to memory");
+        if escape {
+            out.write_record(record.iter().map(|cell| super::csv_cell(cell).into_owned()))
+        } else {
+            out.write_record(&record)
+        }
+        .expect("writing to memory");
     }
     out.into_inner().expect("writing to memory")
 }

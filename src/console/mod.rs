@@ -111,12 +111,26 @@ pub async fn audit(
     Ok(Json(serde_json::json!({ "audit": rows })).into_response())
 }
 
+/// A CSV cell a spreadsheet will not run as a formula: text that begins
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`
+/// (a number, negative ones included, stays as it is). Every CSV the server
+/// writes for people to open goes through it.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && text.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// The whole trail as CSV, oldest first.
 pub async fn audit_csv(State(app): State<AppState>, _: Staff) -> Result<Response, ApiError> {
     let rows = app.store.audit_rows(None).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let write = |out: &mut csv::Writer<Vec<u8>>, record: [&str; 6]| {
-        out.write_record(record).expect("writing to memory");
+        out.write_record(record.map(|cell| csv_cell(cell).into_owned()))
+            .expect("writing to memory");
     };
     write(
         &mut out,
@@ -200,5 +214,27 @@ fn merge(base: &mut serde_json::Value, change: serde_json::Value) {
             }
         }
         (base, change) => *base = change,
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_quoted_and_numbers_are_not() {
+        for (cell, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tadmin", "'\tadmin"),
+            ("-3.2", "-3.2"),
+            ("+5", "+5"),
+            ("admin", "admin"),
+            ("丰台团队", "丰台团队"),
+        ] {
+            assert_eq!(csv_cell(cell), written, "{cell}");
+        }
     }
 }

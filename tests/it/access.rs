@@ -1171,3 +1171,41 @@ async fn attempt_at(server: &TestServer, forwarded: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// A name typed at the sign-in lands in the audit trail: its CSV does not
+/// let a spreadsheet run it as a formula.
+#[tokio::test]
+async fn the_audit_csv_escapes_what_a_spreadsheet_would_run() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let typed = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let r = server
+        .client
+        .post(format!("{}/api/v1/login", server.url))
+        .json(&json!({"name": typed, "password": "not-the-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let csv = server
+        .client
+        .get(format!("{}/api/v1/audit.csv", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let actors: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert!(
+        actors.iter().any(|a| a == &format!("'{typed}")),
+        "{actors:?}"
+    );
+    assert!(!actors.iter().any(|a| a.starts_with('=')), "{actors:?}");
+    server.stop().await;
+}
