@@ -67,6 +67,13 @@ pub struct ServeArgs {
     /// Open websockets one client address may hold (phones behind one NAT share an address).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sockets_per_address: u64,
+    /// Open websockets one share link or wall token may hold (a link
+    /// forwarded to everyone cannot take every slot).
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_sockets_per_link: u64,
+    /// Open websockets in all (one node served 10,000 at p99 1.16 s; docs/performance.md).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_sockets: u64,
     /// Save the live figures beside the database after this many new events
     /// (at most once a minute, and when stopping), so a start replays only
     /// the events stored after the save.
@@ -98,6 +105,8 @@ impl ServeArgs {
             secure_cookies: self.secure_cookies,
             trusted_proxies: self.trusted_proxies.clone(),
             max_sockets_per_address: self.max_sockets_per_address as usize,
+            max_sockets_per_link: self.max_sockets_per_link as usize,
+            max_sockets: self.max_sockets as usize,
             save_every_events: self.save_every_events,
             save_min_interval: Duration::from_secs(60),
             load_every: Duration::from_millis(self.load_every_ms),

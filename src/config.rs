@@ -23,6 +23,10 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Open websockets one client address may hold.
     pub max_sockets_per_address: usize,
+    /// Open websockets one share link or wall token may hold.
+    pub max_sockets_per_link: usize,
+    /// Open websockets in all.
+    pub max_sockets: usize,
     /// The figures are saved beside the database once this many events were
     /// folded since the last save (and when the server stops), so that a
     /// start replays only the events after it.
@@ -58,6 +62,8 @@ impl Config {
             secure_cookies: false,
             trusted_proxies: Vec::new(),
             max_sockets_per_address: 256,
+            max_sockets_per_link: 2_000,
+            max_sockets: 20_000,
             save_every_events: 1_000_000,
             save_min_interval: Duration::from_secs(60),
             load_every: crate::store::LOAD_EVERY,

@@ -197,7 +197,7 @@ impl Metrics {
         );
         registry.register(
             "websocket_refused_too_many",
-            "Websocket upgrades refused: the address held too many sockets",
+            "Websocket upgrades refused: the address, the link or wall token, or the server held as many sockets as it may",
             fan_out.refused_sockets.clone(),
         );
         registry.register(

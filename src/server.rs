@@ -342,7 +342,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         settings,
         secure_cookies: config.secure_cookies,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-        sockets: crate::publish::limit::SocketLimit::new(config.max_sockets_per_address),
+        sockets: crate::publish::limit::SocketLimit::new(crate::publish::limit::Bounds {
+            per_address: config.max_sockets_per_address,
+            per_credential: config.max_sockets_per_link,
+            total: config.max_sockets,
+        }),
         wall,
         wall_posts: Arc::default(),
         wake: wake.clone(),

@@ -29,6 +29,11 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client messages are tiny; anything bigger is refused by the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
+/// Snapshots a socket may ask for (`resync`) in [`RESYNC_WINDOW`]: a
+/// client in doubt needs one; a loop of them would cost a snapshot each.
+pub const RESYNCS_PER_WINDOW: usize = 10;
+pub const RESYNC_WINDOW: Duration = Duration::from_secs(60);
+
 /// Close code sent when the credential a socket was opened with ends.
 pub const CLOSE_ENDED: u16 = 4001;
 
@@ -72,15 +77,16 @@ pub async fn upgrade(
                 .into_response();
         }
     };
-    let Some(slot) = app.sockets.take(&address) else {
-        app.hubs.staff.fan_out.refused_sockets.inc();
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            Json(serde_json::json!({
-                "error": "too many open websockets from this address; close some and retry"
-            })),
-        )
-            .into_response();
+    let slot = match app.sockets.take(&address, who.credential.as_deref()) {
+        Ok(slot) => slot,
+        Err(full) => {
+            app.hubs.staff.fan_out.refused_sockets.inc();
+            let status = match full {
+                super::limit::Full::Total => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::TOO_MANY_REQUESTS,
+            };
+            return (status, Json(serde_json::json!({ "error": full.message() }))).into_response();
+        }
     };
     let hub = HubOf {
         hubs: app.hubs.clone(),
@@ -147,6 +153,7 @@ where
     if !send(hub, &mut sink, snapshot).await {
         return Ended::SendFailed;
     }
+    let mut resyncs: std::collections::VecDeque<tokio::time::Instant> = Default::default();
     loop {
         tokio::select! {
             frame = frames.recv() => {
@@ -189,9 +196,22 @@ where
                 let reply = match message {
                     Some(Ok(Message::Text(text))) => match protocol::parse_client(text.as_str()) {
                         Ok(ClientMessage::Resync) => {
-                            let (seq, snapshot) = hub.snapshot();
-                            at = seq;
-                            snapshot
+                            let now = tokio::time::Instant::now();
+                            while resyncs.front().is_some_and(|t| now - *t >= RESYNC_WINDOW) {
+                                resyncs.pop_front();
+                            }
+                            if resyncs.len() >= RESYNCS_PER_WINDOW {
+                                ServerMessage::Error {
+                                    error: "too many resyncs: at most 10 a minute; the deltas keep the copy current",
+                                }
+                                .to_json()
+                                .into()
+                            } else {
+                                resyncs.push_back(now);
+                                let (seq, snapshot) = hub.snapshot();
+                                at = seq;
+                                snapshot
+                            }
                         }
                         Err(error) => ServerMessage::Error { error: &error }.to_json().into(),
                     },

@@ -396,3 +396,97 @@ async fn a_client_that_asks_for_json_patch_rebuilds_every_state_with_a_stock_lib
     assert!(patches >= 1, "patches were sent ({patches})");
     server.stop().await;
 }
+
+/// Status and error of a refused websocket handshake.
+async fn refused(
+    request: impl tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+) -> (u16, String) {
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or(b"{}"))
+                .unwrap_or(Value::Null);
+            (
+                response.status().as_u16(),
+                body["error"].as_str().unwrap_or("").to_string(),
+            )
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_and_the_server_hold_bounded_numbers_of_sockets() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.max_sockets_per_link = 2;
+    config.max_sockets = 4;
+    let server = TestServer::start_with(config).await;
+    let mut links = Vec::new();
+    for label in ["一", "二"] {
+        let (status, link) = server
+            .post_admin(
+                "/api/v1/credentials",
+                &json!({"kind": "link", "label": label}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        links.push(link["token"].as_str().unwrap().to_string());
+    }
+    let base = server.url.replace("http://", "ws://");
+    let url = |token: &str| format!("{base}/ws?token={token}");
+    let mut open = Vec::new();
+    for token in [&links[0], &links[0]] {
+        let (socket, _) = tokio_tungstenite::connect_async(url(token)).await.unwrap();
+        open.push(socket);
+    }
+    assert_eq!(
+        refused(url(&links[0])).await,
+        (
+            429,
+            "too many open websockets with this link or wall token; ask for a link of your own"
+                .into()
+        )
+    );
+    for token in [&links[1], &links[1]] {
+        let (socket, _) = tokio_tungstenite::connect_async(url(token)).await.unwrap();
+        open.push(socket);
+    }
+    assert_eq!(
+        refused(staff_ws(&server.ws_url)).await.0,
+        503,
+        "the fifth socket in all"
+    );
+    let metrics = server.metrics().await;
+    assert_eq!(
+        metric(&metrics, "weibing_websocket_refused_too_many_total"),
+        2.0,
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resync_is_answered_ten_times_a_minute() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let mut ws = server.ws().await;
+    assert_eq!(ws.next_json().await["type"], "snapshot");
+    for _ in 0..11 {
+        ws.send_text(r#"{"type":"resync"}"#).await;
+    }
+    let (mut snapshots, mut refusals) = (0, Vec::new());
+    while snapshots + refusals.len() < 11 {
+        let message = ws.next_json().await;
+        match message["type"].as_str().unwrap() {
+            "snapshot" => snapshots += 1,
+            "error" => refusals.push(message["error"].as_str().unwrap().to_string()),
+            _ => {}
+        }
+    }
+    assert_eq!(snapshots, 10);
+    assert_eq!(
+        refusals,
+        ["too many resyncs: at most 10 a minute; the deltas keep the copy current"]
+    );
+    server.stop().await;
+}
