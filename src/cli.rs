@@ -74,6 +74,18 @@ pub struct ServeArgs {
     /// Open websockets in all (one node served 10,000 at p99 1.16 s; docs/performance.md).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sockets: u64,
+    /// Open HTTP connections in all (websockets included); beyond, a new
+    /// connection is closed at once.
+    #[arg(long, default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Snapshots one websocket is sent on request (`resync`) in a minute.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub resyncs_per_minute: u64,
+    /// A request's head must arrive within this many milliseconds, and an
+    /// idle keep-alive connection is closed after it (slow clients cannot
+    /// hold connections open).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub header_timeout_ms: u64,
     /// Save the live figures beside the database after this many new events
     /// (at most once a minute, and when stopping), so a start replays only
     /// the events stored after the save.
@@ -107,6 +119,9 @@ impl ServeArgs {
             max_sockets_per_address: self.max_sockets_per_address as usize,
             max_sockets_per_link: self.max_sockets_per_link as usize,
             max_sockets: self.max_sockets as usize,
+            max_connections: self.max_connections as usize,
+            resyncs_per_minute: self.resyncs_per_minute as usize,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
             save_every_events: self.save_every_events,
             save_min_interval: Duration::from_secs(60),
             load_every: Duration::from_millis(self.load_every_ms),

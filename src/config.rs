@@ -27,6 +27,12 @@ pub struct Config {
     pub max_sockets_per_link: usize,
     /// Open websockets in all.
     pub max_sockets: usize,
+    /// `resync`s one websocket is answered in a minute.
+    pub resyncs_per_minute: usize,
+    /// Open HTTP connections in all.
+    pub max_connections: usize,
+    /// A request's head must arrive within this (slowloris).
+    pub header_timeout: Duration,
     /// The figures are saved beside the database once this many events were
     /// folded since the last save (and when the server stops), so that a
     /// start replays only the events after it.
@@ -64,6 +70,9 @@ impl Config {
             max_sockets_per_address: 256,
             max_sockets_per_link: 2_000,
             max_sockets: 20_000,
+            resyncs_per_minute: 10,
+            max_connections: 25_000,
+            header_timeout: Duration::from_secs(10),
             save_every_events: 1_000_000,
             save_min_interval: Duration::from_secs(60),
             load_every: crate::store::LOAD_EVERY,

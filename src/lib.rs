@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod publish;
 pub mod region;
 pub mod server;
+pub mod serving;
 pub mod settings;
 pub mod simulate;
 pub mod store;

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub tick_seconds: Histogram,
     pub tick_failures: Counter,
     pub fan_out: FanOut,
+    /// HTTP connections (src/serving.rs).
+    pub connections: crate::serving::Counts,
     pub alerts: Family<AlertLabel, Gauge>,
     // A std Mutex: updated once per ingest request, read by the tick.
     pub activity: Mutex<Activity>,
@@ -117,6 +119,22 @@ impl Metrics {
             Gauge::default(),
         );
         let tick_failures = Counter::default();
+        let connections = crate::serving::Counts::default();
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open now (websockets, once upgraded, are counted by the hubs)",
+            connections.open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once: --max-connections were open",
+            connections.refused.clone(),
+        );
+        registry.register(
+            "http_connections_failed",
+            "Connections closed with an error: a request head not sent within --header-timeout-ms, or a client gone mid-request",
+            connections.closed_with_error.clone(),
+        );
         let (start_replayed, start_resumed, saved_events) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -227,6 +245,7 @@ impl Metrics {
             saved_events,
             tick_failures,
             fan_out,
+            connections,
             alerts,
             activity: Mutex::default(),
             clients,

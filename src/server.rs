@@ -1,7 +1,6 @@
 //! The server: opens the store, rebuilds the figures, starts the tick and
 //! serves HTTP and websockets until told to stop.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
@@ -346,6 +345,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             per_address: config.max_sockets_per_address,
             per_credential: config.max_sockets_per_link,
             total: config.max_sockets,
+            resyncs_per_minute: config.resyncs_per_minute,
         }),
         wall,
         wall_posts: Arc::default(),
@@ -384,16 +384,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let mut stop = shutdown_rx;
     let kept = state.clone();
-    let serve = tokio::spawn(
-        axum::serve(
-            listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .into_future(),
-    );
+    let connections = kept.metrics.connections.clone();
+    let _ = &mut stop;
+    let serve = tokio::spawn(crate::serving::serve(
+        listener,
+        app(state),
+        crate::serving::Limits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+        },
+        connections,
+        stop,
+    ));
     tracing::info!(
         %addr,
         epoch,

@@ -261,6 +261,8 @@ async fn a_client_that_stops_reading_is_dropped_and_delays_nobody() {
     let dir = temp_dir();
     let mut config = Config::for_tests(dir.path());
     config.tick = Duration::from_millis(200);
+    // Every resync answered: the snapshots fill the socket this test is about.
+    config.resyncs_per_minute = 100_000;
     let server = TestServer::start_with(config).await;
     server.post("application/x-ndjson", scans("s", 2000)).await;
 
@@ -449,4 +451,64 @@ fn a_saturated_blocking_pool_does_not_stall_the_tick() {
         assert!(ticks.len() >= 5, "the tick stalled: {seen:?}");
         server.stop().await;
     });
+}
+
+/// A client that opens a connection and sends half a request head, then
+/// nothing, is dropped after the header timeout; beyond the connection cap
+/// a new connection is closed at once; both counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_dropped_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = temp_dir();
+    let mut config = Config::for_tests(dir.path());
+    config.header_timeout = Duration::from_millis(500);
+    config.max_connections = 3;
+    let server = TestServer::start_with(config).await;
+    let addr = server.url.trim_start_matches("http://").to_string();
+
+    // Half a request line, then silence: closed by the server.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HT").await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf))
+        .await
+        .expect("the server closes it")
+        .unwrap_or(0);
+    println!(
+        "a half-sent request head closed after {:?}",
+        started.elapsed()
+    );
+    // Closed: nothing more, or hyper's 408 before the close.
+    let answer = String::from_utf8_lossy(&buf[..read]).to_string();
+    assert!(read == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // Three silent connections hold the cap; a fourth is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    let read = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut buf))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
+    assert_eq!(read, 0, "{}", String::from_utf8_lossy(&buf[..read]));
+    // The held ones time out in turn; then requests are served again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let metrics = server.metrics().await;
+    assert!(
+        metric(&metrics, "weibing_http_connections_failed_total") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "weibing_http_connections_refused_total"),
+        1.0
+    );
+    server.stop().await;
 }

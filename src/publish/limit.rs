@@ -14,6 +14,8 @@ pub struct Bounds {
     pub per_address: usize,
     pub per_credential: usize,
     pub total: usize,
+    /// `resync`s one socket is answered in a minute (`--resyncs-per-minute`).
+    pub resyncs_per_minute: usize,
 }
 
 #[derive(Debug)]
@@ -98,6 +100,10 @@ impl SocketLimit {
         open.by_address.get(address).copied().unwrap_or(0)
     }
 
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
     pub fn total(&self) -> usize {
         self.open.lock().expect("socket limit lock").total
     }
@@ -132,6 +138,7 @@ mod tests {
             per_address,
             per_credential,
             total,
+            resyncs_per_minute: 10,
         })
     }
 

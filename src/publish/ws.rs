@@ -29,9 +29,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client messages are tiny; anything bigger is refused by the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
-/// Snapshots a socket may ask for (`resync`) in [`RESYNC_WINDOW`]: a
-/// client in doubt needs one; a loop of them would cost a snapshot each.
-pub const RESYNCS_PER_WINDOW: usize = 10;
+/// Snapshots a socket may ask for (`resync`, `--resyncs-per-minute`) in
+/// this window: a client in doubt needs one; a loop of them would cost a
+/// snapshot each.
 pub const RESYNC_WINDOW: Duration = Duration::from_secs(60);
 
 /// Close code sent when the credential a socket was opened with ends.
@@ -93,6 +93,7 @@ pub async fn upgrade(
         role: who.role,
     };
     let ended = who.ended;
+    let resyncs = app.sockets.bounds().resyncs_per_minute;
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         // Clients send only small control frames (a resync is 17 bytes): a
@@ -101,7 +102,7 @@ pub async fn upgrade(
         .read_buffer_size(1024)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            let ended = serve(sink, stream, hub, ended, format).await;
+            let ended = serve(sink, stream, hub, ended, format, resyncs).await;
             drop(slot);
             tracing::debug!(?ended, "websocket closed");
         })
@@ -138,6 +139,7 @@ pub async fn serve<S, R, E, H>(
     hub: H,
     mut ended: Option<watch::Receiver<Option<EndReason>>>,
     format: DeltaFormat,
+    resyncs_per_window: usize,
 ) -> Ended
 where
     S: Sink<Message> + Unpin,
@@ -200,12 +202,11 @@ where
                             while resyncs.front().is_some_and(|t| now - *t >= RESYNC_WINDOW) {
                                 resyncs.pop_front();
                             }
-                            if resyncs.len() >= RESYNCS_PER_WINDOW {
-                                ServerMessage::Error {
-                                    error: "too many resyncs: at most 10 a minute; the deltas keep the copy current",
-                                }
-                                .to_json()
-                                .into()
+                            if resyncs.len() >= resyncs_per_window {
+                                let error = format!(
+                                    "too many resyncs: at most {resyncs_per_window} a minute; the deltas keep the copy current"
+                                );
+                                ServerMessage::Error { error: &error }.to_json().into()
                             } else {
                                 resyncs.push_back(now);
                                 let (seq, snapshot) = hub.snapshot();
@@ -337,6 +338,7 @@ mod tests {
             hub.clone(),
             None,
             DeltaFormat::JsonPatch,
+            10,
         ));
         let snapshot = rx.recv().await.unwrap();
         assert_eq!(
@@ -402,6 +404,7 @@ mod tests {
             hub.clone(),
             None,
             DeltaFormat::Leaves,
+            10,
         ));
         tokio::task::yield_now().await;
         // 200 new states while the client is stalled: far beyond the buffer.

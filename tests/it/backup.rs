@@ -345,8 +345,9 @@ async fn a_restored_folder_serves_what_the_original_served() {
     let rows = table_rows(&data);
     // Audit: the first account, four credentials made, one revoked, two
     // first uses, the wall, the settings, the login. Settings: the wall's,
-    // the console's, the token of the figures saved at the stop, and the
-    // ingest log's last loaded segment.
+    // the console's, the token of the figures saved at the stop, the
+    // ingest log's last loaded segment, and that the rejected records were
+    // masked at open.
     let expected: Vec<(String, u64)> = [
         ("audit", 11),
         ("credential_addresses", 2),
@@ -355,7 +356,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
         ("ingest_requests", 4),
         ("rejected", 3),
         ("sessions", 1),
-        ("settings", 4),
+        ("settings", 5),
         ("users", 1),
     ]
     .iter()
