@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -30,51 +28,6 @@ fn scans(prefix: &str, n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A tmpfs of `size` mounted on `at`, unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(at).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount runs");
-        assert!(
-            status.success(),
-            "this test mounts a small tmpfs to fill it: run it as root (CI does)"
-        );
-        SmallDisk(at.to_path_buf())
-    }
-
-    /// Writes zeros into `name` until the disk refuses; returns the bytes.
-    fn fill(&self, name: &str) -> u64 {
-        use std::io::Write;
-        let mut file = std::fs::File::create(self.0.join(name)).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        let mut written = 0;
-        loop {
-            match file.write(&block) {
-                Ok(0) => break,
-                Ok(n) => written += n as u64,
-                Err(e) => {
-                    assert_eq!(e.raw_os_error(), Some(28), "ENOSPC, got {e}");
-                    break;
-                }
-            }
-        }
-        let _ = file.sync_all();
-        written
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,9 +2,6 @@
 //! account, ending its sessions, changing one's own password; and changes
 //! that reach the store before the memory, so a failed write revokes nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use crate::common::*;
 use serde_json::{Value, json};
 
@@ -93,49 +90,6 @@ async fn me(server: &TestServer, token: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// A tmpfs of `size` mounted on `at`, unmounted when dropped (as in tests/faults.rs).
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(at).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("mount runs");
-        assert!(
-            status.success(),
-            "this test mounts a small tmpfs to fill it: run it as root (CI does)"
-        );
-        SmallDisk(at.to_path_buf())
-    }
-
-    /// Writes zeros into `name` until the disk refuses.
-    fn fill(&self, name: &str) {
-        use std::io::Write;
-        let mut file = std::fs::File::create(self.0.join(name)).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        loop {
-            match file.write(&block) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    assert_eq!(e.raw_os_error(), Some(28), "ENOSPC, got {e}");
-                    break;
-                }
-            }
-        }
-        let _ = file.sync_all();
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 const STORE_REFUSED: &str = "the store could not do this now; try again";
