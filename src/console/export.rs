@@ -52,9 +52,24 @@ pub fn month_bounds(month: &str) -> Option<(i64, i64)> {
 
 pub async fn export(
     State(app): State<AppState>,
-    _: Staff,
+    Staff(p): Staff,
+    crate::access::http::Address(address): crate::access::http::Address,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
+    crate::access::http::audit(
+        &app.store,
+        &p.actor,
+        "export",
+        None,
+        Some(&address),
+        Some(format!(
+            "month {}, level {}, format {}",
+            q.month.as_deref().unwrap_or("-"),
+            q.level.as_deref().unwrap_or("district"),
+            q.format.as_deref().unwrap_or("csv")
+        )),
+    )
+    .await;
     let bad = |m: &str| ApiError::BadRequest(m.to_string());
     let month = q.month.ok_or_else(|| bad("month: required, as YYYY-MM"))?;
     let (start, end) = month_bounds(&month).ok_or_else(|| bad("month: a month as YYYY-MM"))?;

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::access::http::{ApiError, Staff, StaffWrite, audit as write_audit};
+use crate::access::http::{Address, ApiError, Staff, StaffWrite, audit as write_audit};
 use crate::server::AppState;
 use crate::settings::{self, Settings};
 use crate::time::{self, rfc3339, rfc3339_secs};
@@ -59,10 +59,21 @@ pub struct RejectedQuery {
 
 pub async fn rejected(
     State(app): State<AppState>,
-    _: Staff,
+    Staff(p): Staff,
+    Address(address): Address,
     Query(q): Query<RejectedQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
+    // Who read what partners sent, as every download of records is.
+    write_audit(
+        &app.store,
+        &p.actor,
+        "rejected_viewed",
+        None,
+        Some(&address),
+        Some(format!("limit {limit}")),
+    )
+    .await;
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest("limit: 1 to 500".into()));
     }
@@ -125,7 +136,20 @@ pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The whole trail as CSV, oldest first.
-pub async fn audit_csv(State(app): State<AppState>, _: Staff) -> Result<Response, ApiError> {
+pub async fn audit_csv(
+    State(app): State<AppState>,
+    Staff(p): Staff,
+    Address(address): Address,
+) -> Result<Response, ApiError> {
+    write_audit(
+        &app.store,
+        &p.actor,
+        "audit_downloaded",
+        None,
+        Some(&address),
+        None,
+    )
+    .await;
     let rows = app.store.audit_rows(None).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let write = |out: &mut csv::Writer<Vec<u8>>, record: [&str; 6]| {

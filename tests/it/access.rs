@@ -760,7 +760,10 @@ async fn the_audit_trail_records_who_did_what_and_cannot_be_changed() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = r.text().await.unwrap();
-    assert_eq!(csv.lines().count(), 7);
+    // The header, the six rows, and the download itself, audited first.
+    assert_eq!(csv.lines().count(), 8);
+    let last = csv.lines().last().unwrap();
+    assert!(last.contains(",admin,audit_downloaded,"), "{last}");
     assert_eq!(
         csv.lines().next().unwrap(),
         "at,actor,action,target,address,detail"
@@ -1207,5 +1210,56 @@ async fn the_audit_csv_escapes_what_a_spreadsheet_would_run() {
         "{actors:?}"
     );
     assert!(!actors.iter().any(|a| a.starts_with('=')), "{actors:?}");
+    server.stop().await;
+}
+
+/// Reading what partners sent and downloading the figures are audited.
+#[tokio::test]
+async fn downloads_and_rejected_records_viewed_are_audited() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    assert_eq!(server.get_admin("/api/v1/rejected?limit=20").await.0, 200);
+    let r = server
+        .client
+        .get(format!(
+            "{}/api/v1/export?month=2017-06&level=team&format=csv",
+            server.url
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, audit) = server.get_admin("/api/v1/audit").await;
+    let rows: Vec<(String, String, String)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "user_created")
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+                r["detail"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let mut rows = rows;
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (
+                "admin-token".to_string(),
+                "export".to_string(),
+                "month 2017-06, level team, format csv".to_string()
+            ),
+            (
+                "admin-token".to_string(),
+                "rejected_viewed".to_string(),
+                "limit 20".to_string()
+            ),
+        ]
+    );
     server.stop().await;
 }

@@ -10,6 +10,7 @@ const ACTIONS = {
   credential_created: '生成凭据', credential_revoked: '撤销凭据', credential_expired: '凭据到期',
   credential_first_use_from_address: '凭据首次从新地址使用',
   wall_changed: '设置大屏', settings_changed: '修改设置', export: '导出', user_created: '新建账号',
+  rejected_viewed: '查看拒收记录', audit_downloaded: '下载审计记录',
   user_disabled: '停用账号', user_enabled: '启用账号', user_sessions_ended: '结束账号的全部会话',
   user_unlocked: '解除登录锁定', password_changed: '修改密码', password_change_failed: '修改密码失败（当前密码错误）',
 };
