@@ -442,6 +442,9 @@ enum Shape {
     Outcome(Rate, bool),
 }
 
+/// A team's name at most: it is sent to every screen each tick.
+pub const MAX_TEAM_CHARS: usize = 64;
+
 /// Checks every rule; on failure the reason names each bad field, and `raw`
 /// is as it was (it is kept as rejected). On success the event's text (id,
 /// person, channel, team) is moved out of `raw`, not copied.
@@ -483,10 +486,10 @@ pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<
             &mut errors,
         )
         .map(Shape::Assess),
-        Kind::Enroll => impersonal(text(&raw.team, "team", 1, 128, &mut errors), "team", &mut errors)
+        Kind::Enroll => impersonal(text(&raw.team, "team", 1, MAX_TEAM_CHARS, &mut errors), "team", &mut errors)
             .map(|_| Shape::Enroll),
         Kind::Service => {
-            let team = impersonal(text(&raw.team, "team", 1, 128, &mut errors), "team", &mut errors);
+            let team = impersonal(text(&raw.team, "team", 1, MAX_TEAM_CHARS, &mut errors), "team", &mut errors);
             let category = choose(
                 &raw.category,
                 "category",
@@ -719,6 +722,27 @@ mod tests {
         let mut pairs: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.extend_from_slice(extra);
         validate(&mut raw(&pairs), &region(), now())
+    }
+
+    #[test]
+    fn a_team_name_is_at_most_64_characters() {
+        let base = [
+            ("id", "e-team"),
+            ("ts", "2017-06-28T03:00:03Z"),
+            ("kind", "enroll"),
+            ("district", "110106"),
+            ("person", "p-00000001"),
+        ];
+        let with_team = |team: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("team", team));
+            validate(&mut raw(&pairs), &region(), now())
+        };
+        assert!(with_team(&"队".repeat(64)).is_ok());
+        assert_eq!(
+            with_team(&"队".repeat(65)).unwrap_err(),
+            "team: must be 1 to 64 characters, got 65"
+        );
     }
 
     #[test]
