@@ -72,5 +72,8 @@ CREATE TABLE IF NOT EXISTS ingest_requests (
     format       VARCHAR   NOT NULL,
     accepted     BIGINT    NOT NULL,
     duplicates   BIGINT    NOT NULL,
-    rejected     BIGINT    NOT NULL
+    rejected     BIGINT    NOT NULL    -- all of them, kept in `rejected` or not
 );
+-- Of the rejected, those counted but not kept in `rejected` (beyond the
+-- first of a request, or the key's allowance for the day: docs/ingest.md).
+ALTER TABLE ingest_requests ADD COLUMN IF NOT EXISTS not_kept BIGINT DEFAULT 0;

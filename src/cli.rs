@@ -48,6 +48,19 @@ pub struct ServeArgs {
     /// Largest ingest body accepted, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Most text an ingest body's records may hold once decoded, in bytes
+    /// (an Arrow dictionary column can repeat one long value for every row).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_decoded_bytes: u64,
+    /// Rejected records of one request kept whole (the rest are counted).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_rejected_per_request: u64,
+    /// Rejected records of one ingest key kept whole in a Beijing day.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rejected_per_key_day: u64,
+    /// Bytes of rejected records (text and reason) of one ingest key kept in a Beijing day.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rejected_bytes_per_key_day: u64,
     /// The key partner systems send as `Authorization: Bearer …` to ingest.
     #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
     pub ingest_key: Option<String>,
@@ -110,7 +123,13 @@ impl ServeArgs {
             listen: self.listen,
             tick: Duration::from_millis(self.tick_ms),
             region: self.region.clone(),
-            max_body_bytes: self.max_body_bytes,
+            ingest: crate::ingest::bounds::Bounds {
+                max_body_bytes: self.max_body_bytes,
+                max_decoded_bytes: self.max_decoded_bytes,
+                rejected_per_request: self.max_rejected_per_request as usize,
+                rejected_per_key_day: self.max_rejected_per_key_day,
+                rejected_bytes_per_key_day: self.max_rejected_bytes_per_key_day,
+            },
             ingest_key: self.ingest_key.clone(),
             admin_token: self.admin_token.clone(),
             admin_password: self.admin_password.clone(),

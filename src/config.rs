@@ -12,7 +12,8 @@ pub struct Config {
     pub tick: Duration,
     /// `beijing` or a folder of region files.
     pub region: String,
-    pub max_body_bytes: usize,
+    /// A body's bytes, its decoded text, the rejected records kept.
+    pub ingest: crate::ingest::bounds::Bounds,
     pub ingest_key: Option<String>,
     pub admin_token: Option<String>,
     /// Creates staff account `admin` at a start with no staff account.
@@ -61,7 +62,7 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             tick: Duration::from_millis(100),
             region: "beijing".into(),
-            max_body_bytes: 16 * 1024 * 1024,
+            ingest: crate::ingest::bounds::Bounds::default(),
             ingest_key: Some("test-ingest-key-0123456789abcdefghij".into()),
             admin_token: Some("test-admin-token-0123456789abcdefghij".into()),
             admin_password: Some("test-password-1".into()),

@@ -44,7 +44,10 @@ pub struct AppState {
     pub wall_posts: Arc<wall::PostLimit>,
     /// Wakes the tick early (the launch moment should not wait for it).
     pub wake: Arc<Notify>,
-    pub max_body_bytes: usize,
+    /// What one ingest key can make the server hold.
+    pub ingest_bounds: ingest::bounds::Bounds,
+    /// Rejected records each key has had kept today.
+    pub rejected_allowance: Arc<ingest::bounds::Allowance>,
     pub metrics: Arc<Metrics>,
     pub tick: std::time::Duration,
 }
@@ -327,6 +330,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     metrics.ticked(0.0, now);
     let hubs = Arc::new(Hubs::new(epoch, &first?, now, metrics.fan_out.clone()));
 
+    let now = time::now_beijing_micros();
+    let kept_today = opened
+        .store
+        .rejected_kept_since(ingest::bounds::day_start(now))
+        .await?;
+    let rejected_allowance = Arc::new(ingest::bounds::Allowance::new(
+        &config.ingest,
+        now,
+        kept_today,
+    ));
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -350,7 +364,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         wall,
         wall_posts: Arc::default(),
         wake: wake.clone(),
-        max_body_bytes: config.max_body_bytes,
+        ingest_bounds: config.ingest,
+        rejected_allowance,
         metrics: metrics.clone(),
         tick: config.tick,
     };

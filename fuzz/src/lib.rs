@@ -31,6 +31,9 @@ pub mod publish {
 use ingest::decode::{Format, decode_each};
 use ingest::event::validate;
 
+/// The server's default bound on a body's decoded text (64 MiB).
+pub const MAX_TEXT: u64 = 64 << 20;
+
 /// A fixed "now" (2017-06-28 12:00 Beijing), so a run repeats exactly.
 pub const NOW_MICROS: i64 = 1_498_651_200_000_000;
 
@@ -46,7 +49,7 @@ fn decode_and_validate_inner(format: Format, body: &[u8]) {
     }
     // As `prepare` does: each record validated as it is decoded.
     REGION.with(|region| {
-        let _ = decode_each(format, body, &mut |_, _, fields| {
+        let _ = decode_each(format, body, MAX_TEXT, &mut |_, _, fields| {
             if let Ok(mut raw) = fields {
                 let _ = validate(&mut raw, region, NOW_MICROS);
             }

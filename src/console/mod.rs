@@ -35,7 +35,7 @@ pub async fn ingest_health(State(app): State<AppState>, _: Staff) -> Result<Resp
         .map(|k| {
             serde_json::json!({
                 "source": k.source, "requests": k.requests, "accepted": k.accepted,
-                "duplicates": k.duplicates, "rejected": k.rejected,
+                "duplicates": k.duplicates, "rejected": k.rejected, "not_kept": k.not_kept,
                 "last_request_at": k.last_request_at.map(rfc3339_secs),
             })
         })

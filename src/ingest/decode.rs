@@ -75,6 +75,13 @@ pub enum DecodeError {
     MissingColumns(Vec<String>),
     #[error("{0}")]
     Body(String),
+    /// The body's records would hold more text than the bound (an Arrow
+    /// dictionary or view column repeats a long value for many rows): what
+    /// the body would decode to, and the bound.
+    #[error(
+        "the body's records would hold {0} bytes of text, more than the limit of {1}: an Arrow dictionary or view column repeats its values; send them plain or in smaller requests"
+    )]
+    TooMuchText(u64, u64),
 }
 
 /// The record's line, its text as sent (`None` for an Arrow row) and its
@@ -85,7 +92,7 @@ pub type Each<'e> = dyn FnMut(u64, Option<Cow<'_, str>>, Result<RawEvent, String
 #[cfg(test)]
 pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let mut records = Vec::new();
-    decode_each(format, body, &mut |line, raw, event| {
+    decode_each(format, body, u64::MAX, &mut |line, raw, event| {
         records.push(Record {
             line,
             raw: raw.map(Cow::into_owned),
@@ -99,7 +106,18 @@ pub fn decode(format: Format, body: &[u8]) -> Result<Vec<Record>, DecodeError> {
 /// as it is read: nothing of a record is kept here, and its text is borrowed
 /// from the body where it can be. A body refused whole (the error) may have
 /// given some records first (an Arrow stream broken after its first batch).
-pub fn decode_each(format: Format, body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
+///
+/// `max_text` bounds the text the records may hold in all. A text format's
+/// records hold at most its own bytes; an Arrow stream's can hold far more
+/// than it (a dictionary column whose keys all name one long value, or view
+/// columns pointing at one string): its size is counted batch by batch
+/// before a column is decoded, and a body beyond the bound is refused whole.
+pub fn decode_each(
+    format: Format,
+    body: &[u8],
+    max_text: u64,
+    each: &mut Each<'_>,
+) -> Result<(), DecodeError> {
     match format {
         Format::Ndjson => {
             ndjson(body, each);
@@ -112,7 +130,7 @@ pub fn decode_each(format: Format, body: &[u8], each: &mut Each<'_>) -> Result<(
         // body is refused like any unreadable stream (what `each` was given
         // before is thrown away with the body).
         Format::Arrow => {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| arrow(body, each)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| arrow(body, max_text, each)))
                 .unwrap_or_else(|_| {
                     Err(DecodeError::Body(
                         "body is not a readable Arrow IPC stream: its buffers are malformed".into(),
@@ -304,7 +322,7 @@ fn csv_row(names: &[String], row: &csv::ByteRecord) -> Result<RawEvent, String> 
     Ok(raw)
 }
 
-fn arrow(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
+fn arrow(body: &[u8], max_text: u64, each: &mut Each<'_>) -> Result<(), DecodeError> {
     let reader = StreamReader::try_new(Cursor::new(body), None)
         .map_err(|e| DecodeError::Body(format!("body is not an Arrow IPC stream: {e}")))?;
     let schema = reader.schema();
@@ -350,8 +368,19 @@ fn arrow(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     }
 
     let mut row_number = 0u64;
+    let mut text = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| DecodeError::Body(format!("Arrow stream broken: {e}")))?;
+        // What the batch's text columns hold once decoded, counted before
+        // any is decoded.
+        for name in FIELDS {
+            if let Some(column) = batch.column_by_name(name) {
+                text = text.saturating_add(text_bytes(column.as_ref()));
+            }
+        }
+        if text > max_text {
+            return Err(DecodeError::TooMuchText(text, max_text));
+        }
         // Every known column as text (or booleans for `value`).
         let mut columns: Vec<(&str, Column)> = Vec::new();
         for name in FIELDS {
@@ -380,6 +409,63 @@ fn arrow(body: &[u8], each: &mut Each<'_>) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// The bytes of text a column holds once every row is decoded (nulls
+/// count nothing; a dictionary's value counts once for every row naming it).
+fn text_bytes(column: &dyn Array) -> u64 {
+    fn each_row<O: arrow::array::OffsetSizeTrait>(a: &arrow::array::GenericStringArray<O>) -> u64 {
+        let offsets = a.value_offsets();
+        (offsets[offsets.len() - 1].as_usize() - offsets[0].as_usize()) as u64
+    }
+    fn value_lengths(values: &dyn Array) -> Vec<u64> {
+        match values.data_type() {
+            DataType::Utf8 => values.as_string::<i32>().iter().map(len_of).collect(),
+            DataType::LargeUtf8 => values.as_string::<i64>().iter().map(len_of).collect(),
+            DataType::Utf8View => values.as_string_view().iter().map(len_of).collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn len_of(value: Option<&str>) -> u64 {
+        value.map_or(0, |v| v.len() as u64)
+    }
+    fn dictionary<K: arrow::datatypes::ArrowDictionaryKeyType>(column: &dyn Array) -> u64 {
+        let dictionary = column.as_dictionary::<K>();
+        let lengths = value_lengths(dictionary.values().as_ref());
+        dictionary
+            .keys()
+            .iter()
+            .flatten()
+            .map(|k| lengths.get(k.as_usize()).copied().unwrap_or(0))
+            .sum()
+    }
+    use arrow::datatypes::ArrowNativeType;
+    match column.data_type() {
+        DataType::Utf8 => each_row(column.as_string::<i32>()),
+        DataType::LargeUtf8 => each_row(column.as_string::<i64>()),
+        DataType::Utf8View => {
+            let views = column.as_string_view();
+            (0..views.len())
+                .filter(|&i| views.is_valid(i))
+                .map(|i| u64::from(views.views()[i] as u32))
+                .sum()
+        }
+        DataType::Dictionary(key, _) => {
+            use arrow::datatypes::*;
+            match key.as_ref() {
+                DataType::Int8 => dictionary::<Int8Type>(column),
+                DataType::Int16 => dictionary::<Int16Type>(column),
+                DataType::Int32 => dictionary::<Int32Type>(column),
+                DataType::Int64 => dictionary::<Int64Type>(column),
+                DataType::UInt8 => dictionary::<UInt8Type>(column),
+                DataType::UInt16 => dictionary::<UInt16Type>(column),
+                DataType::UInt32 => dictionary::<UInt32Type>(column),
+                DataType::UInt64 => dictionary::<UInt64Type>(column),
+                _ => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
 enum Column {
     Text(arrow::array::StringArray),
     Bool(arrow::array::BooleanArray),
@@ -401,6 +487,83 @@ mod tests {
 
     fn s(v: &str) -> RawValue {
         RawValue::Str(v.to_string())
+    }
+
+    /// An Arrow stream of `rows` rows whose `kind` is a dictionary naming
+    /// one long value for every row but the first (null), and whose
+    /// `district` is a view column pointing every row at one string.
+    fn expanding_stream(rows: usize, long: usize) -> Vec<u8> {
+        use arrow::array::{DictionaryArray, StringArray, StringViewArray};
+        use arrow::datatypes::{Field, Int8Type, Schema};
+        use std::sync::Arc;
+        let kind: DictionaryArray<Int8Type> = (0..rows)
+            .map(|i| (i > 0).then(|| "k".repeat(long)))
+            .map(|v| v.map(|v| v.to_string()))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(Option::as_deref)
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("ts", DataType::Utf8, false),
+            Field::new("kind", kind.data_type().clone(), true),
+            Field::new("district", DataType::Utf8View, false),
+            Field::new("person", DataType::Utf8, false),
+        ]));
+        let ids: StringArray = (0..rows).map(|i| Some(format!("e-{i:04}"))).collect();
+        let ts: StringArray = (0..rows)
+            .map(|_| Some("2026-11-30T09:00:00+08:00"))
+            .collect();
+        let district: StringViewArray = (0..rows).map(|_| Some("110106-and-more-text")).collect();
+        let person: StringArray = (0..rows).map(|_| Some("p")).collect();
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(ids),
+                Arc::new(ts),
+                Arc::new(kind),
+                Arc::new(district),
+                Arc::new(person),
+            ],
+        )
+        .unwrap();
+        let mut body = Vec::new();
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut body, &schema).unwrap();
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        drop(writer);
+        body
+    }
+
+    /// The text an Arrow body decodes to is counted before it is decoded:
+    /// a dictionary's value once for each row naming it, a view's string
+    /// once for each row pointing at it.
+    #[test]
+    fn an_arrow_body_is_bounded_by_the_text_it_decodes_to() {
+        let (rows, long) = (1_000, 100_000);
+        let body = expanding_stream(rows, long);
+        assert!(body.len() < 200_000, "{} bytes on the wire", body.len());
+        // id 6 bytes, ts 25, kind 100,000 (but the first row's is null),
+        // district 20, person 1.
+        let text = (rows * (6 + 25 + 20 + 1) + (rows - 1) * long) as u64;
+        assert_eq!(text, 99_952_000);
+        let mut seen = 0;
+        let refused = decode_each(Format::Arrow, &body, text - 1, &mut |_, _, _| seen += 1);
+        assert_eq!(refused, Err(DecodeError::TooMuchText(text, text - 1)));
+        assert_eq!(seen, 0, "nothing decoded before the count");
+        assert!(
+            refused.unwrap_err().to_string().starts_with(
+                "the body's records would hold 99952000 bytes of text, more than the limit of 99951999"
+            )
+        );
+        let mut kinds = Vec::new();
+        decode_each(Format::Arrow, &body, text, &mut |_, _, fields| {
+            kinds.push(fields.unwrap().kind.clone())
+        })
+        .unwrap();
+        assert_eq!(kinds.len(), rows);
+        assert_eq!(kinds[0], RawValue::Missing);
+        assert_eq!(kinds[1], RawValue::Str("k".repeat(long)));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use foldhash::quality::RandomState;
 use serde::Serialize;
 
+use super::bounds::{self, Bounds};
 use super::decode::{self, DecodeError, Format};
 use super::event::{self, RawEvent};
 use super::personal;
@@ -26,7 +27,15 @@ pub struct Answer {
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: usize,
+    /// Of the rejected, how many were counted but not kept whole (beyond the
+    /// first of the request, or the key's allowance for the day: [`bounds`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_kept: usize,
     pub errors: Vec<LineError>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -51,6 +60,9 @@ pub enum IngestError {
     UnsupportedType(String),
     #[error("body larger than the limit of {0} bytes")]
     TooLarge(usize),
+    /// A body whose records would hold more text than the bound.
+    #[error("{0}")]
+    TooMuchText(String),
     #[error("{0}")]
     BadBody(String),
     #[error(
@@ -68,7 +80,9 @@ impl IngestError {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
             IngestError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge(_) | IngestError::TooMuchText(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IngestError::BadBody(_) | IngestError::Read => StatusCode::BAD_REQUEST,
             IngestError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -139,7 +153,8 @@ async fn ingest(
         .unwrap_or("");
     let format = Format::from_content_type(content_type)
         .ok_or_else(|| IngestError::UnsupportedType(content_type.to_string()))?;
-    let limit = app.max_body_bytes;
+    let bounds = app.ingest_bounds;
+    let limit = bounds.max_body_bytes;
     let clock = std::time::Instant::now();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
@@ -155,20 +170,47 @@ async fn ingest(
     let region = app.region.clone();
     // Decoding and validating a large body is CPU work: off the async workers.
     let key = source.clone();
-    let prepared = tokio::task::spawn_blocking(move || prepare(&bytes, format, &region, &source))
-        .await
-        .map_err(|_| IngestError::Read)?;
-    let (batch, mut answer) = match prepared {
-        Ok(ready) => ready,
-        Err((batch, message)) => {
-            // The whole body is kept as one rejected record, then refused.
-            app.store.ingest(batch).await.map_err(IngestError::Store)?;
-            app.metrics.ingested(&key, 0, 0, 1);
-            return Err(IngestError::BadBody(message));
+    let prepared =
+        tokio::task::spawn_blocking(move || prepare(&bytes, format, &region, &source, &bounds))
+            .await
+            .map_err(|_| IngestError::Read)?;
+    let (mut batch, mut answer, refusal) = match prepared {
+        Ok((batch, answer)) => (batch, answer, None),
+        Err((batch, refusal)) => {
+            let answer = Answer {
+                accepted: 0,
+                duplicates: 0,
+                rejected: 1,
+                not_kept: 0,
+                errors: Vec::new(),
+            };
+            (batch, answer, Some(refusal))
         }
     };
+    // The key's allowance of rejected records kept today.
+    let now = time::now_beijing_micros();
+    let allowed = app.rejected_allowance.take(&key, &batch.rejected, now);
+    let over = batch.rejected.len() - allowed;
+    batch.rejected.truncate(allowed);
+    batch.not_kept += over;
+    answer.not_kept += over;
+    let kept = (
+        batch.rejected.len() as u64,
+        batch.rejected.iter().map(bounds::cost).sum::<u64>(),
+    );
     let prepared = clock.elapsed();
-    let committed = app.store.ingest(batch).await.map_err(IngestError::Store)?;
+    let committed = match app.store.ingest(batch).await {
+        Ok(committed) => committed,
+        Err(e) => {
+            app.rejected_allowance.give_back(&key, kept, now);
+            return Err(IngestError::Store(e));
+        }
+    };
+    if let Some(refusal) = refusal {
+        // The whole body was kept as one rejected record (or counted), then refused.
+        app.metrics.ingested(&key, 0, 0, 1);
+        return Err(refusal);
+    }
     tracing::debug!(
         bytes = size,
         read_us = read.as_micros() as u64,
@@ -183,7 +225,7 @@ async fn ingest(
     Ok(Json(answer))
 }
 
-type Prepared = Result<(Batch, Answer), (Batch, String)>;
+type Prepared = Result<(Batch, Answer), (Batch, IngestError)>;
 
 /// Decodes and validates a body into what to store and what to answer,
 /// record by record as it is read: a valid record's fields move into its
@@ -193,22 +235,27 @@ pub fn prepare(
     format: Format,
     region: &crate::region::Region,
     source: &str,
+    bounds: &Bounds,
 ) -> Prepared {
     let mut check = Check {
         region,
         now: time::now_beijing_micros(),
         events: Vec::new(),
         rejected: Vec::new(),
+        keep: bounds.rejected_per_request,
+        not_kept: 0,
         errors: Vec::new(),
     };
-    if let Err(e) = decode::decode_each(format, bytes, &mut |line, raw, fields| {
+    let decoded = decode::decode_each(format, bytes, bounds.max_decoded_bytes, &mut |line, raw, fields| {
         check.record(line, raw, fields)
-    }) {
+    });
+    if let Err(e) = decoded {
         return Err(refused(bytes, format, source, &e));
     }
     let Check {
         mut events,
         rejected,
+        not_kept,
         errors,
         ..
     } = check;
@@ -224,7 +271,8 @@ pub fn prepare(
     let answer = Answer {
         accepted: 0,
         duplicates: repeats,
-        rejected: rejected.len(),
+        rejected: rejected.len() + not_kept,
+        not_kept,
         errors,
     };
     Ok((
@@ -233,6 +281,7 @@ pub fn prepare(
             format,
             events,
             rejected,
+            not_kept,
             repeats,
         },
         answer,
@@ -244,7 +293,11 @@ struct Check<'r> {
     region: &'r crate::region::Region,
     now: i64,
     events: Vec<event::Event>,
+    /// The first `keep` rejected records...
     rejected: Vec<Rejected>,
+    keep: usize,
+    /// ...and how many more there were.
+    not_kept: usize,
     /// The first [`MAX_ERRORS`], for the answer.
     errors: Vec<LineError>,
 }
@@ -263,6 +316,13 @@ impl Check<'_> {
             },
             Err(reason) => (reason, None),
         };
+        let listed = self.errors.len() < MAX_ERRORS;
+        let kept = self.rejected.len() < self.keep;
+        if !(listed || kept) {
+            // Counted only.
+            self.not_kept += 1;
+            return;
+        }
         // Nothing kept about a refused record (the answer, the rejected
         // table, the ingest log, backups) holds a phone or identity-card
         // number: each is masked first (docs/privacy.md).
@@ -271,12 +331,16 @@ impl Check<'_> {
             .and_then(|f| f.id_text())
             .map(|id| personal::mask(id).into_owned());
         let reason = personal::mask(&reason).into_owned();
-        if self.errors.len() < MAX_ERRORS {
+        if listed {
             self.errors.push(LineError {
                 line,
                 id: id.clone(),
                 error: reason.clone(),
             });
+        }
+        if !kept {
+            self.not_kept += 1;
+            return;
         }
         let raw = raw
             .map(|raw| personal::mask(&raw).into_owned())
@@ -297,16 +361,20 @@ impl Check<'_> {
 
 /// A body that cannot be split into records: kept whole as one rejected
 /// record, and the request refused.
-fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batch, String) {
-    let raw = match format {
-        Format::Arrow => format!(
+fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batch, IngestError) {
+    let raw = match (format, e) {
+        (Format::Arrow, DecodeError::TooMuchText(..)) => format!(
+            "({} bytes of an Arrow stream whose records would hold more text than the limit)",
+            bytes.len()
+        ),
+        (Format::Arrow, _) => format!(
             "({} bytes of binary data that are not a readable Arrow stream)",
             bytes.len()
         ),
         _ => personal::mask(&String::from_utf8_lossy(bytes)).into_owned(),
     };
     let message = match e {
-        DecodeError::MissingColumns(_) => e.to_string(),
+        DecodeError::MissingColumns(_) | DecodeError::TooMuchText(..) => e.to_string(),
         DecodeError::Body(m) => m.clone(),
     };
     let message = personal::mask(&message).into_owned();
@@ -320,9 +388,14 @@ fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batc
             reason: message.clone(),
             raw,
         }],
+        not_kept: 0,
         repeats: 0,
     };
-    (batch, message)
+    let error = match e {
+        DecodeError::TooMuchText(..) => IngestError::TooMuchText(message),
+        _ => IngestError::BadBody(message),
+    };
+    (batch, error)
 }
 
 #[cfg(test)]
@@ -350,7 +423,7 @@ mod tests {
         body.extend(b"not json\n");
         body.extend(format!("{}\n", scan("a", "110108")).bytes());
         body.extend(scan("dddd", "110108").bytes());
-        let (batch, answer) = prepare(&body, Format::Ndjson, &region, "k").unwrap();
+        let (batch, answer) = prepare(&body, Format::Ndjson, &region, "k", &Bounds::default()).unwrap();
         let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["a", "dddd"]);
         assert_eq!(
@@ -380,6 +453,41 @@ mod tests {
             answer.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             [4, 5, 6]
         );
+    }
+
+    /// A request keeps its first `rejected_per_request` rejected records
+    /// whole and counts the rest; the answer lists up to [`MAX_ERRORS`] of
+    /// them either way, and the valid records around them are stored.
+    #[test]
+    fn a_request_keeps_its_first_rejected_records_and_counts_the_rest() {
+        let region = Region::load("beijing").unwrap();
+        let bounds = Bounds {
+            rejected_per_request: 2,
+            ..Bounds::default()
+        };
+        let good = r#"{"id":"g","ts":"2026-11-30T09:00:00+08:00","kind":"scan","district":"110106","person":"p-00000001"}"#;
+        let mut body = String::new();
+        for line in 1..=150 {
+            body.push_str(if line == 75 { good } else { "{}" });
+            body.push('\n');
+        }
+        let (batch, answer) = prepare(body.as_bytes(), Format::Ndjson, &region, "k", &bounds).unwrap();
+        assert_eq!(batch.events.len(), 1);
+        assert_eq!(
+            batch.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!((batch.not_kept, answer.not_kept, answer.rejected), (147, 147, 149));
+        // The answer lists the first hundred, kept or not.
+        assert_eq!(answer.errors.len(), MAX_ERRORS);
+        assert_eq!(answer.errors[99].line, 101);
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(json["not_kept"], 147);
+        // An answer with everything kept does not name `not_kept`.
+        let (_, all) = prepare(b"{}\n", Format::Ndjson, &region, "k", &bounds).unwrap();
+        let json = serde_json::to_value(&all).unwrap();
+        assert_eq!(json.get("not_kept"), None);
+        assert_eq!(json["rejected"], 1);
     }
 
     /// An Arrow stream broken after its first batch is refused whole: the
@@ -421,12 +529,15 @@ mod tests {
         writer.finish().unwrap();
         drop(writer);
 
-        let (whole, answer) = prepare(&body, Format::Arrow, &region, "k").unwrap();
+        let (whole, answer) = prepare(&body, Format::Arrow, &region, "k", &Bounds::default()).unwrap();
         assert_eq!(whole.events.len(), 2);
         assert_eq!(answer.rejected, 0);
 
         let cut = &body[..first + 40];
-        let (refused, message) = prepare(cut, Format::Arrow, &region, "k").unwrap_err();
+        let (refused, error) = prepare(cut, Format::Arrow, &region, "k", &Bounds::default()).unwrap_err();
+        let IngestError::BadBody(message) = error else {
+            panic!("{error:?}")
+        };
         assert!(message.starts_with("Arrow stream broken"), "{message}");
         assert!(refused.events.is_empty());
         assert_eq!(refused.rejected.len(), 1);

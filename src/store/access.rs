@@ -85,7 +85,9 @@ pub struct KeySummary {
     pub requests: i64,
     pub accepted: i64,
     pub duplicates: i64,
+    /// All rejected, and of them those counted only (not kept whole).
     pub rejected: i64,
+    pub not_kept: i64,
     pub last_request_at: Option<i64>,
 }
 
@@ -485,6 +487,27 @@ impl Store {
         .await
     }
 
+    /// Per ingest key: the rejected records kept since `since` (Beijing
+    /// micros) and their bytes as ingest counts them (text, reason, id).
+    pub async fn rejected_kept_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        self.loaded().await;
+        self.side(move |c| {
+            let rows = c
+                .prepare(
+                    "SELECT source, count(*)::UBIGINT,
+                            sum(strlen(raw) + strlen(reason) + coalesce(strlen(event_id), 0))::UBIGINT
+                     FROM rejected WHERE epoch_us(received_at) >= ? GROUP BY source",
+                )?
+                .query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Per ingest key: requests, events accepted, duplicate, rejected, last request.
     pub async fn ingest_by_key(&self) -> Result<Vec<KeySummary>, StoreError> {
         self.loaded().await;
@@ -492,7 +515,8 @@ impl Store {
             let rows = c
                 .prepare(
                     "SELECT source, count(*), sum(accepted)::BIGINT, sum(duplicates)::BIGINT,
-                            sum(rejected)::BIGINT, epoch_us(max(received_at))
+                            sum(rejected)::BIGINT, epoch_us(max(received_at)),
+                            coalesce(sum(not_kept), 0)::BIGINT
                      FROM ingest_requests GROUP BY source ORDER BY source",
                 )?
                 .query_map([], |r| {
@@ -502,6 +526,7 @@ impl Store {
                         accepted: r.get(2)?,
                         duplicates: r.get(3)?,
                         rejected: r.get(4)?,
+                        not_kept: r.get(6)?,
                         last_request_at: r.get(5)?,
                     })
                 })?

@@ -589,7 +589,8 @@ fn load_rest(
         StringBuilder::new(),
         StringBuilder::new(),
     );
-    let (mut accepted, mut duplicates, mut rejected) = (
+    let (mut accepted, mut duplicates, mut rejected, mut not_kept) = (
+        Int64Builder::new(),
         Int64Builder::new(),
         Int64Builder::new(),
         Int64Builder::new(),
@@ -600,7 +601,8 @@ fn load_rest(
         format.append_value(&r.format);
         accepted.append_value(r.accepted);
         duplicates.append_value(r.duplicates);
-        rejected.append_value(r.rejected.len() as i64);
+        rejected.append_value(r.rejected.len() as i64 + r.not_kept);
+        not_kept.append_value(r.not_kept);
     }
     if !received.is_empty() {
         let requests = batch(vec![
@@ -610,6 +612,7 @@ fn load_rest(
             ("accepted", Arc::new(accepted.finish())),
             ("duplicates", Arc::new(duplicates.finish())),
             ("rejected", Arc::new(rejected.finish())),
+            ("not_kept", Arc::new(not_kept.finish())),
         ])?;
         conn.append("ingest_requests", &requests)?;
     }
@@ -832,6 +835,7 @@ mod tests {
             accepted,
             duplicates: accepted / 5,
             rejected,
+            not_kept: accepted % 4,
         };
         let rests = vec![
             log::Rest {
@@ -851,24 +855,25 @@ mod tests {
         raw.execute("BEGIN TRANSACTION").unwrap();
         load_rest(&raw, &rests, &mut times).unwrap();
         raw.execute("COMMIT").unwrap();
-        let requests: Vec<(i64, String, i64, i64, i64)> = conn
+        let requests: Vec<(i64, String, i64, i64, i64, i64)> = conn
             .prepare(
-                "SELECT epoch_us(received_at), source, accepted, duplicates, rejected
+                "SELECT epoch_us(received_at), source, accepted, duplicates, rejected, not_kept
                  FROM ingest_requests ORDER BY source",
             )
             .unwrap()
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .unwrap()
             .map(Result::unwrap)
             .collect();
+        // `rejected` counts the kept and the not kept.
         assert_eq!(
             requests,
             [
-                (1_000_000, "a".into(), 10, 2, 1),
-                (2_000_000, "b".into(), 0, 0, 2),
-                (2_000_000, "c".into(), 25, 5, 0),
+                (1_000_000, "a".into(), 10, 2, 1 + 2, 2),
+                (2_000_000, "b".into(), 0, 0, 2, 0),
+                (2_000_000, "c".into(), 25, 5, 1, 1),
             ]
         );
         let rows: Vec<(i64, String, i64, Option<String>, String, String)> = conn

@@ -69,6 +69,14 @@ pub struct RequestRow {
     pub accepted: i64,
     pub duplicates: i64,
     pub rejected: Vec<super::Rejected>,
+    /// Rejected records counted but not kept (none in logs written before
+    /// the bound existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_kept: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Encodes a group as one record, head included.
@@ -308,6 +316,7 @@ mod tests {
                         reason: "id: missing".into(),
                         raw: "{}".into(),
                     }],
+                    not_kept: 4,
                 }],
             },
         }
@@ -333,6 +342,16 @@ mod tests {
         assert_eq!(read.groups[0].rest, a.rest);
         assert_eq!(read.groups[1].events.num_rows(), 0);
         assert_eq!(read.groups[1].rest, b.rest);
+    }
+
+    /// Logs written before rejected records were bounded name no `not_kept`.
+    #[test]
+    fn a_request_row_without_not_kept_reads_as_all_kept() {
+        let old = r#"{"source":"a","format":"csv","accepted":1,"duplicates":0,"rejected":[]}"#;
+        let row: RequestRow = serde_json::from_str(old).unwrap();
+        assert_eq!(row.not_kept, 0);
+        // And one with none not kept is written as before.
+        assert_eq!(serde_json::to_string(&row).unwrap(), old);
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub struct Batch {
     pub format: Format,
     /// Valid events, each id once (the request's own repeats are removed before).
     pub events: Vec<Event>,
+    /// The rejected records kept whole...
     pub rejected: Vec<Rejected>,
+    /// ...and how many more were counted only (ingest's bounds).
+    pub not_kept: usize,
     /// Events dropped before the store because the request repeated their id.
     pub repeats: usize,
 }
@@ -501,6 +504,7 @@ mod tests {
                 format: Format::Ndjson,
                 events: vec![event("old-2"), event("new-1")],
                 rejected: Vec::new(),
+                not_kept: 0,
                 repeats: 0,
             }))
             .unwrap();
@@ -777,6 +781,7 @@ mod properties {
                         format: Format::Ndjson,
                         events: unique,
                         rejected: Vec::new(),
+                        not_kept: 0,
                         repeats,
                     }))
                     .unwrap();

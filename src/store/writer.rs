@@ -666,6 +666,7 @@ pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
         crate::ingest::decode::Format::Ndjson,
         &region,
         "bench",
+        &crate::ingest::bounds::Bounds::default(),
     ) else {
         panic!("the simulator's events are valid");
     };
@@ -700,6 +701,7 @@ impl Writer {
                 accepted: accepted as i64,
                 duplicates: (batch.events.len() - accepted + batch.repeats) as i64,
                 rejected: batch.rejected.clone(),
+                not_kept: batch.not_kept as i64,
             });
         }
         let group = Group { events, rest };
@@ -1000,6 +1002,7 @@ mod tests {
                 })
                 .collect(),
             rejected: Vec::new(),
+            not_kept: 0,
             repeats: 0,
         }
     }

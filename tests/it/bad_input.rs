@@ -254,7 +254,7 @@ async fn a_million_events_in_one_body() {
 
     // A server set to take bodies that large stores all of them.
     let mut config = weibing::config::Config::for_tests(dir.path());
-    config.max_body_bytes = 256 * 1024 * 1024;
+    config.ingest.max_body_bytes = 256 * 1024 * 1024;
     let server = TestServer::start_with(config).await;
     let (status, answer) = server.post("application/x-ndjson", body).await;
     assert_eq!(status, 200);
@@ -346,4 +346,146 @@ async fn inputs_the_fuzzer_found_get_answers_not_panics() {
         .await;
     assert_eq!(status, 200);
     server.stop().await;
+}
+
+/// One key cannot fill the disk with rejected records: a request keeps its
+/// first ones whole and counts the rest, a key has an allowance a Beijing
+/// day (read back from the store at start), and every rejected record is
+/// counted in the answer and the console whether kept or not.
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_records_are_kept_up_to_their_bounds_and_counted_beyond() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.ingest.rejected_per_request = 3;
+    config.ingest.rejected_per_key_day = 5;
+    let ts = "2017-06-28T10:00:00+08:00";
+    let bad = |n: usize, prefix: &str| -> String {
+        (1..=n)
+            .map(|i| format!("{{\"id\":\"{prefix}-{i}\"}}\n"))
+            .collect()
+    };
+    let lines = |answer: &serde_json::Value| -> Vec<u64> {
+        answer["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["line"].as_u64().unwrap())
+            .collect()
+    };
+
+    let server = TestServer::start_with(config.clone()).await;
+    // A good record, then four bad ones: three kept, one counted.
+    let body = format!("{}\n{}", scan("ok-1", "110106", "p-00000001", ts), bad(4, "a"));
+    let (status, answer) = server.post("application/x-ndjson", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&answer["accepted"], &answer["rejected"], &answer["not_kept"]),
+        (&json!(1), &json!(4), &json!(1))
+    );
+    assert_eq!(lines(&answer), [2, 3, 4, 5], "every one is listed");
+    // Three more: the day's allowance has two left.
+    let (status, answer) = server.post("application/x-ndjson", bad(3, "b")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&answer["accepted"], &answer["rejected"], &answer["not_kept"]),
+        (&json!(0), &json!(3), &json!(1))
+    );
+    let (status, health) = server.get_admin("/api/v1/ingest").await;
+    assert_eq!(status, 200);
+    let key = &health["keys"][0];
+    assert_eq!(
+        (&key["requests"], &key["accepted"], &key["rejected"], &key["not_kept"]),
+        (&json!(2), &json!(1), &json!(7), &json!(2))
+    );
+    server.stop().await;
+
+    // A restart does not hand out a new allowance: the day's is used up.
+    let server = TestServer::start_with(config.clone()).await;
+    let (status, answer) = server.post("application/x-ndjson", bad(1, "c")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&answer["rejected"], &answer["not_kept"]),
+        (&json!(1), &json!(1))
+    );
+    server.stop().await;
+
+    let db = open_db(dir.path());
+    let kept: Vec<String> = db
+        .prepare("SELECT event_id FROM rejected ORDER BY received_at, line")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kept, ["a-1", "a-2", "a-3", "b-1", "b-2"]);
+    assert_eq!(
+        count(&db, "SELECT sum(rejected) * 100 + sum(not_kept) FROM ingest_requests"),
+        8 * 100 + 3
+    );
+}
+
+/// An Arrow body is bounded by the text its records hold once decoded, not
+/// only by its bytes: a dictionary column naming one long value for every
+/// row is refused whole (413), and kept as one rejected record saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_arrow_body_that_would_decode_to_too_much_text_is_refused() {
+    use arrow::array::{Array, ArrayRef, DictionaryArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Int8Type, Schema};
+    use std::sync::Arc;
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.ingest.max_decoded_bytes = 2_899;
+    let server = TestServer::start_with(config).await;
+    let rows = 20;
+    let text = |v: Vec<String>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let kind: DictionaryArray<Int8Type> = vec!["k".repeat(100); rows]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("ts", DataType::Utf8, false),
+        Field::new("kind", kind.data_type().clone(), false),
+        Field::new("district", DataType::Utf8, false),
+        Field::new("person", DataType::Utf8, false),
+    ]));
+    let batch = arrow::array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            text((0..rows).map(|i| format!("d-{i:02}")).collect()),
+            text(vec!["2017-06-28T10:00:00+08:00".into(); rows]),
+            Arc::new(kind),
+            text(vec!["110106".into(); rows]),
+            text(vec!["p-00000001".into(); rows]),
+        ],
+    )
+    .unwrap();
+    let mut body = Vec::new();
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut body, &schema).unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+    // 20 rows of id 4 + ts 25 + kind 100 + district 6 + person 10 bytes.
+    let message = "the body's records would hold 2900 bytes of text, more than the limit of 2899: \
+                   an Arrow dictionary or view column repeats its values; send them plain or in smaller requests";
+    let (status, answer) = server
+        .post("application/vnd.apache.arrow.stream", body.clone())
+        .await;
+    assert_eq!((status, answer), (413, json!({ "error": message })));
+    server.stop().await;
+    let db = open_db(dir.path());
+    let (reason, raw): (String, String) = db
+        .query_row("SELECT reason, raw FROM rejected", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(reason, message);
+    assert_eq!(
+        raw,
+        format!(
+            "({} bytes of an Arrow stream whose records would hold more text than the limit)",
+            body.len()
+        )
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), 0);
 }

@@ -123,6 +123,8 @@ const zh = {
     readFailed: (what, why) => `${what}读取失败：${why}`,
     ingestHealth: '接入状况',
     rejectedRecords: '拒收记录',
+    notKept: (n) => `（${n} 条仅计数）`,
+    notKeptTitle: '超出每次请求或每个接入密钥每日的保存上限：只计数，不保存原文',
     updatedAt: (time) => `更新于 ${time}`,
     ingestStats: {
       accepted: '每秒接收（近10秒）', rejected: '每秒拒收（近10秒）', p50: '延迟 中位数', p90: '延迟 P90',
@@ -272,6 +274,8 @@ const en = {
     readFailed: (what, why) => `${what ? `${what}: ` : ''}could not read (${why})`,
     ingestHealth: 'Ingest health',
     rejectedRecords: 'Rejected records',
+    notKept: (n) => ` (${n} counted only)`,
+    notKeptTitle: 'Beyond what is kept of one request or of one ingest key a day: counted, their text not kept',
     updatedAt: (time) => `updated ${time}`,
     ingestStats: {
       accepted: 'Accepted per second (10 s)', rejected: 'Rejected per second (10 s)', p50: 'Delay, median', p90: 'Delay, P90',

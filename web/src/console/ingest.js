@@ -78,7 +78,10 @@ export class Ingest {
         h('td', { class: 'num', dataset: { key: 'requests' } }, thousands(k.requests)),
         h('td', { class: 'num', dataset: { key: 'accepted' } }, thousands(k.accepted)),
         h('td', { class: 'num', dataset: { key: 'duplicates' } }, thousands(k.duplicates)),
-        h('td', { class: 'num', dataset: { key: 'rejected' } }, thousands(k.rejected)),
+        h('td', { class: 'num', dataset: { key: 'rejected' } }, thousands(k.rejected),
+          ...(k.not_kept > 0
+            ? [h('small', { class: 'not-kept', title: t.notKeptTitle }, t.notKept(thousands(k.not_kept)))]
+            : [])),
         h('td', { title: fullTime(k.last_request_at) }, k.last_request_at ? `${fullTime(k.last_request_at)}（${ago(k.last_request_at, now)}）` : '—')))));
     // The rejected list can be narrowed to one source.
     for (const k of keys) {
