@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Bytes of rejected records (text and reason) of one ingest key kept in a Beijing day.
     #[arg(long, default_value_t = 256 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rejected_bytes_per_key_day: u64,
+    /// Team names a district may have (each reaches every screen each
+    /// tick); a record naming a new one beyond it is rejected.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_teams_per_district: u64,
     /// The key partner systems send as `Authorization: Bearer …` to ingest.
     #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
     pub ingest_key: Option<String>,
@@ -123,13 +127,12 @@ impl ServeArgs {
             listen: self.listen,
             tick: Duration::from_millis(self.tick_ms),
             region: self.region.clone(),
-            ingest: crate::ingest::bounds::Bounds {
-                max_body_bytes: self.max_body_bytes,
-                max_decoded_bytes: self.max_decoded_bytes,
-                rejected_per_request: self.max_rejected_per_request as usize,
-                rejected_per_key_day: self.max_rejected_per_key_day,
-                rejected_bytes_per_key_day: self.max_rejected_bytes_per_key_day,
-            },
+            max_body_bytes: self.max_body_bytes,
+            max_decoded_bytes: self.max_decoded_bytes,
+            max_rejected_per_request: self.max_rejected_per_request as usize,
+            max_rejected_per_key_day: self.max_rejected_per_key_day,
+            max_rejected_bytes_per_key_day: self.max_rejected_bytes_per_key_day,
+            max_teams_per_district: self.max_teams_per_district as usize,
             ingest_key: self.ingest_key.clone(),
             admin_token: self.admin_token.clone(),
             admin_password: self.admin_password.clone(),

@@ -12,8 +12,18 @@ pub struct Config {
     pub tick: Duration,
     /// `beijing` or a folder of region files.
     pub region: String,
-    /// A body's bytes, its decoded text, the rejected records kept.
-    pub ingest: crate::ingest::bounds::Bounds,
+    /// A body's bytes on the wire...
+    pub max_body_bytes: usize,
+    /// ...and the text its records hold once decoded.
+    pub max_decoded_bytes: u64,
+    /// Rejected records of one request kept whole (the rest are counted).
+    pub max_rejected_per_request: usize,
+    /// Rejected records of one ingest key kept whole in a Beijing day...
+    pub max_rejected_per_key_day: u64,
+    /// ...and their bytes.
+    pub max_rejected_bytes_per_key_day: u64,
+    /// Team names a district may have.
+    pub max_teams_per_district: usize,
     pub ingest_key: Option<String>,
     pub admin_token: Option<String>,
     /// Creates staff account `admin` at a start with no staff account.
@@ -62,7 +72,12 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             tick: Duration::from_millis(100),
             region: "beijing".into(),
-            ingest: crate::ingest::bounds::Bounds::default(),
+            max_body_bytes: 16 << 20,
+            max_decoded_bytes: 64 << 20,
+            max_rejected_per_request: 1_000,
+            max_rejected_per_key_day: 100_000,
+            max_rejected_bytes_per_key_day: 256 << 20,
+            max_teams_per_district: 200,
             ingest_key: Some("test-ingest-key-0123456789abcdefghij".into()),
             admin_token: Some("test-admin-token-0123456789abcdefghij".into()),
             admin_password: Some("test-password-1".into()),

@@ -48,6 +48,8 @@ pub struct AppState {
     pub ingest_bounds: ingest::bounds::Bounds,
     /// Rejected records each key has had kept today.
     pub rejected_allowance: Arc<ingest::bounds::Allowance>,
+    /// The team names of each district, bounded.
+    pub teams: Arc<ingest::teams::Teams>,
     pub metrics: Arc<Metrics>,
     pub tick: std::time::Duration,
 }
@@ -319,6 +321,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         covered: opened.covered,
         saved,
     };
+    // The team names of the events stored (the figures hold every one).
+    let teams = Arc::new(ingest::teams::Teams::new(
+        config.max_teams_per_district,
+        region.districts.len(),
+        agg.teams.iter().map(|t| (t.district, t.name.to_string())),
+    ));
     let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, start, shared)?;
     let (engine, first, now) = tokio::task::spawn_blocking(move || {
         let now = time::now_beijing_micros();
@@ -330,16 +338,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     metrics.ticked(0.0, now);
     let hubs = Arc::new(Hubs::new(epoch, &first?, now, metrics.fan_out.clone()));
 
+    let bounds = ingest::bounds::Bounds {
+        max_body_bytes: config.max_body_bytes,
+        max_decoded_bytes: config.max_decoded_bytes,
+        rejected_per_request: config.max_rejected_per_request,
+        rejected_per_key_day: config.max_rejected_per_key_day,
+        rejected_bytes_per_key_day: config.max_rejected_bytes_per_key_day,
+        teams_per_district: config.max_teams_per_district,
+    };
     let now = time::now_beijing_micros();
     let kept_today = opened
         .store
         .rejected_kept_since(ingest::bounds::day_start(now))
         .await?;
-    let rejected_allowance = Arc::new(ingest::bounds::Allowance::new(
-        &config.ingest,
-        now,
-        kept_today,
-    ));
+    let rejected_allowance = Arc::new(ingest::bounds::Allowance::new(&bounds, now, kept_today));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -364,8 +376,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         wall,
         wall_posts: Arc::default(),
         wake: wake.clone(),
-        ingest_bounds: config.ingest,
+        ingest_bounds: bounds,
         rejected_allowance,
+        teams,
         metrics: metrics.clone(),
         tick: config.tick,
     };

@@ -28,6 +28,8 @@ pub struct Bounds {
     pub rejected_per_key_day: u64,
     /// ...and their bytes (reason and text as sent).
     pub rejected_bytes_per_key_day: u64,
+    /// Team names a district may have ([`super::teams`]).
+    pub teams_per_district: usize,
 }
 
 impl Default for Bounds {
@@ -38,6 +40,7 @@ impl Default for Bounds {
             rejected_per_request: 1_000,
             rejected_per_key_day: 100_000,
             rejected_bytes_per_key_day: 256 << 20,
+            teams_per_district: 200,
         }
     }
 }
@@ -77,12 +80,23 @@ impl Allowance {
     /// An allowance of `bounds` a key a day, given what each key had kept
     /// on the day `today` (read from the store at start, so a restart does
     /// not hand out a new day's worth).
-    pub fn new(bounds: &Bounds, today: i64, kept: impl IntoIterator<Item = (String, u64, u64)>) -> Allowance {
+    pub fn new(
+        bounds: &Bounds,
+        today: i64,
+        kept: impl IntoIterator<Item = (String, u64, u64)>,
+    ) -> Allowance {
         let kept = kept
             .into_iter()
             .map(|(key, records, bytes)| {
                 let day = day_of(today);
-                (key, Kept { day, records, bytes })
+                (
+                    key,
+                    Kept {
+                        day,
+                        records,
+                        bytes,
+                    },
+                )
             })
             .collect();
         Allowance {
@@ -167,24 +181,50 @@ mod tests {
         };
         let allowance = Allowance::new(&bounds, NOON, [("old".to_string(), 3, 3)]);
         // Two of cost 5 each, then one of 10 (20 in all), then nothing.
-        assert_eq!(allowance.take("k", &[record("1234"), record("1234")], NOON), 2);
-        assert_eq!(allowance.take("k", &[record("123456789"), record("1")], NOON), 1);
-        assert_eq!(allowance.kept("k"), Kept { day: day_of(NOON), records: 3, bytes: 20 });
+        assert_eq!(
+            allowance.take("k", &[record("1234"), record("1234")], NOON),
+            2
+        );
+        assert_eq!(
+            allowance.take("k", &[record("123456789"), record("1")], NOON),
+            1
+        );
+        assert_eq!(
+            allowance.kept("k"),
+            Kept {
+                day: day_of(NOON),
+                records: 3,
+                bytes: 20
+            }
+        );
         assert_eq!(allowance.take("k", &[record("")], NOON), 0);
         // A record too big for what is left stops the request's count there.
         let other = Allowance::new(&bounds, NOON, []);
-        assert_eq!(other.take("k", &[record(&"x".repeat(19)), record("")], NOON), 1);
+        assert_eq!(
+            other.take("k", &[record(&"x".repeat(19)), record("")], NOON),
+            1
+        );
         assert_eq!(other.take("k", &[record(&"x".repeat(19))], NOON), 0);
         // The key read from the store has used its day already.
         assert_eq!(allowance.take("old", &[record("")], NOON), 0);
         // The next Beijing day starts again; the day before is forgotten.
         let tomorrow = day_start(NOON) + DAY_MICROS;
         assert_eq!(allowance.take("old", &[record("")], tomorrow), 1);
-        assert_eq!(allowance.take("k", &[record(""), record("")], tomorrow - 1), 0);
+        assert_eq!(
+            allowance.take("k", &[record(""), record("")], tomorrow - 1),
+            0
+        );
         assert_eq!(allowance.take("k", &[record(""), record("")], tomorrow), 2);
         // What the store did not commit is given back.
         allowance.give_back("k", (2, 2), tomorrow);
-        assert_eq!(allowance.kept("k"), Kept { day: day_of(tomorrow), records: 0, bytes: 0 });
+        assert_eq!(
+            allowance.kept("k"),
+            Kept {
+                day: day_of(tomorrow),
+                records: 0,
+                bytes: 0
+            }
+        );
     }
 
     #[test]

@@ -551,11 +551,9 @@ mod tests {
         let refused = decode_each(Format::Arrow, &body, text - 1, &mut |_, _, _| seen += 1);
         assert_eq!(refused, Err(DecodeError::TooMuchText(text, text - 1)));
         assert_eq!(seen, 0, "nothing decoded before the count");
-        assert!(
-            refused.unwrap_err().to_string().starts_with(
-                "the body's records would hold 99952000 bytes of text, more than the limit of 99951999"
-            )
-        );
+        assert!(refused.unwrap_err().to_string().starts_with(
+            "the body's records would hold 99952000 bytes of text, more than the limit of 99951999"
+        ));
         let mut kinds = Vec::new();
         decode_each(Format::Arrow, &body, text, &mut |_, _, fields| {
             kinds.push(fields.unwrap().kind.clone())

@@ -555,6 +555,21 @@ pub fn validate(raw: &mut RawEvent, region: &Region, now_micros: i64) -> Result<
     }
 }
 
+/// Moves an event's text back into the record it was validated from
+/// (the inverse of [`validate`]'s moves), for a valid record that is then
+/// refused after all (a district's new team beyond the bound).
+pub fn give_back(raw: &mut RawEvent, event: Event) {
+    raw.id = RawValue::Str(event.id);
+    raw.person = RawValue::Str(event.person);
+    match event.detail {
+        Detail::Scan {
+            channel: Some(channel),
+        } => raw.channel = RawValue::Str(channel),
+        Detail::Enroll { team } | Detail::Service { team, .. } => raw.team = RawValue::Str(team),
+        _ => {}
+    }
+}
+
 /// The text of a field [`validate`] found to be text, moved out.
 fn take_text(value: &mut RawValue) -> String {
     match std::mem::take(value) {
@@ -722,6 +737,24 @@ mod tests {
         let mut pairs: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.extend_from_slice(extra);
         validate(&mut raw(&pairs), &region(), now())
+    }
+
+    /// A valid record given its text back reads as it was sent.
+    #[test]
+    fn an_event_gives_its_text_back_to_its_record() {
+        let region = Region::load("beijing").unwrap();
+        for line in [
+            r#"{"id":"s","ts":"2017-06-28T10:00:00+08:00","kind":"scan","district":"110106","person":"p-00000001","channel":"hall"}"#,
+            r#"{"id":"e","ts":"2017-06-28T10:00:00+08:00","kind":"enroll","district":"110106","person":"p-00000001","team":"t-1"}"#,
+            r#"{"id":"v","ts":"2017-06-28T10:00:00+08:00","kind":"service","district":"110106","person":"p-00000001","team":"t-1","category":"health_management"}"#,
+        ] {
+            let sent: RawEvent = serde_json::from_str(line).unwrap();
+            let mut raw = sent.clone();
+            let event = validate(&mut raw, &region, 1_498_651_200_000_000).unwrap();
+            assert_ne!(raw, sent);
+            give_back(&mut raw, event);
+            assert_eq!(raw, sent);
+        }
     }
 
     #[test]

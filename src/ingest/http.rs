@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use super::bounds::{self, Bounds};
 use super::decode::{self, DecodeError, Format};
-use super::event::{self, RawEvent};
+use super::event::{self, Detail, RawEvent};
 use super::personal;
+use super::teams::Teams;
 use crate::server::AppState;
 use crate::store::{Batch, Rejected, StoreError};
 use crate::time;
@@ -80,9 +81,7 @@ impl IngestError {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
             IngestError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::TooLarge(_) | IngestError::TooMuchText(_) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            IngestError::TooLarge(_) | IngestError::TooMuchText(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::BadBody(_) | IngestError::Read => StatusCode::BAD_REQUEST,
             IngestError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -168,12 +167,14 @@ async fn ingest(
     let read = clock.elapsed();
     let size = bytes.len();
     let region = app.region.clone();
+    let teams = app.teams.clone();
     // Decoding and validating a large body is CPU work: off the async workers.
     let key = source.clone();
-    let prepared =
-        tokio::task::spawn_blocking(move || prepare(&bytes, format, &region, &source, &bounds))
-            .await
-            .map_err(|_| IngestError::Read)?;
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare(&bytes, format, &region, &source, &bounds, &teams)
+    })
+    .await
+    .map_err(|_| IngestError::Read)?;
     let (mut batch, mut answer, refusal) = match prepared {
         Ok((batch, answer)) => (batch, answer, None),
         Err((batch, refusal)) => {
@@ -236,9 +237,11 @@ pub fn prepare(
     region: &crate::region::Region,
     source: &str,
     bounds: &Bounds,
+    teams: &Teams,
 ) -> Prepared {
     let mut check = Check {
         region,
+        teams,
         now: time::now_beijing_micros(),
         events: Vec::new(),
         rejected: Vec::new(),
@@ -246,9 +249,12 @@ pub fn prepare(
         not_kept: 0,
         errors: Vec::new(),
     };
-    let decoded = decode::decode_each(format, bytes, bounds.max_decoded_bytes, &mut |line, raw, fields| {
-        check.record(line, raw, fields)
-    });
+    let decoded = decode::decode_each(
+        format,
+        bytes,
+        bounds.max_decoded_bytes,
+        &mut |line, raw, fields| check.record(line, raw, fields),
+    );
     if let Err(e) = decoded {
         return Err(refused(bytes, format, source, &e));
     }
@@ -291,6 +297,7 @@ pub fn prepare(
 /// The events of a body, and its records rejected, as they are checked.
 struct Check<'r> {
     region: &'r crate::region::Region,
+    teams: &'r Teams,
     now: i64,
     events: Vec<event::Event>,
     /// The first `keep` rejected records...
@@ -309,8 +316,21 @@ impl Check<'_> {
         let (reason, fields) = match fields {
             Ok(mut fields) => match event::validate(&mut fields, self.region, self.now) {
                 Ok(event) => {
-                    self.events.push(event);
-                    return;
+                    let team = match &event.detail {
+                        Detail::Enroll { team } | Detail::Service { team, .. } => Some(team),
+                        _ => None,
+                    };
+                    match team.map_or(Ok(()), |t| self.teams.admit(self.region, event.district, t))
+                    {
+                        Ok(()) => {
+                            self.events.push(event);
+                            return;
+                        }
+                        Err(reason) => {
+                            event::give_back(&mut fields, event);
+                            (reason, Some(fields))
+                        }
+                    }
                 }
                 Err(reason) => (reason, Some(fields)),
             },
@@ -403,6 +423,14 @@ mod tests {
     use super::*;
     use crate::region::Region;
 
+    fn no_teams(region: &Region) -> Teams {
+        Teams::new(
+            Bounds::default().teams_per_district,
+            region.districts.len(),
+            [],
+        )
+    }
+
     /// NDJSON is checked as it is read: each rejected line keeps its text
     /// as sent (a line that is not UTF-8 with the bad bytes replaced), the
     /// valid ones become events in order, a repeated id counts once.
@@ -423,7 +451,15 @@ mod tests {
         body.extend(b"not json\n");
         body.extend(format!("{}\n", scan("a", "110108")).bytes());
         body.extend(scan("dddd", "110108").bytes());
-        let (batch, answer) = prepare(&body, Format::Ndjson, &region, "k", &Bounds::default()).unwrap();
+        let (batch, answer) = prepare(
+            &body,
+            Format::Ndjson,
+            &region,
+            "k",
+            &Bounds::default(),
+            &no_teams(&region),
+        )
+        .unwrap();
         let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["a", "dddd"]);
         assert_eq!(
@@ -471,20 +507,39 @@ mod tests {
             body.push_str(if line == 75 { good } else { "{}" });
             body.push('\n');
         }
-        let (batch, answer) = prepare(body.as_bytes(), Format::Ndjson, &region, "k", &bounds).unwrap();
+        let (batch, answer) = prepare(
+            body.as_bytes(),
+            Format::Ndjson,
+            &region,
+            "k",
+            &bounds,
+            &no_teams(&region),
+        )
+        .unwrap();
         assert_eq!(batch.events.len(), 1);
         assert_eq!(
             batch.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
             [1, 2]
         );
-        assert_eq!((batch.not_kept, answer.not_kept, answer.rejected), (147, 147, 149));
+        assert_eq!(
+            (batch.not_kept, answer.not_kept, answer.rejected),
+            (147, 147, 149)
+        );
         // The answer lists the first hundred, kept or not.
         assert_eq!(answer.errors.len(), MAX_ERRORS);
         assert_eq!(answer.errors[99].line, 101);
         let json = serde_json::to_value(&answer).unwrap();
         assert_eq!(json["not_kept"], 147);
         // An answer with everything kept does not name `not_kept`.
-        let (_, all) = prepare(b"{}\n", Format::Ndjson, &region, "k", &bounds).unwrap();
+        let (_, all) = prepare(
+            b"{}\n",
+            Format::Ndjson,
+            &region,
+            "k",
+            &bounds,
+            &no_teams(&region),
+        )
+        .unwrap();
         let json = serde_json::to_value(&all).unwrap();
         assert_eq!(json.get("not_kept"), None);
         assert_eq!(json["rejected"], 1);
@@ -529,12 +584,28 @@ mod tests {
         writer.finish().unwrap();
         drop(writer);
 
-        let (whole, answer) = prepare(&body, Format::Arrow, &region, "k", &Bounds::default()).unwrap();
+        let (whole, answer) = prepare(
+            &body,
+            Format::Arrow,
+            &region,
+            "k",
+            &Bounds::default(),
+            &no_teams(&region),
+        )
+        .unwrap();
         assert_eq!(whole.events.len(), 2);
         assert_eq!(answer.rejected, 0);
 
         let cut = &body[..first + 40];
-        let (refused, error) = prepare(cut, Format::Arrow, &region, "k", &Bounds::default()).unwrap_err();
+        let (refused, error) = prepare(
+            cut,
+            Format::Arrow,
+            &region,
+            "k",
+            &Bounds::default(),
+            &no_teams(&region),
+        )
+        .unwrap_err();
         let IngestError::BadBody(message) = error else {
             panic!("{error:?}")
         };

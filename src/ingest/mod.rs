@@ -8,3 +8,4 @@ pub mod decode;
 pub mod event;
 pub mod http;
 pub mod personal;
+pub mod teams;

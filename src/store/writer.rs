@@ -667,6 +667,7 @@ pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
         &region,
         "bench",
         &crate::ingest::bounds::Bounds::default(),
+        &crate::ingest::teams::Teams::new(usize::MAX, region.districts.len(), []),
     ) else {
         panic!("the simulator's events are valid");
     };

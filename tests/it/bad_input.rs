@@ -254,7 +254,7 @@ async fn a_million_events_in_one_body() {
 
     // A server set to take bodies that large stores all of them.
     let mut config = weibing::config::Config::for_tests(dir.path());
-    config.ingest.max_body_bytes = 256 * 1024 * 1024;
+    config.max_body_bytes = 256 * 1024 * 1024;
     let server = TestServer::start_with(config).await;
     let (status, answer) = server.post("application/x-ndjson", body).await;
     assert_eq!(status, 200);
@@ -356,8 +356,8 @@ async fn inputs_the_fuzzer_found_get_answers_not_panics() {
 async fn rejected_records_are_kept_up_to_their_bounds_and_counted_beyond() {
     let dir = temp_dir();
     let mut config = weibing::config::Config::for_tests(dir.path());
-    config.ingest.rejected_per_request = 3;
-    config.ingest.rejected_per_key_day = 5;
+    config.max_rejected_per_request = 3;
+    config.max_rejected_per_key_day = 5;
     let ts = "2017-06-28T10:00:00+08:00";
     let bad = |n: usize, prefix: &str| -> String {
         (1..=n)
@@ -375,11 +375,19 @@ async fn rejected_records_are_kept_up_to_their_bounds_and_counted_beyond() {
 
     let server = TestServer::start_with(config.clone()).await;
     // A good record, then four bad ones: three kept, one counted.
-    let body = format!("{}\n{}", scan("ok-1", "110106", "p-00000001", ts), bad(4, "a"));
+    let body = format!(
+        "{}\n{}",
+        scan("ok-1", "110106", "p-00000001", ts),
+        bad(4, "a")
+    );
     let (status, answer) = server.post("application/x-ndjson", body).await;
     assert_eq!(status, 200);
     assert_eq!(
-        (&answer["accepted"], &answer["rejected"], &answer["not_kept"]),
+        (
+            &answer["accepted"],
+            &answer["rejected"],
+            &answer["not_kept"]
+        ),
         (&json!(1), &json!(4), &json!(1))
     );
     assert_eq!(lines(&answer), [2, 3, 4, 5], "every one is listed");
@@ -387,14 +395,23 @@ async fn rejected_records_are_kept_up_to_their_bounds_and_counted_beyond() {
     let (status, answer) = server.post("application/x-ndjson", bad(3, "b")).await;
     assert_eq!(status, 200);
     assert_eq!(
-        (&answer["accepted"], &answer["rejected"], &answer["not_kept"]),
+        (
+            &answer["accepted"],
+            &answer["rejected"],
+            &answer["not_kept"]
+        ),
         (&json!(0), &json!(3), &json!(1))
     );
     let (status, health) = server.get_admin("/api/v1/ingest").await;
     assert_eq!(status, 200);
     let key = &health["keys"][0];
     assert_eq!(
-        (&key["requests"], &key["accepted"], &key["rejected"], &key["not_kept"]),
+        (
+            &key["requests"],
+            &key["accepted"],
+            &key["rejected"],
+            &key["not_kept"]
+        ),
         (&json!(2), &json!(1), &json!(7), &json!(2))
     );
     server.stop().await;
@@ -419,7 +436,10 @@ async fn rejected_records_are_kept_up_to_their_bounds_and_counted_beyond() {
         .collect();
     assert_eq!(kept, ["a-1", "a-2", "a-3", "b-1", "b-2"]);
     assert_eq!(
-        count(&db, "SELECT sum(rejected) * 100 + sum(not_kept) FROM ingest_requests"),
+        count(
+            &db,
+            "SELECT sum(rejected) * 100 + sum(not_kept) FROM ingest_requests"
+        ),
         8 * 100 + 3
     );
 }
@@ -434,7 +454,7 @@ async fn an_arrow_body_that_would_decode_to_too_much_text_is_refused() {
     use std::sync::Arc;
     let dir = temp_dir();
     let mut config = weibing::config::Config::for_tests(dir.path());
-    config.ingest.max_decoded_bytes = 2_899;
+    config.max_decoded_bytes = 2_899;
     let server = TestServer::start_with(config).await;
     let rows = 20;
     let text = |v: Vec<String>| Arc::new(StringArray::from(v)) as ArrayRef;
@@ -488,4 +508,64 @@ async fn an_arrow_body_that_would_decode_to_too_much_text_is_refused() {
         )
     );
     assert_eq!(count(&db, "SELECT count(*) FROM events"), 0);
+}
+
+/// A district has at most so many team names (each reaches every screen
+/// each tick): a record naming a new one beyond the bound is rejected with
+/// why, the names it has keep working, and a restart knows them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_district_takes_new_team_names_up_to_its_bound() {
+    let dir = temp_dir();
+    let mut config = weibing::config::Config::for_tests(dir.path());
+    config.max_teams_per_district = 2;
+    let enroll = |id: &str, district: &str, team: &str| {
+        json!({"id": id, "ts": "2017-06-28T10:00:00+08:00", "kind": "enroll",
+               "district": district, "person": format!("p-{id}-0001"), "team": team})
+    };
+    let refusal = "team: \"t-c\" would be a new team in 丰台区 (110106), which has 2 team names \
+                   already, the most a district may have; check the name, or ask staff to raise \
+                   --max-teams-per-district";
+    let server = TestServer::start_with(config.clone()).await;
+    let answer = server
+        .ndjson(&[
+            enroll("e1", "110106", "t-a"),
+            enroll("e2", "110106", "t-b"),
+            enroll("e3", "110106", "t-c"),
+            enroll("e4", "110106", "t-a"),
+            enroll("e5", "110101", "t-c"),
+        ])
+        .await;
+    assert_eq!(
+        answer,
+        json!({"accepted": 4, "duplicates": 0, "rejected": 1,
+               "errors": [{"line": 3, "id": "e3", "error": refusal}]})
+    );
+    server.stop().await;
+
+    let server = TestServer::start_with(config).await;
+    let answer = server
+        .ndjson(&[enroll("e6", "110106", "t-c"), enroll("e7", "110106", "t-b")])
+        .await;
+    assert_eq!(
+        answer,
+        json!({"accepted": 1, "duplicates": 0, "rejected": 1,
+               "errors": [{"line": 1, "id": "e6", "error": refusal}]})
+    );
+    let state = server
+        .wait_for("e7 counted", |s| s["totals"]["managed"] == 5)
+        .await;
+    let teams: Vec<&String> = state["state"]["districts"]["110106"]["teams"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(teams, ["t-a", "t-b"]);
+    server.stop().await;
+    let db = open_db(dir.path());
+    let raw: String = db
+        .query_row("SELECT raw FROM rejected WHERE event_id = 'e6'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(raw, enroll("e6", "110106", "t-c").to_string());
 }

@@ -351,7 +351,7 @@ async fn duplicates_are_neither_stored_nor_counted_twice() {
 async fn whole_requests_are_refused_with_a_clear_status() {
     let dir = temp_dir();
     let mut config = weibing::config::Config::for_tests(dir.path());
-    config.ingest.max_body_bytes = 4096;
+    config.max_body_bytes = 4096;
     let server = TestServer::start_with(config).await;
     let line = scan("r-1", "110101", "p-00000001", "2017-06-28T10:00:00+08:00").to_string();
 
