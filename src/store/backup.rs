@@ -7,7 +7,8 @@
 //! versions, the time). The manifest is written last, so a folder without one
 //! is an interrupted backup and restore refuses it.
 //!
-//! A restore checks every file against the manifest, runs `IMPORT DATABASE`
+//! A restore checks every file against the manifest, runs the backup's SQL
+//! (only what `EXPORT DATABASE` writes for our tables: [`super::backup_sql`])
 //! into a scratch file beside the target, compares every table's rows with the
 //! manifest, checkpoints, and only then links the file to `weibing.duckdb`:
 //! a failed restore leaves no database behind, and never overwrites one.
@@ -25,6 +26,7 @@ use duckdb::{AccessMode, Config, Connection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::backup_sql;
 use crate::store::SCHEMA_SQL;
 use crate::store::access::ACCESS_SQL;
 
@@ -263,8 +265,30 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
     let scratch = Scratch(data.join(format!("restoring-{}.duckdb", std::process::id())));
     scratch.remove();
     let conn = Connection::open(&scratch.0)?;
-    let from_sql = sql_path(&std::fs::canonicalize(from).map_err(io_at(from))?)?;
-    conn.execute_batch(&format!("IMPORT DATABASE {from_sql}"))?;
+    // The SQL runs from the text checked against the manifest, statement
+    // by statement, each copy reading its file from this folder.
+    let from = std::fs::canonicalize(from).map_err(io_at(from))?;
+    let plan = backup_sql::plan(
+        &checked_text(&from, "schema.sql", &manifest)?,
+        &checked_text(&from, "load.sql", &manifest)?,
+        &manifest,
+    )
+    .map_err(|why| {
+        BackupError::NotABackup(
+            from.clone(),
+            format!("its SQL is not what a backup of weibing holds ({why})"),
+        )
+    })?;
+    for statement in &plan.schema {
+        conn.execute_batch(statement)?;
+    }
+    for (table, file) in &plan.loads {
+        conn.execute_batch(&format!(
+            "COPY {} FROM {} (FORMAT 'parquet')",
+            sql_identifier(table),
+            sql_path(&from.join(file))?
+        ))?;
+    }
     // What `Store::open` would create: tables a newer version added (IF NOT EXISTS).
     conn.execute_batch(SCHEMA_SQL)?;
     conn.execute_batch(ACCESS_SQL)?;
@@ -326,6 +350,25 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         self.remove();
     }
+}
+
+/// A text file of the backup, read once and checked against the manifest.
+fn checked_text(from: &Path, name: &str, manifest: &Manifest) -> Result<String, BackupError> {
+    let path = from.join(name);
+    let bytes = std::fs::read(&path).map_err(io_at(&path))?;
+    let found = FileSum {
+        bytes: bytes.len() as u64,
+        sha256: crate::access::hex(&Sha256::digest(&bytes)),
+    };
+    if manifest.files.get(name) != Some(&found) {
+        return Err(BackupError::NotABackup(
+            from.to_path_buf(),
+            format!("{name} differs from its size or SHA-256 in {MANIFEST_FILE}"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        BackupError::NotABackup(from.to_path_buf(), format!("{name} is not UTF-8 text"))
+    })
 }
 
 /// Reads `from/manifest.json` and checks every file it names.

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod backup;
+mod backup_sql;
 mod database;
 mod ids;
 pub mod index;

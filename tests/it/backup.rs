@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 const PASSWORD: &str = "test-password-1";
 const TS: &str = "2017-06-28T10:00:00+08:00";
@@ -577,6 +578,66 @@ async fn backup_and_restore_refuse_what_would_lose_or_mix_data() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+
+    // SQL that is not what a backup holds is refused even when the manifest
+    // was rewritten to match it: nothing of it runs.
+    let rewrite = |folder: &Path, name: &str, text: &str| {
+        std::fs::write(folder.join(name), text).unwrap();
+        let mut m = manifest(folder);
+        m["files"][name] = json!({
+            "bytes": text.len(),
+            "sha256": format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
+        });
+        std::fs::write(folder.join("manifest.json"), m.to_string()).unwrap();
+    };
+    let outside = dir.path().join("outside.parquet");
+    std::fs::copy(good.join("events.parquet"), &outside).unwrap();
+    for (name, sql, why) in [
+        (
+            "load.sql",
+            format!(
+                "COPY events FROM '{}' (FORMAT 'parquet');",
+                outside.display()
+            ),
+            format!(
+                "its SQL is not what a backup of weibing holds (load.sql, statement 1: it loads \"{}\", which is not a Parquet file the manifest names)",
+                outside.display()
+            ),
+        ),
+        (
+            "schema.sql",
+            format!(
+                "{}\nATTACH '{}' AS elsewhere;",
+                std::fs::read_to_string(good.join("schema.sql"))
+                    .unwrap()
+                    .trim_end(),
+                dir.path().join("elsewhere.duckdb").display()
+            ),
+            "only CREATE TYPE and CREATE TABLE may appear".to_string(),
+        ),
+    ] {
+        let tampered = copy(&format!("tampered-{name}"));
+        rewrite(&tampered, name, &sql);
+        let (ok, _, stderr) = weibing(&[
+            "restore",
+            "--from",
+            text(&tampered),
+            "--data",
+            text(&target),
+        ]);
+        assert!(!ok);
+        assert!(stderr.contains(&why), "{stderr}");
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    }
+    assert!(!dir.path().join("elsewhere.duckdb").exists());
+
+    // A backup moved elsewhere reads its own files, not those at the path
+    // it was written to.
+    let moved = copy("moved");
+    std::fs::remove_dir_all(&good).unwrap();
+    let (ok, _, stderr) = weibing(&["restore", "--from", text(&moved), "--data", text(&target)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(table_rows(&target), rows);
 }
 
 #[tokio::test(flavor = "multi_thread")]
