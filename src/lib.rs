@@ -1,26 +1,33 @@
 //! Weibing: the live command center of a city's preventive-health program.
 //!
-//! The data flows through these modules, in this order:
+//! The data flows through these modules, in this order (ARCHITECTURE.md has
+//! the code map and the invariants):
 //!
 //! - [`ingest`]: `POST /api/v1/events`. Decodes NDJSON, JSON, CSV and Arrow
 //!   bodies into records ([`ingest::decode`]), validates each one
 //!   ([`ingest::event`]), answers after the store committed ([`ingest::http`]).
-//! - [`store`]: the only module that touches DuckDB. A writer thread owns the
-//!   events database (group commit, duplicates by id, rejected events kept);
-//!   [`store::index`] runs `sql/index.sql` for the tick.
+//! - [`store`]: the only module that opens DuckDB. A writer thread commits
+//!   each group of requests to the ingest log ([`store::log`]) before they are
+//!   answered, and a loader thread takes the groups into DuckDB;
+//!   [`store::index`] runs `sql/index.sql`, the index's definition, which the
+//!   tests check the tick's formula against.
 //! - [`aggregate`]: the live figures kept incrementally in memory
 //!   ([`aggregate::Aggregator`]), the tick that folds new events in
 //!   ([`aggregate::tick`]) and the state document it builds ([`aggregate::state`]).
 //! - [`publish`]: the hub that turns each state into a delta (changed leaves,
 //!   and RFC 6902 operations for changes of shape) or a heartbeat, serialized
 //!   once for every websocket ([`publish::ws`]).
-//! - [`web`]: the embedded wall screen.
+//! - [`web`]: the embedded pages: the wall, the staff console and the
+//!   leaders' view.
 //!
-//! Around them: [`server`] wires the stages and the HTTP routes, [`cli`] is the
-//! command line, [`simulate`] replays a launch morning through the ingest API,
-//! [`region`] reads the region's files, [`access`] checks credentials, [`wall`] holds
-//! the wall's launch moment, [`time`] is Beijing time, [`config`] the settings, [`metrics`] the
-//! telemetry behind `/metrics` and `/readyz`.
+//! Around them: [`server`] wires the stages and the HTTP routes, [`serving`]
+//! holds the HTTP connections, [`access`] checks credentials, [`console`] is
+//! the staff's reads and the monthly export, [`settings`] the settings staff
+//! change, [`wall`] the wall's launch moment, [`cli`] the command line,
+//! [`simulate`] replays a launch morning through the ingest API, [`region`]
+//! reads the region's files, [`time`] is Beijing time, [`config`] the server's
+//! settings, [`metrics`] the telemetry behind `/metrics` and `/readyz`, and
+//! [`hashing`] says where a hash lands in a table.
 
 pub mod access;
 pub mod aggregate;
