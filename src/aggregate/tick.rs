@@ -333,10 +333,6 @@ impl TickEngine {
     }
 }
 
-/// Runs ticks until `shutdown` turns true. A tick runs on the blocking pool;
-/// a late tick is skipped rather than queued. The figures are saved beside
-/// the database as `save` says and once more when stopping; `store` is held
-/// until then, so the store stays open for the last save.
 /// The tick's own OS thread. The tick never waits for tokio's blocking
 /// pool, which password checks, store calls and exports share: a flood of
 /// those cannot hold the walls still.
@@ -381,6 +377,11 @@ impl TickThread {
     }
 }
 
+/// Runs ticks until `shutdown` turns true. A tick runs on its own thread
+/// ([`TickThread`]); a late tick is skipped rather than queued. The figures
+/// are saved beside the database as `save` says and once more when
+/// stopping; `store` is held until then, so the store stays open for the
+/// last save.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     engine: TickEngine,

@@ -13,8 +13,9 @@
 //! Accepted events are handed to the aggregator through a channel after commit,
 //! never before, so the live figures never count an event the store lost.
 //!
-//! The index (治未病指数) is computed by `sql/index.sql` on a small in-memory
-//! DuckDB owned by the tick (see [`index`]).
+//! The index (治未病指数) is defined by `sql/index.sql`; the tick computes
+//! it in Rust, and [`index`] runs the SQL on a small in-memory DuckDB so the
+//! tests can hold the two equal.
 
 pub mod access;
 pub mod backup;
