@@ -4,6 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The longest an answered group waits for its load into DuckDB when fewer
+/// than a row group of events follow it, by default (`--load-every-ms`; a
+/// console read loads at once).
+pub const LOAD_EVERY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Folder of the DuckDB file (`weibing.duckdb`).
@@ -91,7 +96,7 @@ impl Config {
             header_timeout: Duration::from_secs(10),
             save_every_events: 1_000_000,
             save_min_interval: Duration::from_secs(60),
-            load_every: crate::store::LOAD_EVERY,
+            load_every: LOAD_EVERY,
             program_start: None,
             history_every: Duration::from_millis(500),
         }

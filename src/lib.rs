@@ -37,6 +37,8 @@ pub mod console;
 pub mod hashing;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
+pub mod personal;
 pub mod publish;
 pub mod region;
 pub mod server;

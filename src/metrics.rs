@@ -293,20 +293,24 @@ impl Metrics {
         self.last_tick.store(at_micros, Ordering::Relaxed);
     }
 
+    /// The database file whose sizes are reported.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
+    }
+
     pub fn last_tick(&self) -> i64 {
         self.last_tick.load(Ordering::Relaxed)
     }
 
     /// The metrics in Prometheus' text format, with the gauges read now.
     /// `store_memory` is DuckDB's own count, read by the caller (a store
-    /// call); None leaves the last reading.
-    pub fn render(&self, clients: usize, store_memory: Option<u64>) -> String {
+    /// call; None leaves the last reading), as is the write-ahead log's size.
+    pub fn render(&self, clients: usize, store_memory: Option<u64>, wal_bytes: u64) -> String {
         self.clients.set(clients as i64);
         if let Some(bytes) = store_memory {
             self.store_memory_bytes.set(bytes as i64);
         }
-        self.wal_bytes
-            .set(crate::store::wal_bytes(&self.database) as i64);
+        self.wal_bytes.set(wal_bytes as i64);
         self.database_bytes.set(
             std::fs::metadata(&self.database)
                 .map(|m| m.len() as i64)

@@ -12,7 +12,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::ingest::event::{NineRate, Plan};
+use crate::model::{NineRate, Plan};
 
 /// Everything the server needs to know about the region.
 #[derive(Debug, Clone)]

@@ -185,8 +185,11 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics
-            .render(app.hubs.clients(), app.store.memory_bytes().await.ok()),
+        app.metrics.render(
+            app.hubs.clients(),
+            app.store.memory_bytes().await.ok(),
+            crate::store::wal_bytes(app.metrics.database()),
+        ),
     )
 }
 

@@ -78,7 +78,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::aggregate::index::Formula;
 use crate::aggregate::state;
-use crate::ingest::event::{Category, Colour, NineRate, Rate};
+use crate::model::{Category, Colour, NineRate, Rate};
 use crate::region::{Pilot, Region, Zone, midnight};
 use crate::store::index::{IndexInput, IndexOutput};
 use crate::time;
@@ -1400,8 +1400,10 @@ mod tests {
     use crate::aggregate::Aggregator;
     use crate::aggregate::ranking::Ranking;
     use crate::aggregate::state::Wall;
-    use crate::ingest::decode::{Format, decode};
-    use crate::ingest::event::{Detail, Event, Stage, validate};
+    use crate::ingest::decode::decode;
+    use crate::ingest::event::validate;
+    use crate::model::Format;
+    use crate::model::{Detail, Event, Stage};
 
     /// Where the simulated months end (a fixed "now": the test is the same
     /// on any day).

@@ -16,8 +16,9 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use weibing_fuzz::NOW_MICROS;
-use weibing_fuzz::ingest::decode::{Format, decode};
+use weibing_fuzz::ingest::decode::decode_each;
 use weibing_fuzz::ingest::event::validate;
+use weibing_fuzz::model::Format;
 use weibing_fuzz::publish::protocol::parse_client;
 use weibing_fuzz::region::Region;
 
@@ -41,20 +42,24 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
             return;
         }
     };
-    match decode(format, bytes) {
+    let region = Region::load("beijing").unwrap();
+    let (mut records, mut valid) = (0, 0);
+    let decoded = decode_each(
+        format,
+        bytes,
+        weibing_fuzz::MAX_TEXT,
+        &mut |_, _, fields| {
+            records += 1;
+            if let Ok(mut raw) = fields
+                && validate(&mut raw, &region, NOW_MICROS).is_ok()
+            {
+                valid += 1;
+            }
+        },
+    );
+    match decoded {
         Err(e) => println!("{target}/{name}: refused whole: {e}"),
-        Ok(records) => {
-            let region = Region::load("beijing").unwrap();
-            let valid = records
-                .iter()
-                .filter(|r| {
-                    r.event
-                        .as_ref()
-                        .is_ok_and(|raw| validate(raw, &region, NOW_MICROS).is_ok())
-                })
-                .count();
-            println!("{target}/{name}: {} records, {valid} valid", records.len());
-        }
+        Ok(()) => println!("{target}/{name}: {records} records, {valid} valid"),
     }
 }
 

@@ -11,6 +11,9 @@
 #[path = "../../src/time.rs"]
 pub mod time;
 
+#[path = "../../src/model.rs"]
+pub mod model;
+
 #[path = "../../src/region.rs"]
 pub mod region;
 
@@ -19,8 +22,10 @@ pub mod region;
 pub mod ingest {
     pub mod decode;
     pub mod event;
-    pub mod personal;
 }
+
+#[path = "../../src/personal.rs"]
+pub mod personal;
 
 #[path = "../../src/publish"]
 pub mod publish {
@@ -28,8 +33,9 @@ pub mod publish {
     pub mod protocol;
 }
 
-use ingest::decode::{Format, decode_each};
+use ingest::decode::decode_each;
 use ingest::event::validate;
+use model::Format;
 
 /// The server's default bound on a body's decoded text (64 MiB).
 pub const MAX_TEXT: u64 = 64 << 20;

@@ -117,7 +117,7 @@ impl Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::event::{Detail, Event};
+    use crate::model::{Detail, Event};
 
     const START: i64 = 1_000 * MICROS_PER_MINUTE;
 

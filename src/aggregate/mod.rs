@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
-use crate::ingest::event::{Colour, Detail, Event, NineRate, Stage};
+use crate::model::{Colour, Detail, Event, NineRate, Stage};
 use crate::time::MICROS_PER_MINUTE;
 
 /// Distinct scan channels counted by name in a district; scans of any
@@ -515,7 +515,7 @@ pub(crate) mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ingest::event::{Colour, Detail, Event, NineRate, Rate, Stage};
+    use crate::model::{Colour, Detail, Event, NineRate, Rate, Stage};
 
     const DISTRICTS: u8 = 3;
 
@@ -538,7 +538,7 @@ pub(crate) mod properties {
             },
             3 => Detail::Service {
                 team: format!("t{}", choice % 3),
-                category: crate::ingest::event::Category::ALL[choice as usize],
+                category: crate::model::Category::ALL[choice as usize],
             },
             4 => Detail::Train {
                 stage: if choice % 2 == 0 {

@@ -33,7 +33,7 @@ use smallvec::SmallVec;
 
 use super::intern::Interner;
 use super::{Aggregator, DistrictFigures, Latest, Person, Team, TeamFigures, minute_of};
-use crate::ingest::event::{Colour, Event, NineRate};
+use crate::model::{Colour, Event, NineRate};
 use crate::region::Region;
 use crate::store::{Replay, Resume};
 
@@ -43,9 +43,9 @@ pub const MAGIC: &[u8; 16] = b"WEIBING-AGG\r\n\x1a\n\0";
 pub const VERSION: u32 = 2;
 const PREAMBLE: usize = 16 + 4 + 8 + 3 * 8 + 4;
 
-/// The file beside a database file.
+/// The file beside a database file ([`crate::store::saved_figures_path`]).
 pub fn path_for(database: &Path) -> PathBuf {
-    database.with_extension("aggregate")
+    crate::store::saved_figures_path(database)
 }
 
 /// What a saved aggregator covers, and which database names it.

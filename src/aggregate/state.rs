@@ -12,7 +12,7 @@ use super::index::{Formula, round};
 use super::privacy::{self, Cells};
 use super::ranking::{Basis, Ranking};
 use super::{Aggregator, RateCount, Totals};
-use crate::ingest::event::{Category, Colour, NineRate};
+use crate::model::{Category, Colour, NineRate};
 use crate::region::{Half, Metric, Pilot, Region, Zone, midnight};
 use crate::store::index::{IndexInput, IndexOutput};
 use crate::time;
@@ -735,7 +735,7 @@ pub fn for_district(staff: &State, inputs: &Inputs<'_>, d: usize, k: u64) -> Sta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::event::{Detail, Event, Stage};
+    use crate::model::{Detail, Event, Stage};
 
     /// Launch morning, 11:00 of the program's first day.
     #[test]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::access::http::{ApiError, Staff};
 use crate::aggregate::Aggregator;
 use crate::aggregate::state::{self, State as Figures, Wall};
-use crate::ingest::event::{Colour, NineRate};
+use crate::model::{Colour, NineRate};
 use crate::server::AppState;
 use crate::time;
 

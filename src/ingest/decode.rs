@@ -15,45 +15,7 @@ use arrow::datatypes::DataType;
 use arrow::ipc::reader::StreamReader;
 
 use super::event::{FIELDS, REQUIRED, RawEvent, RawValue};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Ndjson,
-    Json,
-    Csv,
-    Arrow,
-}
-
-impl Format {
-    /// From a Content-Type header (parameters such as `charset` are ignored).
-    pub fn from_content_type(content_type: &str) -> Option<Format> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/x-ndjson"
-            | "application/ndjson"
-            | "application/jsonl"
-            | "application/x-jsonlines" => Some(Format::Ndjson),
-            "application/json" => Some(Format::Json),
-            "text/csv" => Some(Format::Csv),
-            "application/vnd.apache.arrow.stream" => Some(Format::Arrow),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Ndjson => "ndjson",
-            Format::Json => "json",
-            Format::Csv => "csv",
-            Format::Arrow => "arrow",
-        }
-    }
-}
+use crate::model::Format;
 
 /// One record of a body (what the tests read).
 #[cfg(test)]

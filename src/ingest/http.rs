@@ -12,10 +12,11 @@ use foldhash::quality::RandomState;
 use serde::Serialize;
 
 use super::bounds::{self, Bounds};
-use super::decode::{self, DecodeError, Format};
-use super::event::{self, Detail, RawEvent};
-use super::personal;
+use super::decode::{self, DecodeError};
+use super::event::{self, RawEvent};
 use super::teams::Teams;
+use crate::model::{Detail, Format};
+use crate::personal;
 use crate::server::AppState;
 use crate::store::{Batch, Rejected, StoreError};
 use crate::time;
@@ -299,7 +300,7 @@ struct Check<'r> {
     region: &'r crate::region::Region,
     teams: &'r Teams,
     now: i64,
-    events: Vec<event::Event>,
+    events: Vec<crate::model::Event>,
     /// The first `keep` rejected records...
     rejected: Vec<Rejected>,
     keep: usize,

@@ -7,5 +7,4 @@ pub mod bounds;
 pub mod decode;
 pub mod event;
 pub mod http;
-pub mod personal;
 pub mod teams;

@@ -9,7 +9,7 @@
 use duckdb::{Connection, params};
 
 use super::{Store, StoreError};
-use crate::ingest::event::Event;
+use crate::model::Event;
 use crate::region::Region;
 
 pub const ACCESS_SQL: &str = include_str!("../../sql/access.sql");

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::backup_sql;
+use super::database::quoted_identifier;
 use crate::store::SCHEMA_SQL;
 use crate::store::access::ACCESS_SQL;
 
@@ -124,11 +125,7 @@ fn sql_path(path: &Path) -> Result<String, BackupError> {
     let text = path
         .to_str()
         .ok_or_else(|| BackupError::PathNotUtf8(path.to_path_buf()))?;
-    Ok(format!("'{}'", text.replace('\'', "''")))
-}
-
-fn sql_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    Ok(super::database::quoted(text))
 }
 
 /// DuckDB keeps committed transactions not yet checkpointed here.
@@ -285,7 +282,7 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
     for (table, file) in &plan.loads {
         conn.execute_batch(&format!(
             "COPY {} FROM {} (FORMAT 'parquet')",
-            sql_identifier(table),
+            quoted_identifier(table),
             sql_path(&from.join(file))?
         ))?;
     }
@@ -322,7 +319,7 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
     drop(scratch);
     // Figures saved beside another database would not be used (the restored
     // one does not name them); removed so nothing stale lies beside it.
-    let saved = crate::aggregate::snapshot::path_for(&database);
+    let saved = super::saved_figures_path(&database);
     match std::fs::remove_file(&saved) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_at(&saved)(e)),
         _ => {}
@@ -358,7 +355,7 @@ fn checked_text(from: &Path, name: &str, manifest: &Manifest) -> Result<String, 
     let bytes = std::fs::read(&path).map_err(io_at(&path))?;
     let found = FileSum {
         bytes: bytes.len() as u64,
-        sha256: crate::access::hex(&Sha256::digest(&bytes)),
+        sha256: format!("{:x}", Sha256::digest(&bytes)),
     };
     if manifest.files.get(name) != Some(&found) {
         return Err(BackupError::NotABackup(
@@ -418,7 +415,7 @@ fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>, BackupError> {
     let mut counts = BTreeMap::new();
     for name in names {
         let rows: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM {}", sql_identifier(&name)),
+            &format!("SELECT count(*) FROM {}", quoted_identifier(&name)),
             [],
             |r| r.get(0),
         )?;
@@ -433,7 +430,7 @@ fn sum(path: &Path) -> Result<FileSum, BackupError> {
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(io_at(path))?;
     Ok(FileSum {
         bytes,
-        sha256: crate::access::hex(&hasher.finalize()),
+        sha256: format!("{:x}", hasher.finalize()),
     })
 }
 

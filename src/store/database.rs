@@ -323,9 +323,16 @@ impl Drop for Appender {
     }
 }
 
-/// `text` as an SQL string literal.
+/// `text` as an SQL string literal: the store's one way of writing a value
+/// into SQL where it cannot be bound (the loader's C-API connection takes no
+/// parameters; COPY and table functions name their files as literals).
 pub(super) fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `name` as an SQL identifier (a table named by the backup's manifest).
+pub(super) fn quoted_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]
@@ -515,7 +522,8 @@ mod tests {
         assert!(error.contains("missing/d.duckdb"), "{error}");
     }
 
-    /// A quoted text is read back as it was, quotes and all.
+    /// A quoted text is read back as it was, quotes and all, and so is a
+    /// quoted identifier.
     #[test]
     fn quoted_text_round_trips() {
         let db = Database::open(Path::new(":memory:")).unwrap();
@@ -525,6 +533,17 @@ mod tests {
                 .query_row(&format!("SELECT {}", quoted(text)), [], |r| r.get(0))
                 .unwrap();
             assert_eq!(back, text);
+        }
+        for name in ["plain", "with space", "it's", "a\"b", "select", "五色"] {
+            let ident = quoted_identifier(name);
+            let seven: i64 = conn
+                .query_row(
+                    &format!("SELECT {ident} FROM (SELECT 7 AS {ident})"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(seven, 7, "{name}");
         }
     }
 

@@ -28,20 +28,26 @@ pub mod log;
 pub mod parquet;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::ingest::decode::Format;
-use crate::ingest::event::Event;
+use crate::model::Event;
+use crate::model::Format;
 use crate::region::Region;
 use database::Database;
 
 pub use loader::{WAL_CHECKPOINT_BYTES, wal_bytes};
-pub use writer::{LOAD_EVERY, Replayed};
+pub use writer::Replayed;
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+
+/// Where the live figures are saved beside a database file (the aggregator
+/// writes them; a restore removes them, as they belong to another file).
+pub fn saved_figures_path(database: &Path) -> PathBuf {
+    database.with_extension("aggregate")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -62,15 +68,23 @@ pub enum StoreError {
 impl StoreError {
     /// Why, in words a client may read (no paths, no SQL).
     pub fn reason(&self) -> &'static str {
-        let text = self.to_string();
-        if text.contains("No space left on device") {
-            "the server's disk is full"
-        } else if text.contains("recovering from a failed write") {
-            "the store is recovering from a failed write"
-        } else if matches!(self, StoreError::Closed) {
-            "the store has stopped"
-        } else {
-            "a database error"
+        const FULL: &str = "the server's disk is full";
+        match self {
+            StoreError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => FULL,
+            StoreError::Io(_) => "a database error",
+            StoreError::Closed => "the store has stopped",
+            // DuckDB reports a failed write as text only (no error code):
+            // the operating system's words for ENOSPC are in it.
+            _ => {
+                let text = self.to_string();
+                if text.contains("No space left on device") {
+                    FULL
+                } else if text.contains("recovering from a failed write") {
+                    "the store is recovering from a failed write"
+                } else {
+                    "a database error"
+                }
+            }
         }
     }
 }
@@ -203,7 +217,7 @@ pub struct Opened {
 /// before ingest masked them (docs/privacy.md), once: a setting records it.
 /// After the ingest log is loaded, so the log's records are masked too.
 fn mask_rejected(conn: &duckdb::Connection) -> Result<(), StoreError> {
-    use crate::ingest::personal::mask;
+    use crate::personal::mask;
     const DONE: &str = "rejected_numbers_masked";
     let done: i64 = conn.query_row("SELECT count(*) FROM settings WHERE key = ?", [DONE], |r| {
         r.get(0)
@@ -270,7 +284,13 @@ impl Store {
         replay_into: &mut dyn Replay,
         accepted: std_mpsc::Sender<Accepted>,
     ) -> Result<Opened, StoreError> {
-        Store::open_loading_every(path, region, replay_into, accepted, LOAD_EVERY)
+        Store::open_loading_every(
+            path,
+            region,
+            replay_into,
+            accepted,
+            crate::config::LOAD_EVERY,
+        )
     }
 
     /// [`Store::open`], the writer loading the ingest log into DuckDB at
@@ -442,6 +462,28 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A full disk is known by the error's kind where the operating
+    /// system's error is at hand (the ingest log), by DuckDB's text where
+    /// only that is.
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert_eq!(StoreError::Io(enospc).reason(), "the server's disk is full");
+        let eio = std::io::Error::from_raw_os_error(5);
+        assert_eq!(StoreError::Io(eio).reason(), "a database error");
+        let duckdb = StoreError::Transaction(
+            "IO Error: Could not write file \"x.wal\": No space left on device".into(),
+        );
+        assert_eq!(duckdb.reason(), "the server's disk is full");
+        let recovering =
+            StoreError::Transaction("the store is recovering from a failed write: IO Error".into());
+        assert_eq!(
+            recovering.reason(),
+            "the store is recovering from a failed write"
+        );
+        assert_eq!(StoreError::Closed.reason(), "the store has stopped");
+    }
+
     /// The one number `sql` answers.
     fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -498,7 +540,7 @@ mod tests {
             ts: 0,
             district: 0,
             person: "p3".into(),
-            detail: crate::ingest::event::Detail::Scan { channel: None },
+            detail: crate::model::Detail::Scan { channel: None },
         };
         let committed = runtime
             .block_on(opened.store.ingest(Batch {
@@ -592,7 +634,7 @@ mod tests {
         let mut replayed = Vec::new();
         let opened = Store::open(&path, &region, &mut |e: Event| replayed.push(e), tx).unwrap();
         assert_eq!(opened.replayed, 6);
-        use crate::ingest::event::{Category, Colour, Detail, Rate, Stage};
+        use crate::model::{Category, Colour, Detail, Rate, Stage};
         let details: Vec<(String, Detail)> =
             replayed.into_iter().map(|e| (e.id, e.detail)).collect();
         assert_eq!(
@@ -706,7 +748,7 @@ mod tests {
     /// The schema's ENUM types hold the codes ingest accepts, in its order.
     #[test]
     fn the_enum_types_hold_the_codes_of_ingest() {
-        use crate::ingest::event::{Category, Colour, Kind, Rate, Stage};
+        use crate::model::{Category, Colour, Kind, Rate, Stage};
         let conn = duckdb::Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA_SQL).unwrap();
         let range = |t: &str| -> String {

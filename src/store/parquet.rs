@@ -14,10 +14,10 @@ pub fn from_csv(csv: &[u8], text: &[&str]) -> Result<Vec<u8>, StoreError> {
     let (input, output) = (dir.path().join("in.csv"), dir.path().join("out.parquet"));
     std::fs::write(&input, csv)?;
     let conn = Connection::open_in_memory()?;
-    let quote = |p: &std::path::Path| p.to_string_lossy().replace('\'', "''");
+    let quote = |p: &std::path::Path| super::database::quoted(&p.to_string_lossy());
     conn.execute_batch(&format!(
-        "COPY (SELECT * FROM read_csv('{}', header = true, types = {types}))
-         TO '{}' (FORMAT parquet)",
+        "COPY (SELECT * FROM read_csv({}, header = true, types = {types}))
+         TO {} (FORMAT parquet)",
         quote(&input),
         quote(&output)
     ))?;

@@ -19,7 +19,7 @@ use super::ids::{self, StoredIds};
 use super::loader::{Job, Loader, put_setting, recover};
 use super::log::{self, Group, RequestRow, Rest, Segment};
 use super::{Batch, Command, Committed, StoreError};
-use crate::ingest::event::{Category, Colour, Detail, Event, Kind, Rate, Stage};
+use crate::model::{Category, Colour, Detail, Event, Kind, Rate, Stage};
 use crate::region::Region;
 use crate::time;
 
@@ -40,11 +40,6 @@ const RECORD_KEPT: usize = 32 << 20;
 /// log segment is sealed when it holds this many events, so that its load
 /// writes them straight into the file.
 pub const ROW_GROUP_ROWS: u64 = 122_880;
-
-/// The longest an answered group waits for its load into DuckDB when fewer
-/// than a row group of events follow it, by default (`--load-every-ms`; a
-/// console read loads at once).
-pub const LOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
 /// five fixed lists go as text: DuckDB's appender casts them to their ENUM
@@ -663,7 +658,7 @@ pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
     let body = lines.join("\n");
     let Ok((mut batch, _)) = crate::ingest::http::prepare(
         body.as_bytes(),
-        crate::ingest::decode::Format::Ndjson,
+        crate::model::Format::Ndjson,
         &region,
         "bench",
         &crate::ingest::bounds::Bounds::default(),
@@ -986,7 +981,7 @@ pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, Store
 mod tests {
     use super::super::loader::wal_bytes;
     use super::*;
-    use crate::ingest::decode::Format;
+    use crate::model::Format;
 
     fn scans(ids: &[&str]) -> Batch {
         Batch {
@@ -1045,7 +1040,16 @@ mod tests {
         let region = Region::load("beijing").unwrap();
         let segment = recover(&db, path).unwrap();
         (
-            Writer::new(&db, path, side, region, tx, segment, LOAD_EVERY).unwrap(),
+            Writer::new(
+                &db,
+                path,
+                side,
+                region,
+                tx,
+                segment,
+                crate::config::LOAD_EVERY,
+            )
+            .unwrap(),
             rx,
         )
     }

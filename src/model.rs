@@ -1,0 +1,242 @@
+//! The program's event model: the six kinds of activity, the fixed lists
+//! (colours, service categories, training stages, rates, the nine rates and
+//! their three plans) with their codes and Chinese names, and a validated
+//! [`Event`]. Every stage uses it; it uses nothing of theirs (ingest turns
+//! records into events, the store keeps them, the aggregator counts them).
+
+/// A named choice with its code (on the wire) and its Chinese name.
+macro_rules! choice {
+    ($(#[$meta:meta])* $name:ident, $field:literal, [$(($variant:ident, $code:literal, $zh:literal)),+ $(,)?]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn chinese(self) -> &'static str {
+                match self { $($name::$variant => $zh),+ }
+            }
+
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
+            /// From its code, or its Chinese name.
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|c| c.code() == text || c.chinese() == text)
+            }
+
+            /// What a field of this list must be, for a rejection.
+            #[allow(dead_code)]
+            pub fn expected() -> String {
+                let codes: Vec<&str> = $name::ALL.iter().map(|c| c.code()).collect();
+                format!(concat!($field, ": must be one of {}"), codes.join(", "))
+            }
+        }
+    };
+}
+
+choice!(
+    /// The six kinds of activity.
+    Kind, "kind", [
+    (Scan, "scan", "扫码"),
+    (Assess, "assess", "评估"),
+    (Enroll, "enroll", "入组"),
+    (Service, "service", "服务"),
+    (Train, "train", "培训"),
+    (Outcome, "outcome", "效果"),
+]);
+
+choice!(
+    /// The five colours (五色) a person is sorted into by the self-assessment.
+    Colour, "colour", [
+    (Green, "green", "绿色"),
+    (Orange, "orange", "橙色"),
+    (Pink, "pink", "粉色"),
+    (Yellow, "yellow", "黄色"),
+    (Blue, "blue", "蓝色"),
+]);
+
+choice!(
+    /// The ten service categories (十类).
+    Category, "category", [
+    (IdeaPromotion, "idea_promotion", "传播理念"),
+    (SciencePush, "science_push", "科普推送"),
+    (Activity, "activity", "参与活动"),
+    (Learning, "learning", "学习知识"),
+    (SkillsTraining, "skills_training", "技能培训"),
+    (BehaviourContest, "behaviour_contest", "行为评比"),
+    (HealthManagement, "health_management", "健康管理"),
+    (PatientFollowup, "patient_followup", "患教回访"),
+    (Treatment, "treatment", "已病治疗"),
+    (KeyIntervention, "key_intervention", "重点干预"),
+]);
+
+choice!(
+    /// Health-guardian training stages.
+    Stage, "stage", [
+    (Enrolled, "enrolled", "参训"),
+    (Certified, "certified", "结业"),
+]);
+
+choice!(
+    /// The rate an outcome event observes, as sent and stored. The city's
+    /// texts name participation (参与率) where Fengtai's name compliance
+    /// (依从率): both are taken and stored as sent, and counted in one slot
+    /// ([`Rate::nine`]). `management` stays in the list for events stored
+    /// before it was refused: 管理率 is managed ÷ target population, counted
+    /// from enrolments, never observed on a person.
+    Rate, "rate", [
+    (Awareness, "awareness", "知晓率"),
+    (Compliance, "compliance", "依从率"),
+    (Participation, "participation", "参与率"),
+    (Satisfaction, "satisfaction", "满意率"),
+    (Attainment, "attainment", "达标率"),
+    (Improvement, "improvement", "改善率"),
+    (Effectiveness, "effectiveness", "有效率"),
+    (Management, "management", "管理率"),
+    (Control, "control", "控制率"),
+    (Prevention, "prevention", "防变率"),
+]);
+
+choice!(
+    /// The nine rates (三案九率), three to each plan, in the program's order.
+    NineRate, "rate", [
+    (Awareness, "awareness", "知晓率"),
+    (Participation, "participation", "参与率"),
+    (Satisfaction, "satisfaction", "满意率"),
+    (Attainment, "attainment", "达标率"),
+    (Improvement, "improvement", "改善率"),
+    (Effectiveness, "effectiveness", "有效率"),
+    (Management, "management", "管理率"),
+    (Control, "control", "控制率"),
+    (Prevention, "prevention", "防变率"),
+]);
+
+choice!(
+    /// The three plans (三案), each with three of the nine rates.
+    Plan, "plan", [
+    (Training, "training", "培训方案"),
+    (Technical, "technical", "技术方案"),
+    (Implementation, "implementation", "实施方案"),
+]);
+
+impl NineRate {
+    pub fn plan(self) -> Plan {
+        Plan::ALL[self.index() / 3]
+    }
+
+    /// Whether the rate is a share of the persons observed (all but
+    /// management, which is managed ÷ target population).
+    pub fn observed(self) -> bool {
+        self != NineRate::Management
+    }
+}
+
+impl Rate {
+    /// The codes ingest takes (management is refused).
+    pub fn accepted() -> String {
+        let codes: Vec<&str> = Rate::ALL
+            .iter()
+            .filter(|r| **r != Rate::Management)
+            .map(|r| r.code())
+            .collect();
+        format!("rate: must be one of {}", codes.join(", "))
+    }
+
+    /// The slot of the nine the rate is counted in.
+    pub fn nine(self) -> NineRate {
+        match self {
+            Rate::Awareness => NineRate::Awareness,
+            Rate::Compliance | Rate::Participation => NineRate::Participation,
+            Rate::Satisfaction => NineRate::Satisfaction,
+            Rate::Attainment => NineRate::Attainment,
+            Rate::Improvement => NineRate::Improvement,
+            Rate::Effectiveness => NineRate::Effectiveness,
+            Rate::Management => NineRate::Management,
+            Rate::Control => NineRate::Control,
+            Rate::Prevention => NineRate::Prevention,
+        }
+    }
+}
+
+/// A validated event, ready to store and count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    /// Beijing wall-clock microseconds (see [`crate::time`]).
+    pub ts: i64,
+    /// Position of the district in the region.
+    pub district: u8,
+    pub person: String,
+    pub detail: Detail,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Scan { channel: Option<String> },
+    Assess { colour: Colour },
+    Enroll { team: String },
+    Service { team: String, category: Category },
+    Train { stage: Stage },
+    Outcome { rate: Rate, value: bool },
+}
+
+impl Event {
+    pub fn kind(&self) -> Kind {
+        match self.detail {
+            Detail::Scan { .. } => Kind::Scan,
+            Detail::Assess { .. } => Kind::Assess,
+            Detail::Enroll { .. } => Kind::Enroll,
+            Detail::Service { .. } => Kind::Service,
+            Detail::Train { .. } => Kind::Train,
+            Detail::Outcome { .. } => Kind::Outcome,
+        }
+    }
+}
+
+/// How a body is written (the Content-Type of `POST /api/v1/events`), kept
+/// with every request's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Json,
+    Csv,
+    Arrow,
+}
+
+impl Format {
+    /// From a Content-Type header (parameters such as `charset` are ignored).
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Some(Format::Ndjson),
+            "application/json" => Some(Format::Json),
+            "text/csv" => Some(Format::Csv),
+            "application/vnd.apache.arrow.stream" => Some(Format::Arrow),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Arrow => "arrow",
+        }
+    }
+}
