@@ -5,15 +5,17 @@
 -- One row per accepted event. `id` is unique for all time: a repeated id is a
 -- duplicate and is never stored twice. The writer keeps it so, with every
 -- stored id's hash in memory (src/store/ids.rs); a primary key would check
--- the same at more than twice the cost of an append (docs/performance.md).
+-- the same at more than twice the cost of an append
+-- (docs/decisions/0010-stored-ids-kept-as-hashes-not-a-primary-key.md).
 -- `seq` is the order of arrival (gaps allowed).
 --
 -- The program's fixed lists are ENUM types: a value is stored as a one-byte
 -- code and read (and compared, `kind = 'scan'`) as its text. Ingest appends
 -- them as text, cast on the way in; a narrower row costs the writer about a
--- sixth less time an event (docs/performance.md). They hold the codes of
--- src/ingest/event.rs in its order (a test checks it). Districts stay text:
--- the region files name them, and a region may change.
+-- sixth less time an event
+-- (docs/decisions/0012-the-fixed-lists-as-enum-types.md). They hold the
+-- codes of src/ingest/event.rs in its order (a test checks it). Districts
+-- stay text: the region files name them, and a region may change.
 CREATE TYPE IF NOT EXISTS event_kind AS ENUM (
     'scan', 'assess', 'enroll', 'service', 'train', 'outcome');
 CREATE TYPE IF NOT EXISTS colour_code AS ENUM (

@@ -88,7 +88,7 @@ pub struct ServeArgs {
     /// forwarded to everyone cannot take every slot).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sockets_per_link: u64,
-    /// Open websockets in all (one node served 10,000 at p99 1.16 s; docs/performance.md).
+    /// Open websockets in all (one node served 10,000 at p99 1.14 s; docs/performance.md).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sockets: u64,
     /// Open HTTP connections in all (websockets included); beyond, a new

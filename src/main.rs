@@ -4,10 +4,10 @@ use weibing::cli::{Cli, LogFormat};
 
 // mimalloc: glibc's malloc made every part of a tick slower as the heap grew
 // (the publish 4.7 ms at 100k events, 10.9 ms at 10M); with mimalloc the
-// tick is flat (docs/performance.md, "What we found", item 11). Built with
-// `no_thp`: mimalloc otherwise asks for transparent huge pages, and every
-// span it returns and takes again is faulted back as 2 MiB the kernel
-// zeroes, which doubled the ingest path's CPU an event (item 23).
+// tick is flat. Built with `no_thp`: mimalloc otherwise asks for
+// transparent huge pages, and every span it returns and takes again is
+// faulted back as 2 MiB the kernel zeroes, which doubled the ingest path's
+// CPU an event (docs/decisions/0016-mimalloc-without-transparent-huge-pages.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -70,7 +70,7 @@ struct Args {
     /// The server binary to measure (default: the one cargo built with this
     /// benchmark). On a noisy machine two versions compare fairly only when
     /// they take turns: copy each build aside and run the same cases against
-    /// each in turn (docs/performance.md, "Comparing two versions").
+    /// each in turn (docs/performance.md, "Comparing two builds").
     #[arg(long)]
     server: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.

@@ -427,7 +427,8 @@ pub async fn run(
                         let took = started.elapsed();
                         tick_metrics.ticked(took.as_secs_f64(), now);
                         // One line per tick at debug: what the benchmark reads
-                        // (docs/performance.md); off at the default level.
+                        // (docs/performance.md, "The scenarios"); off at the
+                        // default level.
                         tracing::debug!(
                             folded = e.folded,
                             compute_us = computed.as_micros() as u64,

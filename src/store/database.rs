@@ -4,7 +4,8 @@
 //! batches to DuckDB's appender as they are. duckdb-rs's own Arrow append
 //! copies every string into a vector of its own and casts the fixed lists
 //! through a hash table; DuckDB reads Arrow's buffers in place, and the
-//! load costs about 15% less a row (docs/performance.md, item 21).
+//! load costs about 15% less a row
+//! (docs/decisions/0013-the-loader-appends-arrow-in-place-in-whole-chunks.md).
 //!
 //! Lifetimes: DuckDB keeps its instance while a connection to it is open,
 //! but a connection may be made only from an open [`Database`]. So every
@@ -49,7 +50,7 @@ impl Database {
     ///   vacuuming has nothing to reclaim; what it did was merge the partly
     ///   filled row group each checkpoint leaves with its neighbours, writing
     ///   them again at the next checkpoint (half of a checkpoint's cost at
-    ///   full ingest, docs/performance.md);
+    ///   full ingest, docs/decisions/0011-checkpoints-by-row-group-without-vacuum.md);
     /// - with DuckDB's own checkpoint at commit only past twice the loader's
     ///   WAL bound: the store chooses the moment
     ///   ([`super::writer::ROW_GROUP_ROWS`]).

@@ -4,7 +4,8 @@
 //! `events.id` had a primary key; DuckDB checked each appended id against an
 //! ART index of every stored id, and wrote that index at each checkpoint:
 //! with a million stored events an append cost 5.8 µs an event with the key
-//! and 2.0 µs without, a commit 6.9 µs and 3.4 µs (docs/performance.md). The
+//! and 2.0 µs without, a commit 6.9 µs and 3.4 µs
+//! (docs/decisions/0010-stored-ids-kept-as-hashes-not-a-primary-key.md). The
 //! writer now decides with this set: a hash it has never seen is a new id; a
 //! hash it holds is only a *candidate* — two ids may share a hash — and
 //! DuckDB is asked which candidates are really stored ([`CANDIDATES_SQL`]).

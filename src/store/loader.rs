@@ -37,7 +37,8 @@ use crate::time;
 /// segment's worth (22 MiB of Arrow for a row group of launch-morning
 /// events). Counted in events, not groups: a seal's commit keeps the loader
 /// some 100 ms, which small groups from one sender would otherwise fill in
-/// a few milliseconds and then wait out (docs/performance.md, item 22).
+/// a few milliseconds and then wait out
+/// (docs/decisions/0014-the-loader-backlog-bounded-in-events.md).
 const QUEUE_EVENTS: u64 = super::writer::ROW_GROUP_ROWS;
 
 /// The write-ahead log is folded into the database file once it is this big,

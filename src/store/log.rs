@@ -5,7 +5,8 @@
 //! one transaction a row group at a time (or once a second, or before a
 //! console read), so that a row group's events are written once, compressed,
 //! straight into the database file, instead of into DuckDB's WAL at every
-//! commit and again at its checkpoints (docs/performance.md, item 15).
+//! commit and again at its checkpoints
+//! (docs/decisions/0001-the-ingest-log-in-front-of-duckdb.md).
 //!
 //! The log is a folder of segments beside the database
 //! (`weibing.ingest-log/00000000000000000007.log`). A segment holds the groups

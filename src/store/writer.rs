@@ -36,7 +36,8 @@ const RECORD_KEPT: usize = 32 << 20;
 /// [`Database::open`]); checkpointing just after the events fill a group
 /// keeps that last group small and the others full. With a 16 MiB WAL
 /// bound choosing the moment, DuckDB's vacuum wrote the partly filled
-/// groups again, half of each checkpoint's cost (docs/performance.md). A
+/// groups again, half of each checkpoint's cost
+/// (docs/decisions/0011-checkpoints-by-row-group-without-vacuum.md). A
 /// log segment is sealed when it holds this many events, so that its load
 /// writes them straight into the file.
 pub const ROW_GROUP_ROWS: u64 = 122_880;
