@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::access::http::{new_user, random_secret};
 use crate::config::Config;
+use crate::http::access::{new_user, random_secret};
 use crate::store::backup;
 use crate::{server, simulate, store};
 
@@ -299,14 +299,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let running = server::start(serve.config()).await?;
             let url = format!("http://{}", running.addr);
             // The wall gets its own token, as a wall PC would.
-            let request = crate::access::http::CreateCredential {
+            let request = crate::http::access::CreateCredential {
                 kind: "wall".into(),
                 label: "演示大屏 (demo)".into(),
                 scope: None,
                 expires_in_hours: None,
             };
             let (_, wall_token, _) =
-                crate::access::http::issue(&running.state, request, "demo", "-")
+                crate::http::access::issue(&running.state, request, "demo", "-")
                     .await
                     .map_err(|e| anyhow::anyhow!("creating the demo's wall token: {e}"))?;
             println!("weibing listening on {url}");

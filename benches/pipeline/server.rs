@@ -86,7 +86,7 @@ impl Server {
             .arg(dir)
             .env("WEIBING_INGEST_KEY", INGEST_KEY)
             .env("WEIBING_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug,weibing::store::writer=debug,weibing::store::loader=debug,weibing::ingest::http=debug")
+            .env("RUST_LOG", "warn,weibing::aggregate::tick=debug,weibing::store::writer=debug,weibing::store::loader=debug,weibing::http::ingest=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

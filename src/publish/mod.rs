@@ -14,7 +14,6 @@
 pub mod delta;
 pub mod limit;
 pub mod protocol;
-pub mod ws;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

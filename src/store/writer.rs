@@ -657,7 +657,7 @@ pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
         1,
     );
     let body = lines.join("\n");
-    let Ok((mut batch, _)) = crate::ingest::http::prepare(
+    let Ok((mut batch, _)) = crate::ingest::prepare::prepare(
         body.as_bytes(),
         crate::model::Format::Ndjson,
         &region,

@@ -1,4 +1,4 @@
-//! docs/openapi.json describes the API `server::app` serves: the same paths
+//! docs/openapi.json describes the API `http::app` serves: the same paths
 //! and methods, and answers of the documented statuses and shapes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, INGEST_KEY, TestServer, answer};
 
-const SERVER: &str = include_str!("../../src/server.rs");
+const SERVER: &str = include_str!("../../src/http/mod.rs");
 const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
 /// The API routes outside /api/v1/ (the pages and assets are not API).
@@ -18,10 +18,12 @@ fn doc() -> Value {
     serde_json::from_str(OPENAPI).expect("docs/openapi.json is valid JSON")
 }
 
-/// Every `.route("<path>", <method router>)` of `app()` in src/server.rs:
+/// Every `.route("<path>", <method router>)` of `app()` in src/http/mod.rs:
 /// path → the methods chained on its router (`get(..).post(..)`).
 fn routes() -> BTreeMap<String, BTreeSet<String>> {
-    let start = SERVER.find("pub fn app(").expect("src/server.rs has app()");
+    let start = SERVER
+        .find("pub fn app(")
+        .expect("src/http/mod.rs has app()");
     let body = &SERVER[start..];
     let body = &body[..body.find("\n}\n").expect("the end of app()")];
     let mut found = BTreeMap::new();
@@ -83,12 +85,12 @@ fn every_api_route_is_described_and_nothing_else() {
     for path in &api {
         assert!(
             paths.contains_key(path.as_str()),
-            "{path} is served (src/server.rs) but not in docs/openapi.json"
+            "{path} is served (src/http/mod.rs) but not in docs/openapi.json"
         );
     }
     for (path, item) in paths {
         let Some(methods) = routes.get(path) else {
-            panic!("{path} is in docs/openapi.json but not served by src/server.rs");
+            panic!("{path} is in docs/openapi.json but not served by src/http/mod.rs");
         };
         let described: BTreeSet<String> = item
             .as_object()

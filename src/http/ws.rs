@@ -16,11 +16,11 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
-use super::protocol::{self, ClientMessage, ServerMessage};
-use super::{DeltaFormat, FrameKind, Hub, Hubs};
-use crate::access::http::{Address, Reader};
+use super::AppState;
+use super::access::{Address, Reader};
 use crate::access::{EndReason, Role};
-use crate::server::AppState;
+use crate::publish::protocol::{self, ClientMessage, ServerMessage};
+use crate::publish::{DeltaFormat, FrameKind, Hub, Hubs};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -82,7 +82,7 @@ pub async fn upgrade(
         Err(full) => {
             app.hubs.staff.fan_out.refused_sockets.inc();
             let status = match full {
-                super::limit::Full::Total => StatusCode::SERVICE_UNAVAILABLE,
+                crate::publish::limit::Full::Total => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::TOO_MANY_REQUESTS,
             };
             return (status, Json(serde_json::json!({ "error": full.message() }))).into_response();

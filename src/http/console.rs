@@ -2,16 +2,14 @@
 //! ingest health, rejected events, the audit trail, settings, and the
 //! monthly export ([`export`]).
 
-pub mod export;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::access::http::{Address, ApiError, Staff, StaffWrite, audit as write_audit};
-use crate::server::AppState;
+use super::AppState;
+use super::access::{Address, ApiError, Staff, StaffWrite, audit as write_audit};
 use crate::settings::{self, Settings};
 use crate::time::{self, rfc3339, rfc3339_secs};
 

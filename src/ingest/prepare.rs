@@ -1,24 +1,19 @@
-//! `POST /api/v1/events`.
+//! A body into what to store and what to answer: decoded and validated
+//! record by record (`POST /api/v1/events` is `http::ingest`).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use axum::Json;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use foldhash::quality::RandomState;
 use serde::Serialize;
 
-use super::bounds::{self, Bounds};
+use super::bounds::Bounds;
 use super::decode::{self, DecodeError};
 use super::event::{self, RawEvent};
 use super::teams::Teams;
 use crate::model::{Detail, Format};
 use crate::personal;
-use crate::server::AppState;
-use crate::store::{Batch, Rejected, StoreError};
+use crate::store::{Batch, Rejected};
 use crate::time;
 
 /// Errors listed in an answer at most; every rejected record is stored anyway.
@@ -48,186 +43,17 @@ pub struct LineError {
     pub error: String,
 }
 
-/// Why a whole request was refused. Clients see a short message; details go to the log.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("missing or unknown ingest key: send Authorization: Bearer <key>")]
-    Unauthorized,
-    /// Too many unknown keys from this address (the access limit on tokens).
-    #[error("{0}")]
-    TooMany(crate::access::limit::Refused),
-    #[error(
-        "unsupported content type {0:?}: send application/x-ndjson, application/json, text/csv or application/vnd.apache.arrow.stream"
-    )]
-    UnsupportedType(String),
-    #[error("body larger than the limit of {0} bytes")]
-    TooLarge(usize),
-    /// A body whose records would hold more text than the bound.
-    #[error("{0}")]
-    TooMuchText(String),
-    #[error("{0}")]
+/// A body refused whole, and why (it is kept as one rejected record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It cannot be split into records.
     BadBody(String),
-    #[error(
-        "the store could not commit this request ({}); nothing of it was stored, send it again later",
-        .0.reason()
-    )]
-    Store(#[source] StoreError),
-    #[error("the body could not be read")]
-    Read,
+    /// Its records would hold more text than the bound.
+    TooMuchText(String),
 }
 
-impl IngestError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
-            IngestError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            IngestError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::TooLarge(_) | IngestError::TooMuchText(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::BadBody(_) | IngestError::Read => StatusCode::BAD_REQUEST,
-            IngestError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-impl IntoResponse for IngestError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if let IngestError::Store(e) = &self {
-            tracing::error!(error = %e, "ingest not committed");
-        }
-        let mut response = (
-            status,
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        }
-        if let IngestError::TooMany(refused) = &self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, refused.retry_after().into());
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        response
-    }
-}
-
-pub async fn post_events(
-    State(app): State<AppState>,
-    crate::access::http::Address(address): crate::access::http::Address,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Answer>, IngestError> {
-    let result = ingest(&app, &address, &headers, body).await;
-    if let Err(e) = &result {
-        let status = e.status().as_u16();
-        app.metrics
-            .refused_requests
-            .get_or_create(&crate::metrics::StatusLabel { status })
-            .inc();
-    }
-    result
-}
-
-async fn ingest(
-    app: &AppState,
-    address: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Json<Answer>, IngestError> {
-    let source = app
-        .access
-        .ingest_key(crate::access::http::bearer(headers), address)
-        .map_err(|e| e.map_or(IngestError::Unauthorized, IngestError::TooMany))?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let format = Format::from_content_type(content_type)
-        .ok_or_else(|| IngestError::UnsupportedType(content_type.to_string()))?;
-    let bounds = app.ingest_bounds;
-    let limit = bounds.max_body_bytes;
-    let clock = std::time::Instant::now();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            IngestError::TooLarge(limit)
-        } else {
-            IngestError::Read
-        }
-    })?;
-
-    let read = clock.elapsed();
-    let size = bytes.len();
-    let region = app.region.clone();
-    let teams = app.teams.clone();
-    // Decoding and validating a large body is CPU work: off the async workers.
-    let key = source.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(&bytes, format, &region, &source, &bounds, &teams)
-    })
-    .await
-    .map_err(|_| IngestError::Read)?;
-    let (mut batch, mut answer, refusal) = match prepared {
-        Ok((batch, answer)) => (batch, answer, None),
-        Err((batch, refusal)) => {
-            let answer = Answer {
-                accepted: 0,
-                duplicates: 0,
-                rejected: 1,
-                not_kept: 0,
-                errors: Vec::new(),
-            };
-            (batch, answer, Some(refusal))
-        }
-    };
-    // The key's allowance of rejected records kept today.
-    let now = time::now_beijing_micros();
-    let allowed = app.rejected_allowance.take(&key, &batch.rejected, now);
-    let over = batch.rejected.len() - allowed;
-    batch.rejected.truncate(allowed);
-    batch.not_kept += over;
-    answer.not_kept += over;
-    let kept = (
-        batch.rejected.len() as u64,
-        batch.rejected.iter().map(bounds::cost).sum::<u64>(),
-    );
-    let prepared = clock.elapsed();
-    let committed = match app.store.ingest(batch).await {
-        Ok(committed) => committed,
-        Err(e) => {
-            app.rejected_allowance.give_back(&key, kept, now);
-            return Err(IngestError::Store(e));
-        }
-    };
-    if let Some(refusal) = refusal {
-        // The whole body was kept as one rejected record (or counted), then refused.
-        app.metrics.ingested(&key, 0, 0, 1);
-        return Err(refusal);
-    }
-    tracing::debug!(
-        bytes = size,
-        read_us = read.as_micros() as u64,
-        prepare_us = (prepared - read).as_micros() as u64,
-        store_us = (clock.elapsed() - prepared).as_micros() as u64,
-        "ingested a request"
-    );
-    answer.accepted = committed.accepted;
-    answer.duplicates += committed.duplicates;
-    app.metrics
-        .ingested(&key, answer.accepted, answer.duplicates, answer.rejected);
-    Ok(Json(answer))
-}
-
-type Prepared = Result<(Batch, Answer), (Batch, IngestError)>;
+/// The refused body's batch is boxed: the common answer stays small.
+type Prepared = Result<(Batch, Answer), Box<(Batch, Refusal)>>;
 
 /// Decodes and validates a body into what to store and what to answer,
 /// record by record as it is read: a valid record's fields move into its
@@ -257,7 +83,7 @@ pub fn prepare(
         &mut |line, raw, fields| check.record(line, raw, fields),
     );
     if let Err(e) = decoded {
-        return Err(refused(bytes, format, source, &e));
+        return Err(Box::new(refused(bytes, format, source, &e)));
     }
     let Check {
         mut events,
@@ -382,7 +208,7 @@ impl Check<'_> {
 
 /// A body that cannot be split into records: kept whole as one rejected
 /// record, and the request refused.
-fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batch, IngestError) {
+fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batch, Refusal) {
     let raw = match (format, e) {
         (Format::Arrow, DecodeError::TooMuchText(..)) => format!(
             "({} bytes of an Arrow stream whose records would hold more text than the limit)",
@@ -413,8 +239,8 @@ fn refused(bytes: &[u8], format: Format, source: &str, e: &DecodeError) -> (Batc
         repeats: 0,
     };
     let error = match e {
-        DecodeError::TooMuchText(..) => IngestError::TooMuchText(message),
-        _ => IngestError::BadBody(message),
+        DecodeError::TooMuchText(..) => Refusal::TooMuchText(message),
+        _ => Refusal::BadBody(message),
     };
     (batch, error)
 }
@@ -598,7 +424,7 @@ mod tests {
         assert_eq!(answer.rejected, 0);
 
         let cut = &body[..first + 40];
-        let (refused, error) = prepare(
+        let refused = prepare(
             cut,
             Format::Arrow,
             &region,
@@ -606,8 +432,10 @@ mod tests {
             &Bounds::default(),
             &no_teams(&region),
         )
+        .map(|_| ())
         .unwrap_err();
-        let IngestError::BadBody(message) = error else {
+        let (refused, error) = *refused;
+        let Refusal::BadBody(message) = error else {
             panic!("{error:?}")
         };
         assert!(message.starts_with("Arrow stream broken"), "{message}");

@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::limit::Refused;
-use super::{
+use super::AppState;
+use crate::access::limit::Refused;
+use crate::access::{
     Kind, LINK_DEFAULT_HOURS, LINK_MAX_HOURS, Principal, Role, SESSION_MICROS, Scope, StaffRole,
     hash, hex,
 };
-use crate::server::AppState;
 use crate::store::access::{AuditRow, CredentialRow, SessionRow, UserRow};
 use crate::store::{Store, StoreError};
 use crate::time;
@@ -363,7 +363,7 @@ pub fn check_csrf(p: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if super::same(expected.as_bytes(), sent.as_bytes()) {
+    if crate::access::same(expected.as_bytes(), sent.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Csrf)
@@ -696,7 +696,7 @@ pub async fn issue(
     request: CreateCredential,
     by: &str,
     address: &str,
-) -> Result<(super::Listed, String, Option<String>), ApiError> {
+) -> Result<(crate::access::Listed, String, Option<String>), ApiError> {
     let bad = |m: &str| ApiError::BadRequest(m.to_string());
     let kind = Kind::parse(&request.kind).ok_or_else(|| bad("kind: one of link, wall, ingest"))?;
     let label = request.label.trim().to_string();

@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use crate::access::http::{ApiError, Staff};
+use super::AppState;
+use super::access::{ApiError, Staff};
 use crate::aggregate::Aggregator;
 use crate::aggregate::state::{self, State as Figures, Wall};
 use crate::model::{Colour, NineRate};
-use crate::server::AppState;
 use crate::time;
 
 #[derive(Deserialize)]
@@ -53,10 +53,10 @@ pub fn month_bounds(month: &str) -> Option<(i64, i64)> {
 pub async fn export(
     State(app): State<AppState>,
     Staff(p): Staff,
-    crate::access::http::Address(address): crate::access::http::Address,
+    super::access::Address(address): super::access::Address,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    crate::access::http::audit(
+    super::access::audit(
         &app.store,
         &p.actor,
         "export",
@@ -250,7 +250,11 @@ fn to_csv(
         let mut record = vec![month.to_string(), as_of.to_string()];
         record.extend(row.iter().cloned());
         if escape {
-            out.write_record(record.iter().map(|cell| super::csv_cell(cell).into_owned()))
+            out.write_record(
+                record
+                    .iter()
+                    .map(|cell| super::console::csv_cell(cell).into_owned()),
+            )
         } else {
             out.write_record(&record)
         }
