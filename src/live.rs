@@ -73,7 +73,7 @@ impl TickThread {
 }
 
 /// Runs ticks until `shutdown` turns true. A tick runs on its own thread
-/// ([`TickThread`]); a late tick is skipped rather than queued. The figures
+/// (`TickThread`); a late tick is skipped rather than queued. The figures
 /// are saved beside the database as `save` says and once more when
 /// stopping; `store` is held until then, so the store stays open for the
 /// last save.

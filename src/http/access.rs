@@ -194,7 +194,7 @@ fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Who is reading: the admin token (`Authorization: Bearer` only), a link or
 /// a wall token (bearer or `?token=`), or a console session (cookie). A use
 /// of a link is recorded in passing. Tokens that open nothing are counted
-/// per address ([`super::limit::TOKENS`]); past the limit every token from
+/// per address ([`crate::access::limit::TOKENS`]); past the limit every token from
 /// that address is refused (429) until the window passes.
 pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let now = time::now_beijing_micros();

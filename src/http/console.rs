@@ -1,6 +1,6 @@
 //! The console's staff-only reads and settings (docs/api.md, "Console"):
 //! ingest health, rejected events, the audit trail, settings, and the
-//! monthly export ([`export`]).
+//! monthly export ([`super::export`]).
 
 use axum::Json;
 use axum::extract::{Query, State};

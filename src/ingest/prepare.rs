@@ -25,7 +25,7 @@ pub struct Answer {
     pub duplicates: usize,
     pub rejected: usize,
     /// Of the rejected, how many were counted but not kept whole (beyond the
-    /// first of the request, or the key's allowance for the day: [`bounds`]).
+    /// first of the request, or the key's allowance for the day: [`crate::ingest::bounds`]).
     #[serde(skip_serializing_if = "is_zero")]
     pub not_kept: usize,
     pub errors: Vec<LineError>,

@@ -4,7 +4,7 @@
 //! turns each new state into a [`delta`] (or a heartbeat when nothing
 //! changed), serializes it **once**, and broadcasts the same bytes to every
 //! socket. A socket that falls behind the broadcast buffer is not sent a
-//! backlog: it gets a fresh snapshot (see [`ws`]).
+//! backlog: it gets a fresh snapshot (see `http::ws`).
 //!
 //! [`Hubs`] holds one hub per audience: staff, city viewers (links and
 //! walls) and each district's links. What a socket receives is decided by

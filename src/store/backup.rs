@@ -8,7 +8,7 @@
 //! is an interrupted backup and restore refuses it.
 //!
 //! A restore checks every file against the manifest, runs the backup's SQL
-//! (only what `EXPORT DATABASE` writes for our tables: [`super::backup_sql`])
+//! (only what `EXPORT DATABASE` writes for our tables: `store::backup_sql`)
 //! into a scratch file beside the target, compares every table's rows with the
 //! manifest, checkpoints, and only then links the file to `weibing.duckdb`:
 //! a failed restore leaves no database behind, and never overwrites one.

@@ -41,6 +41,12 @@ impl TestServer {
         }
     }
 
+    /// The server's routes over its own state, to call in process
+    /// (`tower::ServiceExt::oneshot`), without a socket.
+    pub fn app(&self) -> axum::Router {
+        weibing::http::app(self.running.as_ref().expect("running").state.clone())
+    }
+
     pub fn epoch(&self) -> u64 {
         self.running.as_ref().expect("running").epoch
     }

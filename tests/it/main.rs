@@ -10,6 +10,7 @@ mod access;
 mod backup;
 mod bad_input;
 mod durability;
+mod handlers;
 mod ingest;
 mod limits;
 mod openapi;
