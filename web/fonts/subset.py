@@ -12,7 +12,7 @@ ASCII, and a little CJK punctuation. Run it after adding a UI string:
     python3 web/fonts/subset.py
 
 It writes wall-sans-sc-400.woff2, wall-sans-sc-700.woff2 and chars.txt into
-web/src/fonts/ (inside src/, so the Cargo build script sees a change); commit
+web/src/wall/fonts/ (inside src/, so the Cargo build script sees a change); commit
 all three. The browser tests check that every character on the page is
 in chars.txt.
 """
@@ -25,7 +25,7 @@ from fontTools.ttLib import TTCollection
 
 HERE = pathlib.Path(__file__).resolve().parent
 WEB = HERE.parent
-OUT = WEB / "src" / "fonts"
+OUT = WEB / "src" / "wall" / "fonts"
 SOURCES = {
     400: "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     700: "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",

@@ -1,11 +1,11 @@
-// Deltas (docs/protocol.md): the page's applyDelta (src/delta.js) by itself,
+// Deltas (docs/protocol.md): the page's applyDelta (src/shared/delta.js) by itself,
 // then against the real server: a websocket client that applies every delta
 // holds, at each seq, exactly the state the server's snapshot gives for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 
-import { applyDelta, byCodePoint, leaves } from '../src/delta.js';
+import { applyDelta, byCodePoint, leaves } from '../src/shared/delta.js';
 import { startServer, tempDataDir, ingest, snapshot, until } from './lib/server.mjs';
 import { beijingTs, firstBatch, moreScans, personId } from './lib/data.mjs';
 

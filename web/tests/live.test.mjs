@@ -1,4 +1,4 @@
-// The wall's protocol client (src/live.js) without a browser: snapshot,
+// The wall's protocol client (src/shared/live.js) without a browser: snapshot,
 // in-place deltas, and every case that must end in a resync (a gap, a new
 // epoch, a heartbeat ahead, a patch that does not apply), which the real
 // server rarely produces on demand; also the reconnect back-off.
@@ -33,8 +33,8 @@ class FakeSocket {
 }
 
 globalThis.WebSocket = FakeSocket;
-const { Live } = await import('../src/live.js');
-const { socketUrl, connectionState } = await import('../src/connection.js');
+const { Live } = await import('../src/shared/live.js');
+const { socketUrl, connectionState } = await import('../src/shared/connection.js');
 
 const state = () => ({ totals: { people: 10 }, districts: { 110106: { people: 4 } } });
 let live;

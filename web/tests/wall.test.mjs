@@ -11,7 +11,7 @@ import { launch, openPage, screenshot, text, attr } from './lib/browser.mjs';
 import { CODES, COLOURS, firstBatch, moreScans } from './lib/data.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FONT_CHARS = new Set([...fs.readFileSync(path.join(HERE, '..', 'src', 'fonts', 'chars.txt'), 'utf8').trim()]);
+const FONT_CHARS = new Set([...fs.readFileSync(path.join(HERE, '..', 'src', 'wall', 'fonts', 'chars.txt'), 'utf8').trim()]);
 const PERSON_ID = /p-\d{8}/;
 
 let server;

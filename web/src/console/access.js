@@ -2,7 +2,7 @@
 // list, revoke. docs/api.md "Credentials".
 import { api } from './api.js';
 import { h, $, fullTime, ago, copyText } from './dom.js';
-import { DISTRICTS } from '../regions.js';
+import { DISTRICTS } from '../shared/regions.js';
 
 const MAX_HOURS = 720;
 const STATES = { active: '有效', expired: '已过期', revoked: '已撤销' };

@@ -1,6 +1,6 @@
 // The console's HTTP client (docs/api.md). The session cookie authenticates
 // every request; every write also carries X-CSRF-Token.
-import { strings } from '../i18n.js';
+import { strings } from '../shared/i18n.js';
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter) {

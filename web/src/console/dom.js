@@ -1,7 +1,7 @@
 // Building the console's DOM without ever parsing data as HTML: every value
 // from the server goes in as text (textContent, attributes), never markup.
-import { beijing } from '../format.js';
-import { strings } from '../i18n.js';
+import { beijing } from '../shared/format.js';
+import { strings } from '../shared/i18n.js';
 
 const t = strings('zh').console;
 

@@ -2,9 +2,9 @@
 // alerts, and the per-district and per-team tables.
 import { h, $, fullTime, ago } from './dom.js';
 import { SortableTable } from './table.js';
-import { thousands } from '../format.js';
-import { DISTRICTS, BY_CODE } from '../regions.js';
-import { strings } from '../i18n.js';
+import { thousands } from '../shared/format.js';
+import { DISTRICTS, BY_CODE } from '../shared/regions.js';
+import { strings } from '../shared/i18n.js';
 
 const t = strings('zh').console;
 

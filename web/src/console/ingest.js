@@ -3,8 +3,8 @@
 // text, with control characters made visible.
 import { api } from './api.js';
 import { h, $, fullTime, ago, visible } from './dom.js';
-import { thousands } from '../format.js';
-import { strings } from '../i18n.js';
+import { thousands } from '../shared/format.js';
+import { strings } from '../shared/i18n.js';
 
 const t = strings('zh').console;
 

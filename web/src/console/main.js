@@ -3,13 +3,13 @@
 // health, rejected records, access management, the wall, export, settings
 // and the audit trail. docs/api.md is the contract.
 import './console.css';
-import { Live } from '../live.js';
-import { socketUrl, showConnection, showFreshness, Throttle } from '../connection.js';
+import { Live } from '../shared/live.js';
+import { socketUrl, showConnection, showFreshness, Throttle } from '../shared/connection.js';
 import { api, setCsrf, whenUnauthorized } from './api.js';
 import { $ } from './dom.js';
 import { Figures } from './figures.js';
 import { RateTables } from './rates.js';
-import { strings } from '../i18n.js';
+import { strings } from '../shared/i18n.js';
 import { Ingest } from './ingest.js';
 import { Access } from './access.js';
 import { WallControl, Export } from './wall-export.js';

@@ -5,10 +5,10 @@
 // is where it is.
 import { h } from './dom.js';
 import { SortableTable } from './table.js';
-import { strings } from '../i18n.js';
-import { RATES, PLANS, planOf } from '../rates.js';
-import { percent, percentShort, thousands } from '../format.js';
-import { BY_CODE } from '../regions.js';
+import { strings } from '../shared/i18n.js';
+import { RATES, PLANS, planOf } from '../shared/rates.js';
+import { percent, percentShort, thousands } from '../shared/format.js';
+import { BY_CODE } from '../shared/regions.js';
 
 const t = strings('zh');
 const PROGRESS = ['reach', 'interactive', 'managed', 'guardians'];

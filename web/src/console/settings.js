@@ -1,7 +1,7 @@
 // k and the alert thresholds: GET/PUT /api/v1/settings.
 import { api } from './api.js';
 import { $ } from './dom.js';
-import { strings } from '../i18n.js';
+import { strings } from '../shared/i18n.js';
 
 const t = strings('zh').console;
 

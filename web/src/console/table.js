@@ -2,7 +2,7 @@
 // (again to reverse). Cells are text, or nodes built with h() (never markup).
 // Pinned rows (a city row above its districts) stay first, unsorted.
 import { h } from './dom.js';
-import { strings } from '../i18n.js';
+import { strings } from '../shared/i18n.js';
 
 /**
  * @typedef {object} Column

@@ -2,7 +2,7 @@
 // (GET /api/v1/export).
 import { api } from './api.js';
 import { h, $, fullTime } from './dom.js';
-import { beijing } from '../format.js';
+import { beijing } from '../shared/format.js';
 
 const pad = (n) => String(n).padStart(2, '0');
 

@@ -2,16 +2,16 @@
 // held upright, the wall's layout when it is turned (or on a desktop). One
 // websocket (/ws?token=…) feeds both. A revoked or expired link (401, or
 // {"type":"ended"}) stops reconnecting and says so, full screen.
-import '../styles/wall.css';
+import '../wall/styles/wall.css';
 import './view.css';
-import { Live } from '../live.js';
-import { socketUrl, showConnection, showFreshness, Throttle } from '../connection.js';
-import { Flop } from '../flop.js';
-import { strings, districtName } from '../i18n.js';
-import { thousands, share, dayTime, percent, percentShort } from '../format.js';
-import { DISTRICTS } from '../regions.js';
-import { RATES, PLANS, planOf, belowStandard, judged } from '../rates.js';
-import { basisValue } from '../charts/ranking.js';
+import { Live } from '../shared/live.js';
+import { socketUrl, showConnection, showFreshness, Throttle } from '../shared/connection.js';
+import { Flop } from '../shared/flop.js';
+import { strings, districtName } from '../shared/i18n.js';
+import { thousands, share, dayTime, percent, percentShort } from '../shared/format.js';
+import { DISTRICTS } from '../shared/regions.js';
+import { RATES, PLANS, planOf, belowStandard, judged } from '../shared/rates.js';
+import { basisValue } from '../wall/charts/ranking.js';
 
 const t = strings('zh');
 const $ = (id) => document.getElementById(id);

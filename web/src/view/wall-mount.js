@@ -3,8 +3,8 @@
 // view's one live copy. Loaded on demand, so a phone held upright never
 // downloads the charts.
 import wallPage from '../../index.html?raw';
-import { createWall, fontsReady } from '../wall.js';
-import { strings } from '../i18n.js';
+import { createWall, fontsReady } from '../wall/wall.js';
+import { strings } from '../shared/i18n.js';
 
 export async function mountWall(slot, live) {
   const doc = new DOMParser().parseFromString(wallPage, 'text/html');

@@ -1,7 +1,7 @@
 // Scans per minute over the last 60 minutes (state.trend, by event time).
 import { ChartHost, ACCENT, MUTED, LINE } from './echarts.js';
 import { echarts } from './echarts.js';
-import { minuteLabel } from '../format.js';
+import { minuteLabel } from '../../shared/format.js';
 
 export class Trend {
   constructor(el, valueEl, t) {

@@ -5,7 +5,7 @@
 // many. At the pace of the last 15 minutes, when the target will be reached
 // is a secondary line.
 import { ChartHost } from './echarts.js';
-import { thousands, dayTime } from '../format.js';
+import { thousands, dayTime } from '../../shared/format.js';
 
 export const TARGETS = [
   ['people', '#3fd0ff'],

@@ -4,8 +4,8 @@
 // the ranking goes by (`index.basis`): the index, or, while quality data are
 // thin, people who scanned per 10,000 residents; the line above says which.
 // Rows are built once and slide to their new place (a CSS transform).
-import { DISTRICTS } from '../regions.js';
-import { districtName } from '../i18n.js';
+import { DISTRICTS } from '../../shared/regions.js';
+import { districtName } from '../../shared/i18n.js';
 
 /** The value a district is ranked by on `basis`. */
 export function basisValue(doc, basis) {

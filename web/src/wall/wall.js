@@ -4,10 +4,10 @@
 // leaders' view in landscape) and returns the handlers a `Live` feeds.
 import './styles/wall.css';
 import { Stage } from './stage.js';
-import { Flop } from './flop.js';
-import { DEFAULT_TITLE } from './i18n.js';
-import { beijing, ymd, thousands } from './format.js';
-import { showConnection, showFreshness, Throttle } from './connection.js';
+import { Flop } from '../shared/flop.js';
+import { DEFAULT_TITLE } from '../shared/i18n.js';
+import { beijing, ymd, thousands } from '../shared/format.js';
+import { showConnection, showFreshness, Throttle } from '../shared/connection.js';
 import { DistrictMap, ROTATE_MS } from './charts/map.js';
 import { Colours } from './charts/colours.js';
 import { Ranking } from './charts/ranking.js';

@@ -1,7 +1,7 @@
 // The five colours (五色): a donut in the program's own hues, with counts and
 // shares in the legend beside it.
 import { ChartHost } from './echarts.js';
-import { thousands, share } from '../format.js';
+import { thousands, share } from '../../shared/format.js';
 
 export const COLOURS = [
   ['green', '#3ccf6e'],

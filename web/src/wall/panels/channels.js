@@ -2,7 +2,7 @@
 // in one row, each with its count and share of all scans. Channel names are
 // free text from partner systems: shown as text, never markup. `(none)` is
 // scans sent without a channel, `(other)` the channels past the server's cap.
-import { thousands, share } from '../format.js';
+import { thousands, share } from '../../shared/format.js';
 
 // Rows on the wall: the top ones, or all of them when one more would be the rest.
 const ROWS = 4;

@@ -1,8 +1,8 @@
 // The scrolling ticker of district activity ("丰台区 近1分钟 +37 扫码"):
 // aggregates only. New text is swapped in when the strip comes round, so the
 // scroll never jumps; a fixed number of nodes, whatever the run time.
-import { DISTRICTS } from '../regions.js';
-import { districtName } from '../i18n.js';
+import { DISTRICTS } from '../../shared/regions.js';
+import { districtName } from '../../shared/i18n.js';
 
 const PX_PER_SECOND = 90;
 

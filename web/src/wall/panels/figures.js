@@ -1,5 +1,5 @@
 // Teams and guardians: the program's people figures as large tiles.
-import { thousands } from '../format.js';
+import { thousands } from '../../shared/format.js';
 
 export const FIGURES = ['managed', 'interactive', 'services', 'trainees', 'guardians', 'scans'];
 

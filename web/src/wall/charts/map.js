@@ -10,9 +10,9 @@
 // map's features by name: joined through regions.js.
 import beijing from 'echarts-map-4/map/json/province/beijing.json';
 import { echarts, ChartHost, ACCENT } from './echarts.js';
-import { BY_NAME, DISTRICTS, currentName } from '../regions.js';
-import { districtName } from '../i18n.js';
-import { decimal1 } from '../format.js';
+import { BY_NAME, DISTRICTS, currentName } from '../../shared/regions.js';
+import { districtName } from '../../shared/i18n.js';
+import { decimal1 } from '../../shared/format.js';
 
 // Per 10,000 residents. Beijing has about 2,150 × 10,000 residents: the
 // program's targets are about 465 reached and 46 managed (and 46 guardians)

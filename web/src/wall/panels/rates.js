@@ -3,9 +3,9 @@
 // districts are below the standard. A rate nobody was observed for says
 // 待报 (no data yet), never 0%. Rows are built once; a render sets text,
 // widths and classes only.
-import { RATES, PLANS, planOf, belowStandard, judged } from '../rates.js';
-import { percent, percentShort, thousands } from '../format.js';
-import { districtName } from '../i18n.js';
+import { RATES, PLANS, planOf, belowStandard, judged } from '../../shared/rates.js';
+import { percent, percentShort, thousands } from '../../shared/format.js';
+import { districtName } from '../../shared/i18n.js';
 
 export class Rates {
   constructor(root, lang, t) {

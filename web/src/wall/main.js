@@ -1,9 +1,9 @@
 // The wall screen's page (index.html): the wall (src/wall.js) fed by one
 // websocket (src/live.js), and the launch keys of the wall PC.
-import { Live } from './live.js';
-import { socketUrl } from './connection.js';
+import { Live } from '../shared/live.js';
+import { socketUrl } from '../shared/connection.js';
 import { createWall, fontsReady } from './wall.js';
-import { pickLang, strings } from './i18n.js';
+import { pickLang, strings } from '../shared/i18n.js';
 import { bindLaunchKeys } from './panels/keys.js';
 
 const params = new URLSearchParams(location.search);

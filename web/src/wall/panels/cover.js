@@ -2,7 +2,7 @@
 // countdown to wall.countdown_to when set); "live" reveals the figures. The
 // phase lives in the server state, so a reload keeps it. Before the first
 // snapshot the cover says "connecting", so nothing flashes before a launch.
-import { countdownParts, hms } from '../format.js';
+import { countdownParts, hms } from '../../shared/format.js';
 
 const REVEAL_MS = 2200;
 

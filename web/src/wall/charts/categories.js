@@ -1,7 +1,7 @@
 // The ten service categories (十类服务): service events per category.
 import { ChartHost, TEXT, MUTED } from './echarts.js';
 import { echarts } from './echarts.js';
-import { thousands } from '../format.js';
+import { thousands } from '../../shared/format.js';
 
 export const CATEGORIES = [
   'idea_promotion', 'science_push', 'activity', 'learning', 'skills_training',
