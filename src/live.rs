@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::aggregate::snapshot;
+use crate::aggregate::saved;
 use crate::aggregate::tick::TickEngine;
 use crate::metrics::Metrics;
 use crate::publish::Hubs;
-use crate::store::{SNAPSHOT_SETTING, Store};
+use crate::store::{SAVED_FIGURES_SETTING, Store};
 use crate::time;
 
-/// When the tick saves the figures beside the database (`aggregate::snapshot`).
+/// When the tick saves the figures beside the database (`aggregate::saved`).
 #[derive(Debug, Clone)]
 pub struct SavePolicy {
     /// The database file; the saved figures go beside it.
@@ -227,13 +227,13 @@ async fn write_saved(
         token,
         events,
     } = saved;
-    let path = snapshot::path_for(&database);
+    let path = saved::path_for(&database);
     let started = std::time::Instant::now();
     let written =
-        tokio::task::spawn_blocking(move || snapshot::write(&path, &bytes).map(|()| bytes.len()))
+        tokio::task::spawn_blocking(move || saved::write(&path, &bytes).map(|()| bytes.len()))
             .await;
     let result = match written {
-        Ok(Ok(bytes)) => match store.set_setting(SNAPSHOT_SETTING, &token).await {
+        Ok(Ok(bytes)) => match store.set_setting(SAVED_FIGURES_SETTING, &token).await {
             Ok(()) => {
                 metrics.saved_events.set(events as i64);
                 tracing::info!(

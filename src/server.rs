@@ -9,7 +9,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::access::Access;
-use crate::aggregate::snapshot::Starting;
+use crate::aggregate::saved::Starting;
 use crate::aggregate::tick::{self, TickEngine};
 use crate::config::Config;
 use crate::http::access as access_http;

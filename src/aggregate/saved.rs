@@ -64,7 +64,7 @@ pub struct Header {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
+pub enum SavedError {
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("not a saved aggregator of this format: {0}")]
@@ -77,13 +77,13 @@ pub enum SnapshotError {
     Future,
 }
 
-fn format(what: impl fmt::Display) -> SnapshotError {
-    SnapshotError::Format(what.to_string())
+fn format(what: impl fmt::Display) -> SavedError {
+    SavedError::Format(what.to_string())
 }
 
 /// The file's bytes for `agg` as covered by `header`.
 /// The persons and the rest are encoded on two threads.
-pub fn encode(agg: &Aggregator, header: &Header) -> Result<Vec<u8>, SnapshotError> {
+pub fn encode(agg: &Aggregator, header: &Header) -> Result<Vec<u8>, SavedError> {
     // The persons (most of the bytes) on a second thread, as they are read.
     let (persons, rest) = std::thread::scope(|scope| {
         let persons = scope.spawn(|| postcard::to_stdvec(&Persons(agg)));
@@ -115,7 +115,7 @@ pub fn decode(
     bytes: &[u8],
     region: &Region,
     now_micros: i64,
-) -> Result<(Aggregator, Header), SnapshotError> {
+) -> Result<(Aggregator, Header), SavedError> {
     if bytes.len() < PREAMBLE || &bytes[..16] != MAGIC {
         return Err(format("no signature"));
     }
@@ -140,7 +140,7 @@ pub fn decode(
     let header: Header = postcard::from_bytes(head).map_err(format)?;
     let codes: Vec<&str> = region.districts.iter().map(|d| d.code.as_str()).collect();
     if header.region != codes {
-        return Err(SnapshotError::Region);
+        return Err(SavedError::Region);
     }
     let n = codes.len();
     let mut agg = Aggregator::new(n, now_micros);
@@ -160,7 +160,7 @@ pub fn decode(
         Ok(())
     })?;
     if agg.horizon > minute_of(now_micros) - super::TREND_MINUTES {
-        return Err(SnapshotError::Future);
+        return Err(SavedError::Future);
     }
     agg.advance(now_micros);
     agg.changed = true;
@@ -229,7 +229,7 @@ impl Replay for Starting {
 
 /// Writes the file whole or not at all: a temporary file, synced, renamed
 /// over the last one, and the folder synced.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), SavedError> {
     let temporary = path.with_extension("aggregate.partial");
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(bytes)?;
@@ -247,7 +247,7 @@ pub fn read(
     path: &Path,
     region: &Region,
     now_micros: i64,
-) -> Result<Option<(Aggregator, Header)>, SnapshotError> {
+) -> Result<Option<(Aggregator, Header)>, SavedError> {
     match std::fs::read(path) {
         Ok(bytes) => decode(&bytes, region, now_micros).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -284,7 +284,7 @@ impl Serialize for Persons<'_> {
 fn decode_persons<'a>(
     bytes: &'a [u8],
     districts: usize,
-) -> Result<(Interner, Vec<Person>), SnapshotError> {
+) -> Result<(Interner, Vec<Person>), SavedError> {
     let district = |d: u8| known_district::<postcard::Error>(d, districts);
     let mut state: (Vec<&'a str>, Vec<Person>) = (Vec::new(), Vec::new());
     let seed = Each {

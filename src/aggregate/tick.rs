@@ -10,7 +10,7 @@ use super::Aggregator;
 use super::alerts::{self, Alerts};
 use super::index::Formula;
 use super::ranking::Ranking;
-use super::snapshot::{self, SnapshotError};
+use super::saved::{self, SavedError};
 use super::state::{self, Paces, State, Wall};
 use crate::metrics::{AlertLabel, Metrics};
 use crate::region::Region;
@@ -149,8 +149,8 @@ impl TickEngine {
 
     /// The saved file's bytes for the figures now, and the token the
     /// database must name once the file is written. Counts them as saved.
-    pub fn save(&mut self, now_micros: i64) -> Result<(Vec<u8>, String), SnapshotError> {
-        let header = snapshot::Header {
+    pub fn save(&mut self, now_micros: i64) -> Result<(Vec<u8>, String), SavedError> {
+        let header = saved::Header {
             token: format!("{:032x}", rand::random::<u128>()),
             region: self
                 .region
@@ -162,7 +162,7 @@ impl TickEngine {
             events: self.covered.events,
             saved_at: now_micros,
         };
-        let bytes = snapshot::encode(&self.agg, &header)?;
+        let bytes = saved::encode(&self.agg, &header)?;
         self.saved = Some(self.covered.events);
         Ok((bytes, header.token))
     }

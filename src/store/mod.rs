@@ -146,13 +146,15 @@ pub struct Store {
 }
 
 /// The `settings` key naming the saved aggregator this database vouches for.
-pub const SNAPSHOT_SETTING: &str = "aggregate_snapshot";
+/// (The key keeps the name it had when the saved figures were called a
+/// snapshot: databases name their files under it.)
+pub const SAVED_FIGURES_SETTING: &str = "aggregate_snapshot";
 
 /// A saved state of the figures, offered at start in place of the stored
-/// events it covers (see `aggregate::snapshot`).
+/// events it covers (see `aggregate::saved`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
-    /// The saved state's token, which [`SNAPSHOT_SETTING`] must name.
+    /// The saved state's token, which [`SAVED_FIGURES_SETTING`] must name.
     pub token: String,
     /// It covers the stored events whose seq is below this...
     pub next_seq: i64,

@@ -843,7 +843,7 @@ pub(super) fn vouches(
 ) -> Result<Result<(), String>, StoreError> {
     let named = settings
         .iter()
-        .find(|(key, _)| key == super::SNAPSHOT_SETTING)
+        .find(|(key, _)| key == super::SAVED_FIGURES_SETTING)
         .map(|(_, value)| value.as_str());
     if named != Some(resume.token.as_str()) {
         return Ok(Err(
