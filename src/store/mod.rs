@@ -412,12 +412,15 @@ pub fn load_ingest_log(database: &Path) -> Result<(), StoreError> {
 /// - `id` was the primary key, before ids were kept unique by the writer
 ///   ([`ids`]); DuckDB cannot drop a constraint;
 /// - the fixed lists (kind, colour, category, stage, rate) were text, before
-///   they were ENUM types.
+///   they were ENUM types;
+/// - an ENUM type holds other values than the program's list (a value was
+///   added to a list, [`crate::model`]): DuckDB cannot alter an ENUM, so the
+///   type is made again from the schema, its columns read as text meanwhile.
 ///
 /// The events are copied into a table made by the schema, in one transaction
-/// (the text cast to the ENUMs on the way). Once per database; about a second
-/// a million events. A stored value outside the program's lists, which ingest
-/// never lets in, stops the copy and the start, and the file is left as it was.
+/// (the text cast to the ENUMs on the way). Once per change; about a second
+/// a million events. A stored value outside the program's lists (one taken
+/// off a list) stops the copy and the start, and the file is left as it was.
 fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
     let (keyed, text): (i64, i64) = conn.query_row(
         "SELECT
@@ -430,12 +433,43 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if keyed == 0 && text == 0 {
+    // The ENUM types whose values differ from the program's lists.
+    let mut changed = Vec::new();
+    for (ty, column, codes) in enum_lists() {
+        let exists: i64 = conn.query_row(
+            "SELECT count(*) FROM duckdb_types() WHERE schema_name = 'main' AND type_name = ?",
+            [ty],
+            |r| r.get(0),
+        )?;
+        // (An older database whose lists were text has no type yet.)
+        let stored: Option<String> = if exists == 0 {
+            None
+        } else {
+            Some(conn.query_row(
+                &format!("SELECT array_to_string(enum_range(NULL::{ty}), ',')"),
+                [],
+                |r| r.get(0),
+            )?)
+        };
+        if stored.is_some_and(|stored| stored != codes) {
+            changed.push((ty, column));
+        }
+    }
+    if keyed == 0 && text == 0 && changed.is_empty() {
         return Ok(());
     }
     let clock = std::time::Instant::now();
+    // A changed type's column is read as text, then the type is dropped, so
+    // that the schema makes it again with the program's values.
+    let retype: String = changed
+        .iter()
+        .map(|(ty, column)| {
+            format!("ALTER TABLE events_before ALTER COLUMN {column} TYPE VARCHAR; DROP TYPE {ty};")
+        })
+        .collect();
     let copied = conn
         .execute_batch("BEGIN TRANSACTION; ALTER TABLE events RENAME TO events_before;")
+        .and_then(|()| conn.execute_batch(&retype))
         .and_then(|()| conn.execute_batch(SCHEMA_SQL))
         .and_then(|()| {
             conn.execute_batch(
@@ -455,9 +489,29 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
         ms = clock.elapsed().as_millis() as u64,
         primary_key_dropped = keyed > 0,
         lists_as_enums = text > 0,
+        lists_changed = ?changed.iter().map(|(ty, _)| *ty).collect::<Vec<_>>(),
         "made events as sql/schema.sql has it"
     );
     Ok(())
+}
+
+/// (ENUM type, its column in `events`, the program's codes in order).
+fn enum_lists() -> [(&'static str, &'static str, String); 5] {
+    use crate::model::{Category, Colour, Kind, Rate, Stage};
+    fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> String {
+        all.iter().map(|c| code(*c)).collect::<Vec<_>>().join(",")
+    }
+    [
+        ("event_kind", "kind", codes(Kind::ALL, Kind::code)),
+        ("colour_code", "colour", codes(Colour::ALL, Colour::code)),
+        (
+            "category_code",
+            "category",
+            codes(Category::ALL, Category::code),
+        ),
+        ("stage_code", "stage", codes(Stage::ALL, Stage::code)),
+        ("rate_code", "rate", codes(Rate::ALL, Rate::code)),
+    ]
 }
 
 #[cfg(test)]
@@ -747,10 +801,67 @@ mod tests {
         );
     }
 
+    /// A database made before a list gained a value takes events with it
+    /// after the next open, and keeps what it held.
+    #[test]
+    fn a_list_that_gained_a_value_is_taken_by_an_older_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.duckdb");
+        let conn = duckdb::Connection::open(&path).unwrap();
+        // A database made when the kinds had no `outcome` and the stages
+        // only `enrolled`: the schema of today with those lists shorter.
+        let older = SCHEMA_SQL
+            .replace("'train', 'outcome'", "'train'")
+            .replace("'enrolled', 'certified'", "'enrolled'");
+        assert_ne!(older, SCHEMA_SQL);
+        conn.execute_batch(&older).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (seq, id, ts, kind, district, person, stage, received_at, source)
+             VALUES (1, 'e-1', TIMESTAMP '2017-06-28 10:00:00', 'train', '110106', 'p-1',
+                     'enrolled', TIMESTAMP '2017-06-28 10:00:01', 'k')",
+        )
+        .unwrap();
+        let outcome = "INSERT INTO events (seq, id, ts, kind, district, person, rate, value, received_at, source)
+             VALUES (2, 'e-2', TIMESTAMP '2017-06-28 10:00:00', 'outcome', '110106', 'p-1',
+                     'control', true, TIMESTAMP '2017-06-28 10:00:01', 'k')";
+        assert!(
+            conn.execute_batch(outcome).is_err(),
+            "the old type refuses it"
+        );
+        renew_events(&conn).unwrap();
+        for (ty, _, codes) in enum_lists() {
+            let stored: String = conn
+                .query_row(
+                    &format!("SELECT array_to_string(enum_range(NULL::{ty}), ',')"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(stored, codes, "{ty}");
+        }
+        conn.execute_batch(outcome).unwrap();
+        let rows: Vec<(String, String, Option<String>)> = conn
+            .prepare("SELECT id, kind::VARCHAR, stage::VARCHAR FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("e-1".into(), "train".into(), Some("enrolled".into())),
+                ("e-2".into(), "outcome".into(), None)
+            ]
+        );
+        // Once renewed, the next open has nothing to do.
+        renew_events(&conn).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM events"), 2);
+    }
+
     /// The schema's ENUM types hold the codes ingest accepts, in its order.
     #[test]
     fn the_enum_types_hold_the_codes_of_ingest() {
-        use crate::model::{Category, Colour, Kind, Rate, Stage};
         let conn = duckdb::Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA_SQL).unwrap();
         let range = |t: &str| -> String {
@@ -761,14 +872,9 @@ mod tests {
             )
             .unwrap()
         };
-        fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> String {
-            all.iter().map(|c| code(*c)).collect::<Vec<_>>().join(",")
+        for (ty, _, codes) in enum_lists() {
+            assert_eq!(range(ty), codes, "{ty}");
         }
-        assert_eq!(range("event_kind"), codes(Kind::ALL, Kind::code));
-        assert_eq!(range("colour_code"), codes(Colour::ALL, Colour::code));
-        assert_eq!(range("category_code"), codes(Category::ALL, Category::code));
-        assert_eq!(range("stage_code"), codes(Stage::ALL, Stage::code));
-        assert_eq!(range("rate_code"), codes(Rate::ALL, Rate::code));
         assert_eq!(
             range("event_kind"),
             "scan,assess,enroll,service,train,outcome"
