@@ -3,13 +3,15 @@
 import { api } from './api.js';
 import { h, $, fullTime, ago, copyText } from './dom.js';
 import { DISTRICTS } from '../shared/regions.js';
+import { strings } from '../shared/i18n.js';
+
+const t = strings('zh').console.credentials;
 
 const MAX_HOURS = 720;
-const STATES = { active: '有效', expired: '已过期', revoked: '已撤销' };
 const KINDS = {
-  link: { title: '领导查看链接', mount: 'links-table', form: 'link-form', once: '新的查看链接' },
-  wall: { title: '大屏令牌', mount: 'walls-table', form: 'wall-token-form', once: '新的大屏地址' },
-  ingest: { title: '接入密钥', mount: 'ingests-table', form: 'ingest-key-form', once: '新的接入密钥' },
+  link: { ...t.kinds.link, mount: 'links-table', form: 'link-form' },
+  wall: { ...t.kinds.wall, mount: 'walls-table', form: 'wall-token-form' },
+  ingest: { ...t.kinds.ingest, mount: 'ingests-table', form: 'ingest-key-form' },
 };
 
 export class Access {
@@ -26,7 +28,7 @@ export class Access {
     }
     $('once-copy').addEventListener('click', async () => {
       const ok = await copyText($('once-value').value, $('once-value'));
-      $('once-copied').textContent = ok ? '已复制到剪贴板' : '无法自动复制：请选中上面的内容后按 Ctrl+C';
+      $('once-copied').textContent = ok ? t.copied : t.copyFailed;
     });
     $('once-close').addEventListener('click', () => this.hideOnce());
   }
@@ -49,7 +51,7 @@ export class Access {
     if (kind === 'link') {
       const hours = Number(form.elements.hours.value);
       if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) {
-        err.textContent = `有效期须为 1 到 ${MAX_HOURS} 之间的整数小时`;
+        err.textContent = t.hours(MAX_HOURS);
         err.hidden = false;
         return;
       }
@@ -62,7 +64,7 @@ export class Access {
       const made = await api('POST', '/api/v1/credentials', body);
       // The token is in this answer only: show it once, prominently.
       const value = made.url ? new URL(made.url, location.origin).href : made.token;
-      $('once-title').textContent = `${KINDS[kind].once}：${made.label ?? label}${made.scope_name ? `（${made.scope_name}）` : ''}`;
+      $('once-title').textContent = t.made(KINDS[kind].once, made.label ?? label, made.scope_name);
       $('once-value').value = value;
       $('once-value').dataset.kind = kind;
       $('once-copied').textContent = '';
@@ -72,7 +74,7 @@ export class Access {
       await this.list(kind);
     } catch (e) {
       if (e.status === 401) return;
-      err.textContent = `未能生成：${e.message}`;
+      err.textContent = t.createFailed(e.message);
       err.hidden = false;
     } finally {
       button.disabled = false;
@@ -86,38 +88,39 @@ export class Access {
       j = await api('GET', `/api/v1/credentials?kind=${kind}`);
     } catch (e) {
       if (e.status === 401) return;
-      mount.replaceChildren(h('p', { class: 'form-error' }, `列表读取失败：${e.message}`));
+      mount.replaceChildren(h('p', { class: 'form-error' }, t.listFailed(e.message)));
       return;
     }
     const rows = j.credentials ?? [];
     const now = Date.now();
-    const head = ['名称', ...(kind === 'link' ? ['范围'] : []), '状态', '创建', ...(kind === 'link' ? ['到期'] : []), '最近使用', '最近地址', ''];
+    const c_ = t.columns;
+    const head = [c_.label, ...(kind === 'link' ? [c_.scope] : []), c_.state, c_.created, ...(kind === 'link' ? [c_.expires] : []), c_.lastUsed, c_.lastFrom, ''];
     const body = rows.length === 0
-      ? [h('tr', {}, h('td', { class: 'empty', colSpan: head.length }, '暂无'))]
+      ? [h('tr', {}, h('td', { class: 'empty', colSpan: head.length }, t.none))]
       : rows.map((c) => h('tr', { dataset: { testid: `credential-${c.id}`, id: String(c.id), state: String(c.state) }, class: `state-${c.state}` },
         h('td', {}, String(c.label ?? '')),
         kind === 'link' ? h('td', {}, String(c.scope_name ?? c.scope ?? '')) : null,
-        h('td', {}, h('span', { class: `pill ${c.state}`, dataset: { testid: 'credential-state' } }, STATES[c.state] ?? String(c.state))),
+        h('td', {}, h('span', { class: `pill ${c.state}`, dataset: { testid: 'credential-state' } }, t.states[c.state] ?? String(c.state))),
         h('td', { class: 'nowrap' }, `${fullTime(c.created_at)} · ${c.created_by ?? ''}`),
         kind === 'link' ? h('td', { class: 'nowrap' }, fullTime(c.expires_at)) : null,
-        h('td', { class: 'nowrap', title: fullTime(c.last_used_at) }, c.last_used_at ? ago(c.last_used_at, now) : '从未使用'),
+        h('td', { class: 'nowrap', title: fullTime(c.last_used_at) }, c.last_used_at ? ago(c.last_used_at, now) : t.neverUsed),
         h('td', { class: 'mono' }, String(c.last_used_from ?? '—')),
         h('td', {}, c.state === 'active'
-          ? h('button', { type: 'button', class: 'danger small', dataset: { testid: 'revoke' }, onclick: () => this.revoke(kind, c) }, '撤销')
+          ? h('button', { type: 'button', class: 'danger small', dataset: { testid: 'revoke' }, onclick: () => this.revoke(kind, c) }, t.revoke)
           : null)));
     mount.replaceChildren(h('table', { class: 'grid', dataset: { testid: `credentials-${kind}` } },
       h('thead', {}, h('tr', {}, head.map((t) => h('th', {}, t)))), h('tbody', {}, body)));
   }
 
   async revoke(kind, c) {
-    const what = `${KINDS[kind].title}「${c.label ?? ''}」`;
-    const ok = await this.confirm(`撤销${what}？撤销后立即失效，正在打开的页面会显示“链接已失效”。此操作不能恢复。`);
+    const what = t.named(KINDS[kind].title, c.label ?? '');
+    const ok = await this.confirm(t.revokeConfirm(what));
     if (!ok) return;
     try {
       await api('POST', `/api/v1/credentials/${encodeURIComponent(c.id)}/revoke`);
     } catch (e) {
       if (e.status === 401) return;
-      $(KINDS[kind].mount).prepend(h('p', { class: 'form-error' }, `未能撤销：${e.message}`));
+      $(KINDS[kind].mount).prepend(h('p', { class: 'form-error' }, t.revokeFailed(e.message)));
       return;
     }
     await this.list(kind);

@@ -133,7 +133,7 @@ function stopConsole() {
 }
 
 whenUnauthorized(() => {
-  if (document.body.dataset.view === 'console') showLogin('登录已过期，请重新登录');
+  if (document.body.dataset.view === 'console') showLogin(t.console.login.expired);
 });
 
 let retryTimer = 0;
@@ -153,7 +153,7 @@ $('login-form').addEventListener('submit', async (e) => {
       // Too many failures: say how long to wait, counting down.
       let left = ex.retryAfter ?? 900;
       const tell = () => {
-        err.textContent = `登录失败次数过多，请 ${Math.floor(left / 60)} 分 ${left % 60} 秒后再试（${ex.message}）`;
+        err.textContent = t.console.login.tooMany(Math.floor(left / 60), left % 60, ex.message);
         err.dataset.retryAfter = String(left);
       };
       tell();
@@ -162,15 +162,15 @@ $('login-form').addEventListener('submit', async (e) => {
         left -= 1;
         if (left <= 0) {
           clearInterval(retryTimer);
-          err.textContent = '现在可以再试一次';
+          err.textContent = t.console.login.again;
           return;
         }
         tell();
       }, 1000);
     } else if (ex.status === 401) {
-      err.textContent = `登录失败：用户名或密码错误（${ex.message}）`;
+      err.textContent = t.console.login.wrong(ex.message);
     } else {
-      err.textContent = `登录失败：${ex.message}`;
+      err.textContent = t.console.login.failed(ex.message);
     }
     err.hidden = false;
   } finally {
@@ -182,7 +182,7 @@ $('logout').addEventListener('click', async () => {
   try {
     await api('POST', '/api/v1/logout', undefined, { quiet401: true });
   } catch { /* the session is gone either way */ }
-  showLogin('已退出登录');
+  showLogin(t.console.login.loggedOut);
 });
 
 // The account's own password: the current one is checked by the server
@@ -204,16 +204,16 @@ $('password-form').addEventListener('submit', async (e) => {
   const current = $('password-current').value;
   const next = $('password-new').value;
   if (next !== $('password-again').value) {
-    showPassword('两次输入的新密码不一致');
+    showPassword(t.console.password.mismatch);
     return;
   }
   $('password-submit').disabled = true;
   try {
     const r = await api('POST', '/api/v1/password', { current_password: current, new_password: next });
     $('password-form').reset();
-    showPassword(null, `密码已修改；其他 ${r.other_sessions_ended} 个登录会话已退出`);
+    showPassword(null, t.console.password.changed(r.other_sessions_ended));
   } catch (ex) {
-    if (ex.status !== 401) showPassword(`修改失败：${ex.message}`);
+    if (ex.status !== 401) showPassword(t.console.password.failed(ex.message));
   } finally {
     $('password-submit').disabled = false;
   }
@@ -224,6 +224,6 @@ $('password-form').addEventListener('submit', async (e) => {
   try {
     startConsole(await api('GET', '/api/v1/session', undefined, { quiet401: true }));
   } catch (e) {
-    showLogin(e.status === 401 ? null : `无法连接服务器：${e.message}`);
+    showLogin(e.status === 401 ? null : t.console.login.unreachable(e.message));
   }
 })();

@@ -3,6 +3,9 @@
 import { api } from './api.js';
 import { h, $, fullTime } from './dom.js';
 import { beijing } from '../shared/format.js';
+import { strings } from '../shared/i18n.js';
+
+const tw = strings('zh').console.wallControl;
 
 const pad = (n) => String(n).padStart(2, '0');
 
@@ -42,10 +45,10 @@ export class WallControl {
     this.wall = wall;
     const fact = (k, label, value) => [h('dt', {}, label), h('dd', { dataset: { testid: `wall-now-${k}` } }, value)];
     $('wall-now').replaceChildren(
-      ...fact('phase', '当前状态', wall.phase === 'before' ? '启动前（封面）' : '已启动'),
-      ...fact('title', '标题', String(wall.title ?? '')),
-      ...fact('countdown', '倒计时至', fullTime(wall.countdown_to)),
-      ...fact('launched', '启动于', fullTime(wall.launched_at)),
+      ...fact('phase', tw.phase, wall.phase === 'before' ? tw.before : tw.live),
+      ...fact('title', tw.title, String(wall.title ?? '')),
+      ...fact('countdown', tw.countdown, fullTime(wall.countdown_to)),
+      ...fact('launched', tw.launched, fullTime(wall.launched_at)),
     );
     // Fill the form from the server unless staff are editing it.
     if (!this.touched) this.fill(wall);
@@ -66,7 +69,7 @@ export class WallControl {
     ok.hidden = true;
     const phase = this.form.querySelector('input[name="phase"]:checked')?.value;
     if (!phase) {
-      err.textContent = '请选择状态';
+      err.textContent = tw.choosePhase;
       err.hidden = false;
       return;
     }
@@ -74,11 +77,11 @@ export class WallControl {
     try {
       await api('POST', '/api/v1/wall', body);
       this.touched = false;
-      ok.textContent = phase === 'live' ? '已启动：所有大屏显示实时数据' : '已设为启动前：所有大屏显示封面';
+      ok.textContent = phase === 'live' ? tw.nowLive : tw.covered;
       ok.hidden = false;
     } catch (e) {
       if (e.status === 401) return;
-      err.textContent = `未能应用：${e.message}`;
+      err.textContent = tw.applyFailed(e.message);
       err.hidden = false;
     }
   }
