@@ -596,7 +596,7 @@ impl Store {
         F: Fn(&mut T, Event) + Send + 'static,
     {
         self.side(move |c| {
-            super::writer::replay_until(c, &region, Some(until), &mut |e| f(&mut acc, e))?;
+            super::replay::replay_until(c, &region, Some(until), &mut |e| f(&mut acc, e))?;
             Ok(acc)
         })
         .await

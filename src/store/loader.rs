@@ -518,7 +518,7 @@ impl Waiting {
         // One batch (a group of 16,384 events or more) goes as it is.
         let events = match batches.len() {
             1 => batches.pop().expect("one batch"),
-            _ => arrow::compute::concat_batches(&super::writer::events_schema(), &batches)
+            _ => arrow::compute::concat_batches(&super::rows::events_schema(), &batches)
                 .map_err(|e| StoreError::Transaction(format!("joining the events to load: {e}")))?,
         };
         conn.append("events", &events.slice(0, rows))?;
@@ -644,7 +644,7 @@ pub(super) fn recover(db: &Arc<Database>, database: &Path) -> Result<u64, StoreE
     for (number, path) in log::segments(&dir)? {
         last = last.max(number);
         if number > loaded {
-            let read = log::read(&path, &super::writer::events_schema())?;
+            let read = log::read(&path, &super::rows::events_schema())?;
             if let Some(why) = &read.why {
                 tracing::warn!(segment = %path.display(), bytes = read.dropped, %why, "the ingest log ends with a record never answered; left out");
             }
@@ -752,7 +752,7 @@ mod tests {
 
     /// `n` scans numbered from `first`, as the writer's batch has them.
     fn scans(first: i64, n: usize) -> RecordBatch {
-        let schema = super::super::writer::events_schema();
+        let schema = super::super::rows::events_schema();
         let seqs: Vec<i64> = (first..first + n as i64).collect();
         let text = |f: &dyn Fn(i64) -> String| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(seqs.iter().map(|&s| f(s))))

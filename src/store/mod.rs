@@ -26,6 +26,8 @@ pub mod index;
 mod loader;
 pub mod log;
 pub mod parquet;
+mod replay;
+mod rows;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -39,7 +41,7 @@ use crate::region::Region;
 use database::Database;
 
 pub use loader::{WAL_CHECKPOINT_BYTES, wal_bytes};
-pub use writer::Replayed;
+pub use replay::Replayed;
 
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
@@ -314,9 +316,9 @@ impl Store {
         conn.execute_batch(access::ACCESS_SQL)?;
         let segment = loader::recover(&db, path)?;
         mask_rejected(&conn)?;
-        let settings = writer::settings(&conn)?;
+        let settings = replay::settings(&conn)?;
         let resumed = match replay_into.resume() {
-            Some(resume) => match writer::vouches(&conn, &settings, resume)? {
+            Some(resume) => match replay::vouches(&conn, &settings, resume)? {
                 Ok(()) => Some(resume.clone()),
                 Err(why) => {
                     tracing::warn!(%why, "the saved figures do not match the database; replaying every event");
@@ -327,9 +329,9 @@ impl Store {
             None => None,
         };
         let from = resumed.as_ref().map(|r| r.next_seq);
-        let replayed = writer::replay_from(&conn, region, from, &mut |e| replay_into.apply(e))?;
+        let replayed = replay::replay_from(&conn, region, from, &mut |e| replay_into.apply(e))?;
         let covered = Covered {
-            next_seq: writer::next_seq(&conn)?,
+            next_seq: replay::next_seq(&conn)?,
             events: resumed.as_ref().map_or(0, |r| r.events) + replayed.applied + replayed.skipped,
         };
         let access = access::load(&conn, crate::time::now_beijing_micros())?;

@@ -6,20 +6,17 @@ use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
-use arrow::array::{
-    ArrayRef, AsArray, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
-use duckdb::{Connection, params};
+use arrow::array::{ArrayRef, AsArray};
 use tokio::sync::mpsc;
 
 use super::database::{Conn, Database};
 use super::ids::{self, StoredIds};
 use super::loader::{Job, Loader, put_setting, recover};
 use super::log::{self, Group, RequestRow, Rest, Segment};
+use super::replay::{next_seq, stored_rows};
+use super::rows::events_batch;
 use super::{Batch, Command, Committed, StoreError};
-use crate::model::{Category, Colour, Detail, Event, Kind, Rate, Stage};
+use crate::model::Event;
 use crate::region::Region;
 use crate::time;
 
@@ -41,38 +38,6 @@ const RECORD_KEPT: usize = 32 << 20;
 /// log segment is sealed when it holds this many events, so that its load
 /// writes them straight into the file.
 pub const ROW_GROUP_ROWS: u64 = 122_880;
-
-/// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
-/// five fixed lists go as text: DuckDB's appender casts them to their ENUM
-/// types (an append whose types differ from the table's is cast column by
-/// column, the others passed as they are).
-pub(super) fn events_schema() -> SchemaRef {
-    static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
-    SCHEMA
-        .get_or_init(|| {
-            let text = |name| Field::new(name, DataType::Utf8, true);
-            let time =
-                |name| Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, None), true);
-            Arc::new(Schema::new(vec![
-                Field::new("seq", DataType::Int64, true),
-                text("id"),
-                time("ts"),
-                text("kind"),
-                text("district"),
-                text("person"),
-                text("channel"),
-                text("colour"),
-                text("team"),
-                text("category"),
-                text("stage"),
-                text("rate"),
-                Field::new("value", DataType::Boolean, true),
-                time("received_at"),
-                text("source"),
-            ]))
-        })
-        .clone()
-}
 
 /// Each event's seq (None: not stored), and the hashes of the new ids.
 type Numbered = (Vec<Vec<Option<i64>>>, Vec<u64>);
@@ -584,68 +549,10 @@ impl Writer {
     }
 }
 
-/// The group's new events as the columns of `events`.
-fn events_batch(
-    region: &Region,
-    group: &[Pending],
-    seqs: &[Vec<Option<i64>>],
-    received: i64,
-) -> Result<RecordBatch, StoreError> {
-    let rows = seqs.iter().flatten().flatten().count();
-    let text = || StringBuilder::with_capacity(rows, rows * 8);
-    let time = || TimestampMicrosecondBuilder::with_capacity(rows);
-    let mut seq = Int64Builder::with_capacity(rows);
-    let (mut ts, mut received_at) = (time(), time());
-    let (mut id, mut kind, mut district, mut person) = (text(), text(), text(), text());
-    let (mut channel, mut colour, mut team, mut category) = (text(), text(), text(), text());
-    let (mut stage, mut rate, mut source) = (text(), text(), text());
-    let mut value = BooleanBuilder::with_capacity(rows);
-    for ((batch, _), seqs) in group.iter().zip(seqs) {
-        for (e, s) in batch.events.iter().zip(seqs) {
-            let Some(s) = s else { continue };
-            let (ch, co, te, ca, st, ra, va) = columns(&e.detail);
-            seq.append_value(*s);
-            id.append_value(&e.id);
-            ts.append_value(e.ts);
-            kind.append_value(e.kind().code());
-            district.append_value(&region.districts[e.district as usize].code);
-            person.append_value(&e.person);
-            channel.append_option(ch);
-            colour.append_option(co);
-            team.append_option(te);
-            category.append_option(ca);
-            stage.append_option(st);
-            rate.append_option(ra);
-            value.append_option(va);
-            received_at.append_value(received);
-            source.append_value(&batch.source);
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(seq.finish()),
-        Arc::new(id.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(district.finish()),
-        Arc::new(person.finish()),
-        Arc::new(channel.finish()),
-        Arc::new(colour.finish()),
-        Arc::new(team.finish()),
-        Arc::new(category.finish()),
-        Arc::new(stage.finish()),
-        Arc::new(rate.finish()),
-        Arc::new(value.finish()),
-        Arc::new(received_at.finish()),
-        Arc::new(source.finish()),
-    ];
-    RecordBatch::try_new(events_schema(), columns)
-        .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
-}
-
 /// `rows` events of the simulator's launch morning as the writer's batch
 /// has them, numbered from `first_seq` (for the loader's measurements).
 #[cfg(test)]
-pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
+pub(super) fn morning_batch(first_seq: i64, rows: usize) -> arrow::record_batch::RecordBatch {
     let region = Region::load("beijing").unwrap();
     let at = time::now_beijing_micros() - 3_600_000_000;
     let lines = crate::simulate::morning_events(
@@ -670,8 +577,7 @@ pub(super) fn morning_batch(first_seq: i64, rows: usize) -> RecordBatch {
     batch.events.truncate(rows);
     assert_eq!(batch.events.len(), rows);
     let seqs = vec![(first_seq..first_seq + rows as i64).map(Some).collect()];
-    let (reply, _) = tokio::sync::oneshot::channel();
-    events_batch(&region, &[(batch, reply)], &seqs, at).unwrap()
+    events_batch(&region, std::iter::once(&batch), &seqs, at).unwrap()
 }
 
 impl Writer {
@@ -685,7 +591,7 @@ impl Writer {
     ) -> Result<Group, StoreError> {
         let received = time::now_beijing_micros();
         let clock = std::time::Instant::now();
-        let events = events_batch(&self.region, group, seqs, received)?;
+        let events = events_batch(&self.region, group.iter().map(|(b, _)| b), seqs, received)?;
         let mut rest = Rest {
             received,
             ..Rest::default()
@@ -741,248 +647,15 @@ fn lock(sql: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn stored_rows(conn: &Connection) -> Result<u64, StoreError> {
-    let rows: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
-    Ok(rows as u64)
-}
-
-pub(super) fn next_seq(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(
-        conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM events", [], |r| {
-            r.get(0)
-        })?,
-    )
-}
-
-type Columns<'a> = (
-    Option<&'a str>,
-    Option<&'static str>,
-    Option<&'a str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<bool>,
-);
-
-fn columns(detail: &Detail) -> Columns<'_> {
-    match detail {
-        Detail::Scan { channel } => (channel.as_deref(), None, None, None, None, None, None),
-        Detail::Assess { colour } => (None, Some(colour.code()), None, None, None, None, None),
-        Detail::Enroll { team } => (None, None, Some(team), None, None, None, None),
-        Detail::Service { team, category } => (
-            None,
-            None,
-            Some(team),
-            Some(category.code()),
-            None,
-            None,
-            None,
-        ),
-        Detail::Train { stage } => (None, None, None, None, Some(stage.code()), None, None),
-        Detail::Outcome { rate, value } => (
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(rate.code()),
-            Some(*value),
-        ),
-    }
-}
-
-fn get(a: &arrow::array::StringArray, i: usize) -> Option<&str> {
-    use arrow::array::Array;
-    a.is_valid(i).then(|| a.value(i))
-}
-
-/// What a replay handed over.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Replayed {
-    pub applied: u64,
-    /// Stored events whose district the region files no longer have.
-    pub skipped: u64,
-}
-
-/// [`replay_where`] of the events whose seq is `from` or above (every
-/// stored event without `from`).
-pub fn replay_from(
-    conn: &Connection,
-    region: &Region,
-    from: Option<i64>,
-    into: &mut dyn FnMut(Event),
-) -> Result<Replayed, StoreError> {
-    replay_where(
-        conn,
-        region,
-        "?::BIGINT IS NULL OR seq >= ?::BIGINT",
-        from,
-        into,
-    )
-}
-
-/// [`replay_where`] of the events whose time is before `until` (Beijing micros), if given.
-pub fn replay_until(
-    conn: &Connection,
-    region: &Region,
-    until: Option<i64>,
-    into: &mut dyn FnMut(Event),
-) -> Result<Replayed, StoreError> {
-    let filter = "?::BIGINT IS NULL OR ts < make_timestamp(?::BIGINT)";
-    replay_where(conn, region, filter, until, into)
-}
-
-/// Whether the database vouches for a saved state: it names the state's
-/// token, and holds exactly as many events below its seq as it covers. The
-/// saved state only ever holds stored events below that seq, so equal counts
-/// mean the same events. `Ok(Err(why))` when it does not.
-pub(super) fn vouches(
-    conn: &Connection,
-    settings: &[(String, String)],
-    resume: &super::Resume,
-) -> Result<Result<(), String>, StoreError> {
-    let named = settings
-        .iter()
-        .find(|(key, _)| key == super::SAVED_FIGURES_SETTING)
-        .map(|(_, value)| value.as_str());
-    if named != Some(resume.token.as_str()) {
-        return Ok(Err(
-            "the database names another saved state (restored, copied, or stopped while saving)"
-                .into(),
-        ));
-    }
-    let stored: i64 = conn.query_row(
-        "SELECT count(*) FROM events WHERE seq < ?",
-        params![resume.next_seq],
-        |r| r.get(0),
-    )?;
-    if stored as u64 != resume.events {
-        return Ok(Err(format!(
-            "the database holds {stored} events below seq {}, the saved state {}",
-            resume.next_seq, resume.events
-        )));
-    }
-    Ok(Ok(()))
-}
-
-/// Feeds the stored events matching `filter` (SQL with two `?` for
-/// `bound`) to `into`.
-///
-/// The aggregator does not depend on order, so the table is streamed as it
-/// lies on disk, in Arrow batches, without a sort. Only assessments and
-/// outcomes carry their id (the aggregator breaks ties of "latest" by it);
-/// the other kinds come with an empty id, which spares reading and copying
-/// millions of strings at start. A scan brings its channel (the figures
-/// count scans by channel).
-fn replay_where(
-    conn: &Connection,
-    region: &Region,
-    filter: &str,
-    bound: Option<i64>,
-    into: &mut dyn FnMut(Event),
-) -> Result<Replayed, StoreError> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{DataType, Int64Type};
-
-    let mut stmt = conn.prepare(&format!(
-        "SELECT CASE WHEN kind IN ('assess', 'outcome') THEN id END AS id,
-                epoch_us(ts) AS ts, kind, district, person, colour, team, category,
-                stage, rate, value, channel
-         FROM events
-         WHERE {filter}"
-    ))?;
-    let text = |a: &arrow::array::ArrayRef| -> Result<arrow::array::StringArray, StoreError> {
-        let cast = arrow::compute::cast(a, &DataType::Utf8)
-            .map_err(|e| StoreError::Transaction(format!("reading the store: {e}")))?;
-        Ok(cast.as_string::<i32>().clone())
-    };
-    let mut count = 0u64;
-    let mut skipped = 0u64;
-    for batch in stmt.query_arrow(params![bound, bound])? {
-        let c = batch.columns();
-        let (id, kind, district, person) = (text(&c[0])?, text(&c[2])?, text(&c[3])?, text(&c[4])?);
-        let ts = c[1].as_primitive::<Int64Type>();
-        let (colour, team, category, stage, rate) = (
-            text(&c[5])?,
-            text(&c[6])?,
-            text(&c[7])?,
-            text(&c[8])?,
-            text(&c[9])?,
-        );
-        let value = c[10].as_boolean();
-        let channel = text(&c[11])?;
-        for i in 0..batch.num_rows() {
-            let detail = match Kind::parse(kind.value(i)) {
-                Some(Kind::Scan) => Some(Detail::Scan {
-                    channel: get(&channel, i).map(str::to_string),
-                }),
-                Some(Kind::Assess) => get(&colour, i)
-                    .and_then(Colour::parse)
-                    .map(|colour| Detail::Assess { colour }),
-                Some(Kind::Enroll) => get(&team, i).map(|t| Detail::Enroll {
-                    team: t.to_string(),
-                }),
-                Some(Kind::Service) => {
-                    match (get(&team, i), get(&category, i).and_then(Category::parse)) {
-                        (Some(team), Some(category)) => Some(Detail::Service {
-                            team: team.to_string(),
-                            category,
-                        }),
-                        _ => None,
-                    }
-                }
-                Some(Kind::Train) => get(&stage, i)
-                    .and_then(Stage::parse)
-                    .map(|stage| Detail::Train { stage }),
-                Some(Kind::Outcome) => {
-                    match (get(&rate, i).and_then(Rate::parse), value.is_valid(i)) {
-                        (Some(rate), true) => Some(Detail::Outcome {
-                            rate,
-                            value: value.value(i),
-                        }),
-                        _ => None,
-                    }
-                }
-                None => None,
-            };
-            match (detail, region.district_index(district.value(i))) {
-                (Some(detail), Some(d)) => {
-                    into(Event {
-                        id: get(&id, i).map(str::to_string).unwrap_or_default(),
-                        ts: ts.value(i),
-                        district: d,
-                        person: person.value(i).to_string(),
-                        detail,
-                    });
-                    count += 1;
-                }
-                _ => skipped += 1,
-            }
-        }
-    }
-    if skipped > 0 {
-        tracing::warn!(
-            skipped,
-            "stored events whose district is not in the region files were not counted"
-        );
-    }
-    Ok(Replayed {
-        applied: count,
-        skipped,
-    })
-}
-
-pub(super) fn settings(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::loader::wal_bytes;
+    use super::super::rows::events_schema;
     use super::*;
+    use crate::model::Detail;
     use crate::model::Format;
+    use arrow::record_batch::RecordBatch;
+    use duckdb::Connection;
 
     fn scans(ids: &[&str]) -> Batch {
         Batch {
