@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn each_detail_round_trips_through_its_row() {
         let region = Region::load("beijing").unwrap();
-        let details = vec![
+        let details = [
             Detail::Scan {
                 channel: Some("hall".into()),
             },
