@@ -188,6 +188,14 @@ pub enum Detail {
 }
 
 impl Event {
+    /// The service team an enrolment or a service names.
+    pub fn team(&self) -> Option<&str> {
+        match &self.detail {
+            Detail::Enroll { team } | Detail::Service { team, .. } => Some(team),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         match self.detail {
             Detail::Scan { .. } => Kind::Scan,

@@ -1619,9 +1619,7 @@ mod tests {
                         assert_eq!(*rate == Rate::Compliance, e.district == fengtai);
                     }
                 }
-                if let Detail::Enroll { team } | Detail::Service { team, .. } = &e.detail
-                    && team.starts_with("ft-")
-                {
+                if e.team().is_some_and(|team| team.starts_with("ft-")) {
                     assert!(e.ts >= plan_day, "Fengtai's named teams from its plan");
                     named += 1;
                 }

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::ingest::bounds;
 use crate::ingest::prepare::{Answer, Refusal, prepare};
 use crate::model::Format;
 use crate::store::StoreError;
@@ -142,48 +141,40 @@ async fn ingest(
     })
     .await
     .map_err(|_| IngestError::Read)?;
-    let (mut batch, mut answer, refusal) = match prepared {
-        Ok((batch, answer)) => (batch, answer, None),
+    // A body refused whole is kept as one rejected record, then refused.
+    let (mut batch, answer) = match prepared {
+        Ok((batch, answer)) => (batch, Ok(answer)),
         Err(refused) => {
             let (batch, refusal) = *refused;
             let refusal = match refusal {
                 Refusal::BadBody(m) => IngestError::BadBody(m),
                 Refusal::TooMuchText(m) => IngestError::TooMuchText(m),
             };
-            let answer = Answer {
-                accepted: 0,
-                duplicates: 0,
-                rejected: 1,
-                not_kept: 0,
-                errors: Vec::new(),
-            };
-            (batch, answer, Some(refusal))
+            (batch, Err(refusal))
         }
     };
     // The key's allowance of rejected records kept today.
     let now = time::now_beijing_micros();
-    let allowed = app.rejected_allowance.take(&key, &batch.rejected, now);
-    let over = batch.rejected.len() - allowed;
-    batch.rejected.truncate(allowed);
+    let taken = app.rejected_allowance.take(&key, &batch.rejected, now);
+    let over = batch.rejected.len() - taken.records;
+    batch.rejected.truncate(taken.records);
     batch.not_kept += over;
-    answer.not_kept += over;
-    let kept = (
-        batch.rejected.len() as u64,
-        batch.rejected.iter().map(bounds::cost).sum::<u64>(),
-    );
     let prepared = clock.elapsed();
     let committed = match app.store.ingest(batch).await {
         Ok(committed) => committed,
         Err(e) => {
-            app.rejected_allowance.give_back(&key, kept, now);
+            app.rejected_allowance.give_back(&key, taken, now);
             return Err(IngestError::Store(e));
         }
     };
-    if let Some(refusal) = refusal {
-        // The whole body was kept as one rejected record (or counted), then refused.
-        app.metrics.ingested(&key, 0, 0, 1);
-        return Err(refusal);
-    }
+    let mut answer = match answer {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            app.metrics.ingested(&key, 0, 0, 1);
+            return Err(refusal);
+        }
+    };
+    answer.not_kept += over;
     tracing::debug!(
         bytes = size,
         read_us = read.as_micros() as u64,

@@ -45,8 +45,9 @@ impl Default for Bounds {
     }
 }
 
-/// What a rejected record costs the day's allowance.
-pub fn cost(record: &Rejected) -> u64 {
+/// What a rejected record costs the day's allowance (the store counts the
+/// same at start: `Store::rejected_kept_since`).
+fn cost(record: &Rejected) -> u64 {
     (record.raw.len() + record.reason.len() + record.event_id.as_ref().map_or(0, String::len))
         as u64
 }
@@ -64,6 +65,13 @@ pub struct Kept {
     /// The Beijing day (days since 1970-01-01 in Beijing time).
     pub day: i64,
     pub records: u64,
+    pub bytes: u64,
+}
+
+/// What one [`Allowance::take`] counted: the first `records` may be kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    pub records: usize,
     pub bytes: u64,
 }
 
@@ -85,10 +93,10 @@ impl Allowance {
         today: i64,
         kept: impl IntoIterator<Item = (String, u64, u64)>,
     ) -> Allowance {
+        let day = day_of(today);
         let kept = kept
             .into_iter()
             .map(|(key, records, bytes)| {
-                let day = day_of(today);
                 (
                     key,
                     Kept {
@@ -108,9 +116,10 @@ impl Allowance {
 
     /// How many of `rejected`, from the first, `key` may keep at `now`
     /// (Beijing micros); they are counted as kept.
-    pub fn take(&self, key: &str, rejected: &[Rejected], now: i64) -> usize {
+    pub fn take(&self, key: &str, rejected: &[Rejected], now: i64) -> Taken {
+        let mut taken = Taken::default();
         if rejected.is_empty() {
-            return 0;
+            return taken;
         }
         let day = day_of(now);
         let mut kept = self.kept.lock().expect("the allowance's lock");
@@ -121,7 +130,6 @@ impl Allowance {
                 ..Kept::default()
             };
         }
-        let mut taken = 0;
         for record in rejected {
             let cost = cost(record);
             if entry.records >= self.records || entry.bytes.saturating_add(cost) > self.bytes {
@@ -129,20 +137,21 @@ impl Allowance {
             }
             entry.records += 1;
             entry.bytes += cost;
-            taken += 1;
+            taken.records += 1;
+            taken.bytes += cost;
         }
         taken
     }
 
-    /// Gives back what [`Allowance::take`] counted (records, and their
-    /// [`cost`] in all) for records the store then did not commit.
-    pub fn give_back(&self, key: &str, (records, bytes): (u64, u64), now: i64) {
+    /// Gives back what [`Allowance::take`] counted, for records the store
+    /// then did not commit.
+    pub fn give_back(&self, key: &str, taken: Taken, now: i64) {
         let mut kept = self.kept.lock().expect("the allowance's lock");
         if let Some(entry) = kept.get_mut(key)
             && entry.day == day_of(now)
         {
-            entry.records = entry.records.saturating_sub(records);
-            entry.bytes = entry.bytes.saturating_sub(bytes);
+            entry.records = entry.records.saturating_sub(taken.records as u64);
+            entry.bytes = entry.bytes.saturating_sub(taken.bytes);
         }
     }
 
@@ -181,13 +190,14 @@ mod tests {
         };
         let allowance = Allowance::new(&bounds, NOON, [("old".to_string(), 3, 3)]);
         // Two of cost 5 each, then one of 10 (20 in all), then nothing.
+        let taken = |records, bytes| Taken { records, bytes };
         assert_eq!(
             allowance.take("k", &[record("1234"), record("1234")], NOON),
-            2
+            taken(2, 10)
         );
         assert_eq!(
             allowance.take("k", &[record("123456789"), record("1")], NOON),
-            1
+            taken(1, 10)
         );
         assert_eq!(
             allowance.kept("k"),
@@ -197,26 +207,27 @@ mod tests {
                 bytes: 20
             }
         );
-        assert_eq!(allowance.take("k", &[record("")], NOON), 0);
+        assert_eq!(allowance.take("k", &[record("")], NOON).records, 0);
         // A record too big for what is left stops the request's count there.
         let other = Allowance::new(&bounds, NOON, []);
         assert_eq!(
             other.take("k", &[record(&"x".repeat(19)), record("")], NOON),
-            1
+            taken(1, 20)
         );
-        assert_eq!(other.take("k", &[record(&"x".repeat(19))], NOON), 0);
+        assert_eq!(other.take("k", &[record(&"x".repeat(19))], NOON).records, 0);
         // The key read from the store has used its day already.
-        assert_eq!(allowance.take("old", &[record("")], NOON), 0);
+        assert_eq!(allowance.take("old", &[record("")], NOON).records, 0);
         // The next Beijing day starts again; the day before is forgotten.
         let tomorrow = day_start(NOON) + DAY_MICROS;
-        assert_eq!(allowance.take("old", &[record("")], tomorrow), 1);
+        assert_eq!(allowance.take("old", &[record("")], tomorrow).records, 1);
         assert_eq!(
             allowance.take("k", &[record(""), record("")], tomorrow - 1),
-            0
+            taken(0, 0)
         );
-        assert_eq!(allowance.take("k", &[record(""), record("")], tomorrow), 2);
+        let today = allowance.take("k", &[record(""), record("")], tomorrow);
+        assert_eq!(today, taken(2, 2));
         // What the store did not commit is given back.
-        allowance.give_back("k", (2, 2), tomorrow);
+        allowance.give_back("k", today, tomorrow);
         assert_eq!(
             allowance.kept("k"),
             Kept {

@@ -389,16 +389,6 @@ fn text_bytes(column: &dyn Array) -> u64 {
     fn len_of(value: Option<&str>) -> u64 {
         value.map_or(0, |v| v.len() as u64)
     }
-    fn dictionary<K: arrow::datatypes::ArrowDictionaryKeyType>(column: &dyn Array) -> u64 {
-        let dictionary = column.as_dictionary::<K>();
-        let lengths = value_lengths(dictionary.values().as_ref());
-        dictionary
-            .keys()
-            .iter()
-            .flatten()
-            .map(|k| lengths.get(k.as_usize()).copied().unwrap_or(0))
-            .sum()
-    }
     use arrow::datatypes::ArrowNativeType;
     match column.data_type() {
         DataType::Utf8 => each_row(column.as_string::<i32>()),
@@ -410,20 +400,18 @@ fn text_bytes(column: &dyn Array) -> u64 {
                 .map(|i| u64::from(views.views()[i] as u32))
                 .sum()
         }
-        DataType::Dictionary(key, _) => {
-            use arrow::datatypes::*;
-            match key.as_ref() {
-                DataType::Int8 => dictionary::<Int8Type>(column),
-                DataType::Int16 => dictionary::<Int16Type>(column),
-                DataType::Int32 => dictionary::<Int32Type>(column),
-                DataType::Int64 => dictionary::<Int64Type>(column),
-                DataType::UInt8 => dictionary::<UInt8Type>(column),
-                DataType::UInt16 => dictionary::<UInt16Type>(column),
-                DataType::UInt32 => dictionary::<UInt32Type>(column),
-                DataType::UInt64 => dictionary::<UInt64Type>(column),
-                _ => 0,
+        DataType::Dictionary(_, _) => arrow::array::downcast_dictionary_array!(
+            column => {
+                let lengths = value_lengths(column.values().as_ref());
+                column
+                    .keys()
+                    .iter()
+                    .flatten()
+                    .map(|k| lengths.get(k.as_usize()).copied().unwrap_or(0))
+                    .sum()
             }
-        }
+            _ => 0
+        ),
         _ => 0,
     }
 }

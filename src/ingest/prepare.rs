@@ -11,7 +11,7 @@ use super::bounds::Bounds;
 use super::decode::{self, DecodeError};
 use super::event::{self, RawEvent};
 use super::teams::Teams;
-use crate::model::{Detail, Format};
+use crate::model::Format;
 use crate::personal;
 use crate::store::{Batch, Rejected};
 use crate::time;
@@ -143,12 +143,10 @@ impl Check<'_> {
         let (reason, fields) = match fields {
             Ok(mut fields) => match event::validate(&mut fields, self.region, self.now) {
                 Ok(event) => {
-                    let team = match &event.detail {
-                        Detail::Enroll { team } | Detail::Service { team, .. } => Some(team),
-                        _ => None,
-                    };
-                    match team.map_or(Ok(()), |t| self.teams.admit(self.region, event.district, t))
-                    {
+                    let admitted = event
+                        .team()
+                        .map_or(Ok(()), |t| self.teams.admit(self.region, event.district, t));
+                    match admitted {
                         Ok(()) => {
                             self.events.push(event);
                             return;

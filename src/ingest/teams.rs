@@ -64,6 +64,7 @@ impl Teams {
     }
 
     /// How many team names `district` has.
+    #[cfg(test)]
     pub fn count(&self, district: u8) -> usize {
         self.known
             .read()

@@ -499,7 +499,7 @@ impl Store {
                 .prepare(
                     "SELECT source, count(*)::UBIGINT,
                             sum(strlen(raw) + strlen(reason) + coalesce(strlen(event_id), 0))::UBIGINT
-                     FROM rejected WHERE epoch_us(received_at) >= ? GROUP BY source",
+                     FROM rejected WHERE received_at >= make_timestamp(?::BIGINT) GROUP BY source",
                 )?
                 .query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
