@@ -13,23 +13,12 @@
 -- code and read (and compared, `kind = 'scan'`) as its text. Ingest appends
 -- them as text, cast on the way in; a narrower row costs the writer about a
 -- sixth less time an event
--- (docs/decisions/0012-the-fixed-lists-as-enum-types.md). They hold the
--- codes of src/ingest/event.rs in its order (a test checks it). Districts
--- stay text: the region files name them, and a region may change.
-CREATE TYPE IF NOT EXISTS event_kind AS ENUM (
-    'scan', 'assess', 'enroll', 'service', 'train', 'outcome');
-CREATE TYPE IF NOT EXISTS colour_code AS ENUM (
-    'green', 'orange', 'pink', 'yellow', 'blue');
-CREATE TYPE IF NOT EXISTS category_code AS ENUM (
-    'idea_promotion', 'science_push', 'activity', 'learning', 'skills_training',
-    'behaviour_contest', 'health_management', 'patient_followup', 'treatment',
-    'key_intervention');
-CREATE TYPE IF NOT EXISTS stage_code AS ENUM (
-    'enrolled', 'certified');
-CREATE TYPE IF NOT EXISTS rate_code AS ENUM (
-    'awareness', 'compliance', 'participation', 'satisfaction', 'attainment',
-    'improvement', 'effectiveness', 'management', 'control', 'prevention');
-
+-- (docs/decisions/0012-the-fixed-lists-as-enum-types.md). The store makes
+-- the types event_kind, colour_code, category_code, stage_code and rate_code
+-- from the lists of src/model.rs (their one definition, in that order; the
+-- codes are listed in docs/ingest.md) before this file runs, and makes them
+-- again at open when a list has changed. Districts stay text: the region
+-- files name them, and a region may change.
 CREATE TABLE IF NOT EXISTS events (
     seq         BIGINT    NOT NULL,
     id          VARCHAR   NOT NULL,   -- unique (see above)

@@ -13,6 +13,16 @@ macro_rules! choice {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// How many values the list has (the length of arrays indexed by it).
+            pub const COUNT: usize = $name::ALL.len();
+            /// The list's name in rejections (`kind: must be one of …`).
+            pub const FIELD: &'static str = $field;
+
+            /// The codes, in the list's order.
+            #[allow(dead_code)]
+            pub fn codes() -> Vec<&'static str> {
+                $name::ALL.iter().map(|c| c.code()).collect()
+            }
 
             pub fn code(self) -> &'static str {
                 match self { $($name::$variant => $code),+ }
@@ -34,8 +44,7 @@ macro_rules! choice {
             /// What a field of this list must be, for a rejection.
             #[allow(dead_code)]
             pub fn expected() -> String {
-                let codes: Vec<&str> = $name::ALL.iter().map(|c| c.code()).collect();
-                format!(concat!($field, ": must be one of {}"), codes.join(", "))
+                format!(concat!($field, ": must be one of {}"), $name::codes().join(", "))
             }
         }
     };
@@ -246,5 +255,112 @@ impl Format {
             Format::Csv => "csv",
             Format::Arrow => "arrow",
         }
+    }
+}
+
+/// Every fixed list by its field name, with its codes in order: what the
+/// store's ENUM types, the saved figures and docs/openapi.json are checked
+/// against.
+pub fn lists() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        (Kind::FIELD, Kind::codes()),
+        (Colour::FIELD, Colour::codes()),
+        (Category::FIELD, Category::codes()),
+        (Stage::FIELD, Stage::codes()),
+        (Rate::FIELD, Rate::codes()),
+        ("nine_rate", NineRate::codes()),
+        (Plan::FIELD, Plan::codes()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists as the program's documents have them. A value added to a
+    /// list is added here too; everything else follows the list (ARCHITECTURE.md).
+    #[test]
+    fn the_lists_in_the_programs_order() {
+        let lists = lists();
+        let spelled: Vec<(&str, Vec<&str>)> = vec![
+            (
+                "kind",
+                vec!["scan", "assess", "enroll", "service", "train", "outcome"],
+            ),
+            ("colour", vec!["green", "orange", "pink", "yellow", "blue"]),
+            (
+                "category",
+                vec![
+                    "idea_promotion",
+                    "science_push",
+                    "activity",
+                    "learning",
+                    "skills_training",
+                    "behaviour_contest",
+                    "health_management",
+                    "patient_followup",
+                    "treatment",
+                    "key_intervention",
+                ],
+            ),
+            ("stage", vec!["enrolled", "certified"]),
+            (
+                "rate",
+                vec![
+                    "awareness",
+                    "compliance",
+                    "participation",
+                    "satisfaction",
+                    "attainment",
+                    "improvement",
+                    "effectiveness",
+                    "management",
+                    "control",
+                    "prevention",
+                ],
+            ),
+            (
+                "nine_rate",
+                vec![
+                    "awareness",
+                    "participation",
+                    "satisfaction",
+                    "attainment",
+                    "improvement",
+                    "effectiveness",
+                    "management",
+                    "control",
+                    "prevention",
+                ],
+            ),
+            ("plan", vec!["training", "technical", "implementation"]),
+        ];
+        assert_eq!(lists, spelled);
+        assert_eq!(
+            (Colour::COUNT, Category::COUNT, NineRate::COUNT),
+            (5, 10, 9)
+        );
+        assert_eq!(
+            Colour::expected(),
+            "colour: must be one of green, orange, pink, yellow, blue"
+        );
+        assert_eq!(Colour::parse("粉色"), Some(Colour::Pink));
+        assert_eq!(Colour::parse("purple"), None);
+        // Each rate's plan: three to a plan, in order.
+        let plans: Vec<&str> = NineRate::ALL.iter().map(|r| r.plan().code()).collect();
+        assert_eq!(
+            plans,
+            [
+                "training",
+                "training",
+                "training",
+                "technical",
+                "technical",
+                "technical",
+                "implementation",
+                "implementation",
+                "implementation"
+            ]
+        );
     }
 }

@@ -139,14 +139,113 @@ const TWIST: f64 = 0.03;
 /// Persons (or enrolled persons of a round) made per chunk of a script.
 const CHUNK: usize = 1_000;
 
-/// The colour mix of a district with the city's share of elderly residents.
-const COLOUR_MIX: [(Colour, f64); 5] = [
-    (Colour::Green, 0.28),
-    (Colour::Orange, 0.14),
-    (Colour::Pink, 0.22),
-    (Colour::Yellow, 0.21),
-    (Colour::Blue, 0.15),
+/// How the persons of a colour behave in the demo.
+struct Hue {
+    colour: Colour,
+    /// Share of the assessed in a district with the city's share of elderly
+    /// residents.
+    share: f64,
+    /// How the share follows the district's share of elderly residents.
+    elderly: Elderly,
+    /// The chance that an assessed person enrols (before the district's factors).
+    enrol: f64,
+    /// The chance that an assessed person trains as a guardian (idem).
+    train: f64,
+    /// The categories of the services they are given, weighted.
+    services: &'static [(Category, f64)],
+}
+
+#[derive(PartialEq)]
+enum Elderly {
+    /// Scaled by the district's elderly share against the city's.
+    Linear,
+    /// Scaled by its square root.
+    Root,
+    /// Fills what the scaled ones leave, in proportion.
+    Rest,
+}
+
+/// The colours the demo sends (a colour of the list missing here is not sent).
+const HUES: &[Hue] = &[
+    Hue {
+        colour: Colour::Green,
+        share: 0.28,
+        elderly: Elderly::Rest,
+        enrol: 0.02,
+        train: 0.08,
+        services: &[(Category::IdeaPromotion, 3.0), (Category::SciencePush, 2.0)],
+    },
+    Hue {
+        colour: Colour::Orange,
+        share: 0.14,
+        elderly: Elderly::Rest,
+        enrol: 0.05,
+        train: 0.08,
+        services: &[
+            (Category::Activity, 3.0),
+            (Category::BehaviourContest, 2.0),
+            (Category::Learning, 2.0),
+        ],
+    },
+    Hue {
+        colour: Colour::Pink,
+        share: 0.22,
+        elderly: Elderly::Rest,
+        enrol: 0.08,
+        train: 0.40,
+        services: &[
+            (Category::SciencePush, 3.0),
+            (Category::Learning, 3.0),
+            (Category::SkillsTraining, 2.0),
+        ],
+    },
+    Hue {
+        colour: Colour::Yellow,
+        share: 0.21,
+        elderly: Elderly::Linear,
+        enrol: 0.25,
+        train: 0.08,
+        services: &[
+            (Category::HealthManagement, 3.0),
+            (Category::SkillsTraining, 2.0),
+            (Category::Activity, 2.0),
+            (Category::SciencePush, 1.0),
+        ],
+    },
+    Hue {
+        colour: Colour::Blue,
+        share: 0.15,
+        elderly: Elderly::Root,
+        enrol: 0.55,
+        train: 0.08,
+        services: &[
+            (Category::Treatment, 3.0),
+            (Category::PatientFollowup, 3.0),
+            (Category::KeyIntervention, 2.0),
+            (Category::HealthManagement, 2.0),
+        ],
+    },
 ];
+
+/// One of `items`, drawn by their weights.
+fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, f64)]) -> T {
+    let total: f64 = items.iter().map(|(_, w)| w).sum();
+    let mut r = rng.random::<f64>() * total;
+    for (item, w) in items {
+        if r < *w {
+            return *item;
+        }
+        r -= w;
+    }
+    items.last().expect("a non-empty list").0
+}
+
+/// How the persons of `colour` behave ([`HUES`]).
+fn hue(colour: Colour) -> &'static Hue {
+    HUES.iter()
+        .find(|h| h.colour == colour)
+        .expect("the demo draws only the colours of HUES")
+}
 
 /// Reach, people who scan per resident, by functional zone (ASSUMED).
 fn zone_reach(zone: Zone) -> f64 {
@@ -315,7 +414,7 @@ fn twist(code: &str, rate: NineRate) -> f64 {
 struct Truth {
     /// Weight among the people who scan: residents × reach.
     weight: f64,
-    colours: [(Colour, f64); 5],
+    colours: Vec<(Colour, f64)>,
     /// Factor on enrolment.
     enrol: f64,
     /// Share of the assessed not enrolled who are served.
@@ -367,13 +466,32 @@ impl World {
                 } else {
                     1.0
                 };
-                let mut colours = COLOUR_MIX;
-                colours[3].1 *= elderly;
-                colours[4].1 *= elderly.sqrt();
-                let fixed: f64 = colours[3].1 + colours[4].1;
-                let others: f64 = COLOUR_MIX[..3].iter().map(|c| c.1).sum();
-                for c in &mut colours[..3] {
-                    c.1 *= (1.0 - fixed).max(0.0) / others;
+                let mut colours: Vec<(Colour, f64)> = HUES
+                    .iter()
+                    .map(|h| {
+                        let share = match h.elderly {
+                            Elderly::Linear => h.share * elderly,
+                            Elderly::Root => h.share * elderly.sqrt(),
+                            Elderly::Rest => h.share,
+                        };
+                        (h.colour, share)
+                    })
+                    .collect();
+                let fixed: f64 = HUES
+                    .iter()
+                    .zip(&colours)
+                    .filter(|(h, _)| h.elderly != Elderly::Rest)
+                    .map(|(_, c)| c.1)
+                    .sum();
+                let others: f64 = HUES
+                    .iter()
+                    .filter(|h| h.elderly == Elderly::Rest)
+                    .map(|h| h.share)
+                    .sum();
+                for (h, c) in HUES.iter().zip(&mut colours) {
+                    if h.elderly == Elderly::Rest {
+                        c.1 *= (1.0 - fixed).max(0.0) / others;
+                    }
                 }
                 let pilot = if d.pilot == Pilot::No { 0.85 } else { 1.2 };
                 let mut rates = [0.0; 9];
@@ -447,13 +565,7 @@ impl World {
 
     /// The chance that a person of `colour` who assessed enrols.
     fn enrol(&self, d: usize, colour: Colour, day: i64) -> f64 {
-        let by_colour = match colour {
-            Colour::Blue => 0.55,
-            Colour::Yellow => 0.25,
-            Colour::Pink => 0.08,
-            Colour::Orange => 0.05,
-            Colour::Green => 0.02,
-        };
+        let by_colour = hue(colour).enrol;
         let when = if day <= 0 {
             LAUNCH_ENROL
         } else if self.piloting(d, day) {
@@ -467,7 +579,7 @@ impl World {
     /// The chance that a person of `colour` who assessed trains as a
     /// guardian (after launch day).
     fn train(&self, d: usize, colour: Colour, day: i64) -> f64 {
-        let by_colour = if colour == Colour::Pink { 0.40 } else { 0.08 };
+        let by_colour = hue(colour).train;
         let ramp = (day as f64 / GUARDIAN_RAMP_DAYS).clamp(0.0, 1.0);
         (by_colour * self.truths[d].guardians * ramp).min(1.0)
     }
@@ -630,15 +742,7 @@ impl Generator {
     }
 
     fn pick<T: Copy>(&mut self, items: &[(T, f64)]) -> T {
-        let total: f64 = items.iter().map(|(_, w)| w).sum();
-        let mut r = self.rng.random::<f64>() * total;
-        for (item, w) in items {
-            if r < *w {
-                return *item;
-            }
-            r -= w;
-        }
-        items.last().expect("a non-empty list").0
+        pick(&mut self.rng, items)
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -756,8 +860,8 @@ impl Generator {
         if !self.chance(ASSESSED) {
             return;
         }
-        let colours = self.world.truths[d].colours;
-        let colour = self.pick(&colours);
+        let colours = &self.world.truths[d].colours;
+        let colour = pick(&mut self.rng, colours);
         let at = self.later(&m, 10 * MINUTE);
         self.emit(
             out,
@@ -798,31 +902,7 @@ impl Generator {
         } else {
             0
         };
-        let categories: &[(Category, f64)] = match colour {
-            Colour::Blue => &[
-                (Category::Treatment, 3.0),
-                (Category::PatientFollowup, 3.0),
-                (Category::KeyIntervention, 2.0),
-                (Category::HealthManagement, 2.0),
-            ],
-            Colour::Yellow => &[
-                (Category::HealthManagement, 3.0),
-                (Category::SkillsTraining, 2.0),
-                (Category::Activity, 2.0),
-                (Category::SciencePush, 1.0),
-            ],
-            Colour::Pink => &[
-                (Category::SciencePush, 3.0),
-                (Category::Learning, 3.0),
-                (Category::SkillsTraining, 2.0),
-            ],
-            Colour::Orange => &[
-                (Category::Activity, 3.0),
-                (Category::BehaviourContest, 2.0),
-                (Category::Learning, 2.0),
-            ],
-            Colour::Green => &[(Category::IdeaPromotion, 3.0), (Category::SciencePush, 2.0)],
-        };
+        let categories = hue(colour).services;
         for _ in 0..services {
             let category = self.pick(categories);
             let at = self.later(&m, 3 * DAY);

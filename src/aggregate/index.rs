@@ -172,31 +172,30 @@ mod tests {
     use crate::store::index::IndexEngine;
     use proptest::prelude::*;
 
-    const OBSERVED: [&str; 8] = [
-        "awareness",
-        "participation",
-        "satisfaction",
-        "attainment",
-        "improvement",
-        "effectiveness",
-        "control",
-        "prevention",
-    ];
+    /// The observed rates' codes (all of the nine but management).
+    fn observed() -> Vec<&'static str> {
+        crate::model::NineRate::ALL
+            .iter()
+            .filter(|r| r.observed())
+            .map(|r| r.code())
+            .collect()
+    }
 
     /// A district's figures, planned figures and some observed rates.
     fn district() -> impl Strategy<Value = IndexInput> {
         (
             proptest::collection::vec(0u64..250_000, 4),
             proptest::collection::vec(0u64..200_000, 4),
-            proptest::collection::vec((0usize..8, 0u64..80, 0u64..80), 0..8),
+            proptest::collection::vec((0..observed().len(), 0u64..80, 0u64..80), 0..8),
         )
             .prop_map(|(values, planned, rates)| {
-                let mut seen = [false; 8];
+                let observed = observed();
+                let mut seen = vec![false; observed.len()];
                 let rates = rates
                     .into_iter()
                     .filter(|(r, _, _)| !std::mem::replace(&mut seen[*r], true))
                     .filter(|(_, _, n)| *n >= 1)
-                    .map(|(r, yes, n)| (OBSERVED[r], yes.min(n), n))
+                    .map(|(r, yes, n)| (observed[r], yes.min(n), n))
                     .collect();
                 IndexInput {
                     values: [values[0], values[1], values[2], values[3]],

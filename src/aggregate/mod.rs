@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
-use crate::model::{Colour, Detail, Event, NineRate, Stage};
+use crate::model::{Category, Colour, Detail, Event, NineRate, Stage};
 use crate::time::MICROS_PER_MINUTE;
 
 /// Distinct scan channels counted by name in a district; scans of any
@@ -97,12 +97,12 @@ impl RateCount {
 pub struct DistrictFigures {
     pub totals: Totals,
     /// Persons whose latest assessment was made here, by colour.
-    pub colours: [u64; 5],
+    pub colours: [u64; Colour::COUNT],
     /// Persons whose latest observation of each of the nine rates was made
     /// here (management stays 0: it is counted from enrolments).
-    pub rates: [RateCount; 9],
+    pub rates: [RateCount; NineRate::COUNT],
     /// Services given here, by category.
-    pub categories: [u64; 10],
+    pub categories: [u64; Category::COUNT],
     /// Scan events made here, by channel.
     pub channels: BTreeMap<Box<str>, u64>,
 }
@@ -169,8 +169,8 @@ pub struct Aggregator {
     persons: Vec<Person>,
     rates: HashMap<(u32, NineRate), Latest<bool>, RandomState>,
     pub city: Totals,
-    pub colours: [u64; 5],
-    pub categories: [u64; 10],
+    pub colours: [u64; Colour::COUNT],
+    pub categories: [u64; Category::COUNT],
     pub districts: Vec<DistrictFigures>,
     /// Teams in order of first appearance; a team is its name within a district.
     pub teams: Vec<Team>,
@@ -192,8 +192,8 @@ impl Aggregator {
             persons: Vec::new(),
             rates: HashMap::default(),
             city: Totals::default(),
-            colours: [0; 5],
-            categories: [0; 10],
+            colours: [0; Colour::COUNT],
+            categories: [0; Category::COUNT],
             districts: vec![DistrictFigures::default(); districts],
             teams: Vec::new(),
             team_ids: HashMap::default(),
@@ -454,7 +454,7 @@ mod tests {
             // (20, "b") is the latest: blue, in district 0.
             assert_eq!(agg.colours, [0, 0, 0, 0, 1]);
             assert_eq!(agg.districts[0].colours, [0, 0, 0, 0, 1]);
-            assert_eq!(agg.districts[1].colours, [0; 5]);
+            assert_eq!(agg.districts[1].colours, [0; Colour::COUNT]);
             assert_eq!(agg.city.assessed, 1);
             assert_eq!(agg.districts[2].totals.assessed, 1);
         }
@@ -571,7 +571,13 @@ pub(crate) mod properties {
     /// (people, scans, assessed, managed, interactive, services, trainees, guardians)
     /// in the city, colours, and (n, trues) per district per rate, by recounting.
     #[allow(clippy::type_complexity)]
-    fn recount(events: &[Event]) -> (Totals, [u64; 5], BTreeMap<(u8, NineRate), (u64, u64)>) {
+    fn recount(
+        events: &[Event],
+    ) -> (
+        Totals,
+        [u64; Colour::COUNT],
+        BTreeMap<(u8, NineRate), (u64, u64)>,
+    ) {
         let distinct = |f: &dyn Fn(&Detail) -> bool| {
             events
                 .iter()
@@ -626,7 +632,7 @@ pub(crate) mod properties {
                 _ => {}
             }
         }
-        let mut colours = [0; 5];
+        let mut colours = [0; Colour::COUNT];
         for (_, _, c) in latest_colour.values() {
             colours[c.index()] += 1;
         }

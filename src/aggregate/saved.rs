@@ -39,8 +39,9 @@ use crate::store::{Replay, Resume};
 
 pub const MAGIC: &[u8; 16] = b"WEIBING-AGG\r\n\x1a\n\0";
 /// Bumped whenever the body's layout or the meaning of a figure changes: a
-/// file of another version is not read (the start folds the history).
-pub const VERSION: u32 = 2;
+/// file of another version is not read (the start folds the history). A
+/// changed list needs no bump: the header names the lists ([`Header::lists`]).
+pub const VERSION: u32 = 3;
 const PREAMBLE: usize = 16 + 4 + 8 + 3 * 8 + 4;
 
 /// The file beside a database file ([`crate::store::saved_figures_path`]).
@@ -55,6 +56,9 @@ pub struct Header {
     pub token: String,
     /// The district codes in order: the aggregator's districts are indices.
     pub region: Vec<String>,
+    /// The program's lists the figures were counted by ([`lists`]): colours
+    /// and categories are indices too.
+    pub lists: String,
     /// Every stored event with a seq below this is folded in, none above.
     pub next_seq: i64,
     /// How many stored events that is.
@@ -71,10 +75,22 @@ pub enum SavedError {
     Format(String),
     #[error("saved for other districts")]
     Region,
+    #[error("saved when the program's lists were other")]
+    Lists,
     /// The clock is before the file's trend window: minutes it dropped would
     /// be missing from the trend.
     #[error("saved at a later time than now")]
     Future,
+}
+
+/// The program's lists as one line (`kind=scan,assess,…;colour=…`), for
+/// [`Header::lists`].
+pub fn lists() -> String {
+    crate::model::lists()
+        .iter()
+        .map(|(name, codes)| format!("{name}={}", codes.join(",")))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 fn format(what: impl fmt::Display) -> SavedError {
@@ -141,6 +157,9 @@ pub fn decode(
     let codes: Vec<&str> = region.districts.iter().map(|d| d.code.as_str()).collect();
     if header.region != codes {
         return Err(SavedError::Region);
+    }
+    if header.lists != lists() {
+        return Err(SavedError::Lists);
     }
     let n = codes.len();
     let mut agg = Aggregator::new(n, now_micros);
@@ -596,6 +615,7 @@ mod tests {
         Header {
             token: "a1b2".into(),
             region: region.districts.iter().map(|d| d.code.clone()).collect(),
+            lists: lists(),
             next_seq: events as i64 + 1,
             events,
             saved_at: 0,
@@ -705,14 +725,25 @@ mod tests {
             "not a saved aggregator of this format: no signature"
         );
         let mut newer = bytes.clone();
-        newer[16] = 3;
+        newer[16] = 4;
         assert_eq!(
             why(&newer, &region, 0),
-            "not a saved aggregator of this format: version 3, this is 2"
+            "not a saved aggregator of this format: version 4, this is 3"
         );
         let mut other = region.clone();
         other.districts[0].code = "999999".into();
         assert_eq!(why(&bytes, &other, 0), "saved for other districts");
+        // Counted when a list had one colour less: its arrays mean otherwise.
+        let fewer = Header {
+            lists: lists().replace(",blue", ""),
+            ..header(&region, 4)
+        };
+        assert_ne!(fewer.lists, lists());
+        let agg = Aggregator::new(region.districts.len(), 0);
+        assert_eq!(
+            why(&encode(&agg, &fewer).unwrap(), &region, 0),
+            "saved when the program's lists were other"
+        );
         // Read an hour before it was saved: its trend window starts later.
         assert_eq!(
             why(&bytes, &region, -3_600_000_000),

@@ -381,7 +381,7 @@ fn rate_doc(count: RateCount, standard: f64) -> RateDoc {
 /// management is `managed` of a target population of `target_managed`.
 fn rates(
     region: &Region,
-    counts: &[RateCount; 9],
+    counts: &[RateCount; NineRate::COUNT],
     managed: u64,
     target_managed: u64,
 ) -> BTreeMap<&'static str, RateDoc> {
@@ -436,7 +436,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
     }
     let mut teams = teams.into_iter();
     let mut city_channels: BTreeMap<String, u64> = BTreeMap::new();
-    let mut city_rates = [RateCount::default(); 9];
+    let mut city_rates = [RateCount::default(); NineRate::COUNT];
     let last_minute = agg.last_minute(now_micros);
     let districts = region
         .districts
@@ -599,7 +599,7 @@ pub fn build(inputs: &Inputs<'_>) -> State {
     }
 }
 
-fn colours(counts: &[u64; 5]) -> Cells {
+fn colours(counts: &[u64; Colour::COUNT]) -> Cells {
     Colour::ALL
         .iter()
         .map(|c| (c.code(), Some(counts[c.index()])))

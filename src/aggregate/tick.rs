@@ -158,6 +158,7 @@ impl TickEngine {
                 .iter()
                 .map(|d| d.code.clone())
                 .collect(),
+            lists: saved::lists(),
             next_seq: self.covered.next_seq,
             events: self.covered.events,
             saved_at: now_micros,

@@ -193,7 +193,7 @@ pub fn add_user_offline(path: &std::path::Path, user: &UserRow) -> Result<(), St
         std::fs::create_dir_all(dir)?;
     }
     let conn = Connection::open(path)?;
-    conn.execute_batch(super::SCHEMA_SQL)?;
+    conn.execute_batch(&super::schema_sql())?;
     conn.execute_batch(ACCESS_SQL)?;
     insert_user(&conn, user)?;
     conn.execute(

@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 use super::backup_sql;
 use super::database::quoted_identifier;
-use crate::store::SCHEMA_SQL;
 use crate::store::access::ACCESS_SQL;
+use crate::store::schema_sql;
 
 /// The database file inside a data folder.
 pub const DATABASE_FILE: &str = "weibing.duckdb";
@@ -287,7 +287,7 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, BackupError> {
         ))?;
     }
     // What `Store::open` would create: tables a newer version added (IF NOT EXISTS).
-    conn.execute_batch(SCHEMA_SQL)?;
+    conn.execute_batch(&schema_sql())?;
     conn.execute_batch(ACCESS_SQL)?;
     let tables = row_counts(&conn)?;
     for (table, rows) in &manifest.tables {

@@ -782,7 +782,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("l.duckdb")).unwrap();
         let sql = db.connect().unwrap();
-        sql.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        sql.execute_batch(&super::super::schema_sql()).unwrap();
         // Without a transaction, each append commits: the SQL connection
         // sees it.
         let conn = db.raw_connection().unwrap();
@@ -823,7 +823,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("r.duckdb")).unwrap();
         let conn = db.connect().unwrap();
-        conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        conn.execute_batch(&super::super::schema_sql()).unwrap();
         let rejected = |line: u64, id: Option<&str>| Rejected {
             line,
             event_id: id.map(str::to_string),
@@ -963,7 +963,7 @@ mod tests {
             let db = Database::open(&dir.path().join("s.duckdb")).unwrap();
             db.connect()
                 .unwrap()
-                .execute_batch(super::super::SCHEMA_SQL)
+                .execute_batch(&super::super::schema_sql())
                 .unwrap();
             let conn = db.raw_connection().unwrap();
             for group in &groups {

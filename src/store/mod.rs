@@ -43,7 +43,23 @@ use database::Database;
 pub use loader::{WAL_CHECKPOINT_BYTES, wal_bytes};
 pub use replay::Replayed;
 
-pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+/// `sql/schema.sql` as written: the tables, their columns and comments.
+pub const SCHEMA_FILE: &str = include_str!("../../sql/schema.sql");
+
+/// What makes the store's tables: the ENUM types of the program's fixed
+/// lists, made from [`crate::model`]'s lists (their one definition), then
+/// `sql/schema.sql`.
+pub fn schema_sql() -> String {
+    let mut sql = String::new();
+    for (ty, _, codes) in enum_lists() {
+        let values: Vec<String> = codes.iter().map(|c| database::quoted(c)).collect();
+        sql.push_str(&format!(
+            "CREATE TYPE IF NOT EXISTS {ty} AS ENUM ({});\n",
+            values.join(", ")
+        ));
+    }
+    sql + SCHEMA_FILE
+}
 
 /// Where the live figures are saved beside a database file (the aggregator
 /// writes them; a restore removes them, as they belong to another file).
@@ -312,7 +328,7 @@ impl Store {
         let db = Database::open(path)?;
         let conn = db.connect()?;
         renew_events(&conn)?;
-        conn.execute_batch(SCHEMA_SQL)?;
+        conn.execute_batch(&schema_sql())?;
         conn.execute_batch(access::ACCESS_SQL)?;
         let segment = loader::recover(&db, path)?;
         mask_rejected(&conn)?;
@@ -453,7 +469,7 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
                 |r| r.get(0),
             )?)
         };
-        if stored.is_some_and(|stored| stored != codes) {
+        if stored.is_some_and(|stored| stored != codes.join(",")) {
             changed.push((ty, column));
         }
     }
@@ -472,7 +488,7 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
     let copied = conn
         .execute_batch("BEGIN TRANSACTION; ALTER TABLE events RENAME TO events_before;")
         .and_then(|()| conn.execute_batch(&retype))
-        .and_then(|()| conn.execute_batch(SCHEMA_SQL))
+        .and_then(|()| conn.execute_batch(&schema_sql()))
         .and_then(|()| {
             conn.execute_batch(
                 "INSERT INTO events SELECT * FROM events_before;
@@ -498,21 +514,14 @@ fn renew_events(conn: &duckdb::Connection) -> Result<(), StoreError> {
 }
 
 /// (ENUM type, its column in `events`, the program's codes in order).
-fn enum_lists() -> [(&'static str, &'static str, String); 5] {
+fn enum_lists() -> [(&'static str, &'static str, Vec<&'static str>); 5] {
     use crate::model::{Category, Colour, Kind, Rate, Stage};
-    fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> String {
-        all.iter().map(|c| code(*c)).collect::<Vec<_>>().join(",")
-    }
     [
-        ("event_kind", "kind", codes(Kind::ALL, Kind::code)),
-        ("colour_code", "colour", codes(Colour::ALL, Colour::code)),
-        (
-            "category_code",
-            "category",
-            codes(Category::ALL, Category::code),
-        ),
-        ("stage_code", "stage", codes(Stage::ALL, Stage::code)),
-        ("rate_code", "rate", codes(Rate::ALL, Rate::code)),
+        ("event_kind", "kind", Kind::codes()),
+        ("colour_code", "colour", Colour::codes()),
+        ("category_code", "category", Category::codes()),
+        ("stage_code", "stage", Stage::codes()),
+        ("rate_code", "rate", Rate::codes()),
     ]
 }
 
@@ -563,11 +572,12 @@ mod tests {
         let path = dir.path().join("old.duckdb");
         {
             let conn = duckdb::Connection::open(&path).unwrap();
-            let keyed = SCHEMA_SQL.replace(
+            let schema = schema_sql();
+            let keyed = schema.replace(
                 "id          VARCHAR   NOT NULL,",
                 "id          VARCHAR   PRIMARY KEY,",
             );
-            assert_ne!(keyed, SCHEMA_SQL);
+            assert_ne!(keyed, schema);
             conn.execute_batch(&keyed).unwrap();
             conn.execute_batch(
                 "INSERT INTO events (seq, id, ts, kind, district, person, received_at, source)
@@ -624,7 +634,7 @@ mod tests {
     /// `events` as databases had it before the fixed lists were ENUM types:
     /// `sql/schema.sql`'s table with those columns as text, and no types.
     fn text_lists_schema() -> String {
-        let table = &SCHEMA_SQL[SCHEMA_SQL
+        let table = &SCHEMA_FILE[SCHEMA_FILE
             .find("CREATE TABLE IF NOT EXISTS events")
             .unwrap()..];
         let mut old = table.to_string();
@@ -812,10 +822,11 @@ mod tests {
         let conn = duckdb::Connection::open(&path).unwrap();
         // A database made when the kinds had no `outcome` and the stages
         // only `enrolled`: the schema of today with those lists shorter.
-        let older = SCHEMA_SQL
+        let schema = schema_sql();
+        let older = schema
             .replace("'train', 'outcome'", "'train'")
             .replace("'enrolled', 'certified'", "'enrolled'");
-        assert_ne!(older, SCHEMA_SQL);
+        assert_ne!(older, schema);
         conn.execute_batch(&older).unwrap();
         conn.execute_batch(
             "INSERT INTO events (seq, id, ts, kind, district, person, stage, received_at, source)
@@ -839,7 +850,7 @@ mod tests {
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(stored, codes, "{ty}");
+            assert_eq!(stored, codes.join(","), "{ty}");
         }
         conn.execute_batch(outcome).unwrap();
         let rows: Vec<(String, String, Option<String>)> = conn
@@ -865,7 +876,7 @@ mod tests {
     #[test]
     fn the_enum_types_hold_the_codes_of_ingest() {
         let conn = duckdb::Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA_SQL).unwrap();
+        conn.execute_batch(&schema_sql()).unwrap();
         let range = |t: &str| -> String {
             conn.query_row(
                 &format!("SELECT array_to_string(enum_range(NULL::{t}), ',')"),
@@ -875,7 +886,7 @@ mod tests {
             .unwrap()
         };
         for (ty, _, codes) in enum_lists() {
-            assert_eq!(range(ty), codes, "{ty}");
+            assert_eq!(range(ty), codes.join(","), "{ty}");
         }
         assert_eq!(
             range("event_kind"),

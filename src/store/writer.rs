@@ -708,7 +708,7 @@ mod tests {
     fn open(path: &Path) -> (Writer, std_mpsc::Receiver<super::super::Accepted>) {
         let db = Database::open(path).unwrap();
         let conn = db.connect().unwrap();
-        conn.execute_batch(super::super::SCHEMA_SQL).unwrap();
+        conn.execute_batch(&super::super::schema_sql()).unwrap();
         let side = Arc::new(Mutex::new(db.connect().unwrap()));
         let (tx, rx) = std_mpsc::channel();
         let region = Region::load("beijing").unwrap();

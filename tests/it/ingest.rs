@@ -8,6 +8,7 @@ use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray}
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
 use serde_json::{Value, json};
+use weibing::model::{Category, Colour, Kind, Rate, Stage};
 
 fn four_events(prefix: &str) -> Vec<Value> {
     let ts = "2017-06-28T10:59:58+08:00";
@@ -229,42 +230,27 @@ async fn each_rule_rejects_with_the_field_and_keeps_the_neighbours() {
         errors[2].1
     );
     let expected = [
-        (
-            5,
-            "kind: must be one of scan, assess, enroll, service, train, outcome, got \"visit\"",
-        ),
+        (5, format!("{}, got \"visit\"", Kind::expected())),
         (
             6,
-            "district: \"110100\" is not a district of the region; send its code (e.g. 110101) or its exact name (e.g. 东城区)",
+            "district: \"110100\" is not a district of the region; send its code (e.g. 110101) or its exact name (e.g. 东城区)".to_string(),
         ),
         (
             7,
-            "person: looks like an 11-digit mobile phone number; send the pseudonymous person id instead",
+            "person: looks like an 11-digit mobile phone number; send the pseudonymous person id instead".to_string(),
         ),
         (
             8,
-            "person: looks like an 18-character resident identity card number; send the pseudonymous person id instead",
+            "person: looks like an 18-character resident identity card number; send the pseudonymous person id instead".to_string(),
         ),
-        (9, "person: must be 6 to 128 characters, got 3"),
-        (
-            10,
-            "colour: must be one of green, orange, pink, yellow, blue, got \"紫色\"",
-        ),
-        (11, "team: missing"),
-        (
-            12,
-            "category: must be one of idea_promotion, science_push, activity, learning, skills_training, behaviour_contest, health_management, patient_followup, treatment, key_intervention, got \"massage\"",
-        ),
-        (
-            13,
-            "stage: must be one of enrolled, certified, got \"done\"",
-        ),
-        (
-            14,
-            "rate: must be one of awareness, compliance, participation, satisfaction, attainment, improvement, effectiveness, control, prevention, got \"happiness\"",
-        ),
-        (15, "value: must be true or false, got \"yes\""),
-        (16, "id: must be a string, got a number"),
+        (9, "person: must be 6 to 128 characters, got 3".to_string()),
+        (10, format!("{}, got \"紫色\"", Colour::expected())),
+        (11, "team: missing".to_string()),
+        (12, format!("{}, got \"massage\"", Category::expected())),
+        (13, format!("{}, got \"done\"", Stage::expected())),
+        (14, format!("{}, got \"happiness\"", Rate::accepted())),
+        (15, "value: must be true or false, got \"yes\"".to_string()),
+        (16, "id: must be a string, got a number".to_string()),
     ];
     for (i, (line, error)) in expected.iter().enumerate() {
         assert_eq!(errors[3 + i], (*line, error.to_string()));
@@ -294,10 +280,7 @@ async fn each_rule_rejects_with_the_field_and_keeps_the_neighbours() {
         )
         .unwrap();
     assert_eq!(raw, lines[4]);
-    assert_eq!(
-        reason,
-        "kind: must be one of scan, assess, enroll, service, train, outcome, got \"visit\""
-    );
+    assert_eq!(reason, format!("{}, got \"visit\"", Kind::expected()));
     assert_eq!((source.as_str(), format.as_str()), ("env", "ndjson"));
     assert_eq!(
         count(
@@ -488,7 +471,10 @@ async fn old_county_names_are_districts_and_the_nine_rates_have_one_slot_each() 
         miyun["rates"]["management"],
         json!({"value": 0.0, "n": 2100, "standard": 0.6, "pass": false})
     );
-    assert_eq!(miyun["rates"].as_object().unwrap().len(), 9);
+    assert_eq!(
+        miyun["rates"].as_object().unwrap().len(),
+        weibing::model::NineRate::COUNT
+    );
     assert_eq!(miyun["rates"].get("compliance"), None);
     server.stop().await;
 }
@@ -564,8 +550,7 @@ async fn phone_and_identity_numbers_are_refused_and_never_kept_raw() {
             (
                 10,
                 "pn-10".into(),
-                "kind: must be one of scan, assess, enroll, service, train, outcome, got \"visit\""
-                    .into()
+                format!("{}, got \"visit\"", Kind::expected())
             ),
         ]
     );

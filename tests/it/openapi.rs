@@ -114,6 +114,63 @@ fn every_api_route_is_described_and_nothing_else() {
 // ------------------------------------------------------------ shapes
 
 /// Follows a local `$ref` ("#/components/…").
+/// The contract's lists are the program's (src/model.rs): each list's enum,
+/// and the keys of the state's objects keyed by a list.
+#[test]
+fn the_documented_lists_are_the_programs() {
+    let doc = doc();
+    let schemas = &doc["components"]["schemas"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list, got {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort_unstable();
+        v
+    };
+    let keys =
+        |v: &Value| -> Vec<String> { sorted(v.as_object().unwrap().keys().cloned().collect()) };
+    for (field, codes) in weibing::model::lists() {
+        let name = match field {
+            "kind" => "Kind",
+            "colour" => "Colour",
+            "category" => "Category",
+            "stage" => "Stage",
+            "rate" => "Rate",
+            "nine_rate" => "NineRate",
+            "plan" => "Plan",
+            other => panic!("a list docs/openapi.json does not hold: {other}"),
+        };
+        assert_eq!(
+            strings(&schemas[name]["enum"]),
+            codes,
+            "components/schemas/{name}"
+        );
+    }
+    let of = |list: &str| -> Vec<String> { strings(&schemas[list]["enum"]) };
+    for (object, list) in [
+        (&schemas["Colours"], "Colour"),
+        (&schemas["Categories"], "Category"),
+        (&schemas["Rates"], "NineRate"),
+        (&schemas["IndexDoc"]["properties"]["standards"], "NineRate"),
+    ] {
+        assert_eq!(
+            keys(&object["properties"]),
+            sorted(of(list)),
+            "the keys of {list}"
+        );
+        assert_eq!(strings(&object["required"]), of(list), "the keys of {list}");
+        assert_eq!(object["additionalProperties"], json!(false));
+    }
+    assert_eq!(
+        schemas["Event"]["properties"]["kind"],
+        json!({"$ref": "#/components/schemas/Kind"})
+    );
+}
+
 fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
     match node.get("$ref").and_then(Value::as_str) {
         Some(r) => {

@@ -117,7 +117,7 @@ fn recount(events: &[Value]) -> Expected {
         rate => rate.to_string(),
     };
     let observations = latest("outcome", &|e| format!("{}/{}", s(e, "person"), slot(e)));
-    let mut colours: BTreeMap<String, u64> = ["green", "orange", "pink", "yellow", "blue"]
+    let mut colours: BTreeMap<String, u64> = weibing::model::Colour::codes()
         .iter()
         .map(|c| (c.to_string(), 0))
         .collect();
@@ -130,7 +130,7 @@ fn recount(events: &[Value]) -> Expected {
     }
     let mut districts = BTreeMap::new();
     for code in CODES {
-        let mut dc: BTreeMap<String, u64> = ["green", "orange", "pink", "yellow", "blue"]
+        let mut dc: BTreeMap<String, u64> = weibing::model::Colour::codes()
             .iter()
             .map(|c| (c.to_string(), 0))
             .collect();
@@ -319,7 +319,10 @@ async fn the_state_of_a_fixture_is_exact() {
     for (category, n) in &expected.categories {
         assert_eq!(state["categories"][category], *n, "{category}");
     }
-    assert_eq!(state["categories"].as_object().unwrap().len(), 10);
+    assert_eq!(
+        state["categories"].as_object().unwrap().len(),
+        weibing::model::Category::COUNT
+    );
     assert_eq!(state["weights"]["reach"], 9.0);
     assert_eq!(state["weights"]["awareness"], 4.0);
     assert_eq!(state["weights"].as_object().unwrap().len(), 13);
