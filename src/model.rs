@@ -217,6 +217,86 @@ impl Event {
     }
 }
 
+/// An event's kind-specific fields as the store keeps them, one column each
+/// (the lists by code): the one mapping between a [`Detail`] and a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Fields<'a> {
+    pub channel: Option<&'a str>,
+    pub colour: Option<&'a str>,
+    pub team: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub rate: Option<&'a str>,
+    pub value: Option<bool>,
+}
+
+impl Detail {
+    /// The fields this detail fills.
+    pub fn fields(&self) -> Fields<'_> {
+        let none = Fields::default();
+        match self {
+            Detail::Scan { channel } => Fields {
+                channel: channel.as_deref(),
+                ..none
+            },
+            Detail::Assess { colour } => Fields {
+                colour: Some(colour.code()),
+                ..none
+            },
+            Detail::Enroll { team } => Fields {
+                team: Some(team),
+                ..none
+            },
+            Detail::Service { team, category } => Fields {
+                team: Some(team),
+                category: Some(category.code()),
+                ..none
+            },
+            Detail::Train { stage } => Fields {
+                stage: Some(stage.code()),
+                ..none
+            },
+            Detail::Outcome { rate, value } => Fields {
+                rate: Some(rate.code()),
+                value: Some(*value),
+                ..none
+            },
+        }
+    }
+
+    /// The detail of a stored row of `kind` (None: a row ingest would not
+    /// have stored, such as a service without its category).
+    pub fn from_fields(kind: Kind, f: Fields<'_>) -> Option<Detail> {
+        match kind {
+            Kind::Scan => Some(Detail::Scan {
+                channel: f.channel.map(str::to_string),
+            }),
+            Kind::Assess => f
+                .colour
+                .and_then(Colour::parse)
+                .map(|colour| Detail::Assess { colour }),
+            Kind::Enroll => f.team.map(|t| Detail::Enroll {
+                team: t.to_string(),
+            }),
+            Kind::Service => match (f.team, f.category.and_then(Category::parse)) {
+                (Some(team), Some(category)) => Some(Detail::Service {
+                    team: team.to_string(),
+                    category,
+                }),
+                _ => None,
+            },
+            Kind::Train => f
+                .stage
+                .and_then(Stage::parse)
+                .map(|stage| Detail::Train { stage }),
+            Kind::Outcome => match (f.rate.and_then(Rate::parse), f.value) {
+                (Some(rate), Some(value)) => Some(Detail::Outcome { rate, value }),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// How a body is written (the Content-Type of `POST /api/v1/events`), kept
 /// with every request's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

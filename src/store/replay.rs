@@ -5,8 +5,8 @@
 use duckdb::{Connection, params};
 
 use super::StoreError;
-use super::rows::{Row, detail_of, get};
-use crate::model::Event;
+use super::rows::{detail_of, get};
+use crate::model::{Event, Fields};
 use crate::region::Region;
 
 /// Rows in `events`.
@@ -142,7 +142,7 @@ fn replay_where(
         for i in 0..batch.num_rows() {
             let detail = detail_of(
                 kind.value(i),
-                Row {
+                Fields {
                     channel: get(&channel, i),
                     colour: get(&colour, i),
                     team: get(&team, i),

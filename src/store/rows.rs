@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
 use super::{Batch, StoreError};
-use crate::model::{Category, Colour, Detail, Kind, Rate, Stage};
+use crate::model::{Detail, Fields, Kind};
 use crate::region::Region;
 
 /// The columns of `events` (sql/schema.sql) as Arrow fields, in order. The
@@ -66,20 +66,20 @@ pub(super) fn events_batch<'b>(
     for (batch, seqs) in batches.zip(seqs) {
         for (e, s) in batch.events.iter().zip(seqs) {
             let Some(s) = s else { continue };
-            let (ch, co, te, ca, st, ra, va) = columns(&e.detail);
+            let f = e.detail.fields();
             seq.append_value(*s);
             id.append_value(&e.id);
             ts.append_value(e.ts);
             kind.append_value(e.kind().code());
             district.append_value(&region.districts[e.district as usize].code);
             person.append_value(&e.person);
-            channel.append_option(ch);
-            colour.append_option(co);
-            team.append_option(te);
-            category.append_option(ca);
-            stage.append_option(st);
-            rate.append_option(ra);
-            value.append_option(va);
+            channel.append_option(f.channel);
+            colour.append_option(f.colour);
+            team.append_option(f.team);
+            category.append_option(f.category);
+            stage.append_option(f.stage);
+            rate.append_option(f.rate);
+            value.append_option(f.value);
             received_at.append_value(received);
             source.append_value(&batch.source);
         }
@@ -105,97 +105,20 @@ pub(super) fn events_batch<'b>(
         .map_err(|e| StoreError::Transaction(format!("preparing the events: {e}")))
 }
 
-type Columns<'a> = (
-    Option<&'a str>,
-    Option<&'static str>,
-    Option<&'a str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<bool>,
-);
-
-/// The kind-specific columns of an event: channel, colour, team,
-/// category, stage, rate, value.
-fn columns(detail: &Detail) -> Columns<'_> {
-    match detail {
-        Detail::Scan { channel } => (channel.as_deref(), None, None, None, None, None, None),
-        Detail::Assess { colour } => (None, Some(colour.code()), None, None, None, None, None),
-        Detail::Enroll { team } => (None, None, Some(team), None, None, None, None),
-        Detail::Service { team, category } => (
-            None,
-            None,
-            Some(team),
-            Some(category.code()),
-            None,
-            None,
-            None,
-        ),
-        Detail::Train { stage } => (None, None, None, None, Some(stage.code()), None, None),
-        Detail::Outcome { rate, value } => (
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(rate.code()),
-            Some(*value),
-        ),
-    }
-}
-
 pub(super) fn get(a: &arrow::array::StringArray, i: usize) -> Option<&str> {
     use arrow::array::Array;
     a.is_valid(i).then(|| a.value(i))
 }
 
-/// A stored row's kind-specific columns, as text (the lists' codes).
-pub(super) struct Row<'a> {
-    pub channel: Option<&'a str>,
-    pub colour: Option<&'a str>,
-    pub team: Option<&'a str>,
-    pub category: Option<&'a str>,
-    pub stage: Option<&'a str>,
-    pub rate: Option<&'a str>,
-    pub value: Option<bool>,
-}
-
-/// The detail of a stored row of `kind` (None: a row ingest would not have
-/// stored, such as a service without its category).
-pub(super) fn detail_of(kind: &str, row: Row<'_>) -> Option<Detail> {
-    match Kind::parse(kind)? {
-        Kind::Scan => Some(Detail::Scan {
-            channel: row.channel.map(str::to_string),
-        }),
-        Kind::Assess => row
-            .colour
-            .and_then(Colour::parse)
-            .map(|colour| Detail::Assess { colour }),
-        Kind::Enroll => row.team.map(|t| Detail::Enroll {
-            team: t.to_string(),
-        }),
-        Kind::Service => match (row.team, row.category.and_then(Category::parse)) {
-            (Some(team), Some(category)) => Some(Detail::Service {
-                team: team.to_string(),
-                category,
-            }),
-            _ => None,
-        },
-        Kind::Train => row
-            .stage
-            .and_then(Stage::parse)
-            .map(|stage| Detail::Train { stage }),
-        Kind::Outcome => match (row.rate.and_then(Rate::parse), row.value) {
-            (Some(rate), Some(value)) => Some(Detail::Outcome { rate, value }),
-            _ => None,
-        },
-    }
+/// The detail of a stored row of `kind` ([`Detail::from_fields`]).
+pub(super) fn detail_of(kind: &str, row: Fields<'_>) -> Option<Detail> {
+    Detail::from_fields(Kind::parse(kind)?, row)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Event, Format};
+    use crate::model::{Category, Colour, Event, Format, Rate, Stage};
     use arrow::array::{Array, AsArray};
 
     /// Every kind's detail goes into its columns and comes back the same:
@@ -257,7 +180,7 @@ mod tests {
         let (category, stage, rate) = (text("category"), text("stage"), text("rate"));
         let value = rows.column_by_name("value").unwrap().as_boolean().clone();
         for (i, detail) in details.iter().enumerate() {
-            let row = Row {
+            let row = Fields {
                 channel: get(&channel, i),
                 colour: get(&colour, i),
                 team: get(&team, i),
