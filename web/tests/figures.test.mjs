@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, tempDataDir, ingest, snapshot, until, createCredential, wallToken } from './lib/server.mjs';
+import { startServer, tempDataDir, ingest, ingestRaw, snapshot, until, createCredential, wallToken } from './lib/server.mjs';
 import { launch, openPage, screenshot, text, attr } from './lib/browser.mjs';
 import { beijingToday, figuresBatch, moreScans, beijingTs, personId } from './lib/data.mjs';
+import { COLOURS, CATEGORIES, PLANS, RATES, codes } from '../src/shared/lists.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FONT_CHARS = new Set([...fs.readFileSync(path.join(HERE, '..', 'src', 'wall', 'fonts', 'chars.txt'), 'utf8').trim()]);
@@ -387,4 +388,72 @@ test('the phone: the city\'s nine rates and the ranking in index.order; a distri
   assert.equal(await view.page.locator('#v-ranking-card').isVisible(), false);
   assert.deepEqual(view.errors, []);
   await view.context.close();
+});
+
+// Last in this file: the records it sends are refused, and stay counted as such.
+test('lists.js holds the server\'s lists: the same codes as the live state, in the server\'s order, each named in zh and en', async () => {
+  const { state } = await snapshot(server);
+  // The state's objects are keyed by exactly these codes (it sends its keys in code-point order, docs/protocol.md).
+  for (const [key, list] of [['colours', COLOURS], ['categories', CATEGORIES], ['rates', RATES]]) {
+    assert.deepEqual(Object.keys(state[key]).sort(), codes(list).sort(), `the codes of state.${key}`);
+  }
+  for (const [code, d] of Object.entries(state.districts)) {
+    assert.deepEqual(Object.keys(d.colours).sort(), codes(COLOURS).sort(), `the codes of ${code}'s colours`);
+    assert.deepEqual(Object.keys(d.rates).sort(), codes(RATES).sort(), `the codes of ${code}'s rates`);
+  }
+  assert.deepEqual(Object.keys(state.index.standards).sort(), codes(RATES).sort());
+  // Each rate in its plan, the program's (this server's region keeps them), and no other plan.
+  assert.deepEqual(Object.fromEntries(Object.entries(state.index.standards).map(([r, s]) => [r, s.plan])),
+    Object.fromEntries(RATES.map((r) => [r.code, r.plan])));
+  assert.deepEqual([...new Set(RATES.map((r) => r.plan))], codes(PLANS), 'the plans, in order, three rates each');
+
+  // The order: the server's own (src/model.rs), as it names the codes it takes when it refuses a record.
+  const ts = beijingTs(1000);
+  const refused = [
+    { id: 'lists-colour', ts, kind: 'assess', district: '110101', person: personId(95_001), colour: 'not-a-colour' },
+    { id: 'lists-category', ts, kind: 'service', district: '110101', person: personId(95_002), team: 'lists', category: 'not-a-category' },
+    { id: 'lists-rate', ts, kind: 'outcome', district: '110101', person: personId(95_003), rate: 'not-a-rate', value: true },
+  ];
+  const { body } = await ingestRaw(server, `${refused.map((e) => JSON.stringify(e)).join('\n')}\n`);
+  assert.equal(body.rejected, 3, JSON.stringify(body));
+  const taken = (field) => {
+    const m = body.errors.map((e) => /^(\w+): must be one of (.+), got /.exec(e.error)).find((x) => x?.[1] === field);
+    assert.ok(m, `a refusal that names the ${field} codes: ${JSON.stringify(body.errors)}`);
+    return m[2].split(', ');
+  };
+  assert.deepEqual(taken('colour'), codes(COLOURS));
+  assert.deepEqual(taken('category'), codes(CATEGORIES));
+  // Outcomes observe the rates but 管理率 (counted from enrolments); 依从率 (compliance) is counted in 参与率's slot.
+  assert.deepEqual(taken('rate').filter((r) => r !== 'compliance'), codes(RATES).filter((r) => r !== 'management'));
+
+  // Every code has its names, zh and en (and a colour its hue and short names).
+  for (const v of [...COLOURS, ...CATEGORIES, ...PLANS, ...RATES]) {
+    for (const lang of ['zh', 'en']) {
+      assert.ok(typeof v.name[lang] === 'string' && v.name[lang].trim() !== '', `${v.code}: a ${lang} name`);
+      if (v.short) assert.ok(typeof v.short[lang] === 'string' && v.short[lang].trim() !== '', `${v.code}: a short ${lang} name`);
+    }
+  }
+  for (const c of COLOURS) assert.match(c.hue, /^#[0-9a-f]{6}$/, `${c.code}: a hue`);
+
+  // The wall draws them in that order, by those names, each colour's swatch in its hue.
+  const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+  for (const lang of ['zh', 'en']) {
+    const { context, page, errors } = await openPage(browser);
+    await page.goto(pageUrl(lang === 'en' ? '&lang=en' : ''));
+    await wallReady(page);
+    const legend = await page.locator('#colour-legend li').evaluateAll((lis) => lis.map((li) => [
+      li.dataset.colour, li.querySelector('.cl-name').textContent, getComputedStyle(li.querySelector('.swatch')).backgroundColor,
+    ]));
+    assert.deepEqual(legend, COLOURS.map((c) => [c.code, c.name[lang], rgb(c.hue)]), `the colours (${lang})`);
+    const categories = await page.locator('#category-values li').evaluateAll((lis) => lis.map((li) => li.dataset.testid.slice('category-'.length)));
+    assert.deepEqual(categories, codes(CATEGORIES), `the categories (${lang})`);
+    const names = await page.locator('#category-values li').allTextContents();
+    assert.deepEqual(names.map((n) => n.replace(/ \S+$/, '')), CATEGORIES.map((c) => c.name[lang]), `the categories' names (${lang})`);
+    const rates = await page.locator('#rates .rate-plan').evaluateAll((groups) => groups.map((g) => [
+      g.dataset.plan, g.querySelector('.rate-plan-name').textContent, [...g.querySelectorAll('li')].map((li) => [li.dataset.rate, li.querySelector('.rt-name').textContent]),
+    ]));
+    assert.deepEqual(rates, PLANS.map((p) => [p.code, p.name[lang], RATES.filter((r) => r.plan === p.code).map((r) => [r.code, r.name[lang]])]), `the rates (${lang})`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });

@@ -10,6 +10,7 @@ import { $ } from './dom.js';
 import { Figures } from './figures.js';
 import { RateTables } from './rates.js';
 import { strings } from '../shared/i18n.js';
+import { colourWheel } from '../shared/lists.js';
 import { Ingest } from './ingest.js';
 import { Access } from './access.js';
 import { WallControl, Export } from './wall-export.js';
@@ -35,6 +36,9 @@ function confirmDialog(text) {
   dialog.showModal();
   return new Promise((resolve) => { answer = resolve; });
 }
+
+// The mark: the five colours round a circle.
+for (const mark of document.querySelectorAll('.brand-mark')) mark.style.setProperty('--mark', colourWheel());
 
 const figures = new Figures();
 const t = strings('zh');

@@ -6,7 +6,7 @@
 import { h } from './dom.js';
 import { SortableTable } from './table.js';
 import { strings } from '../shared/i18n.js';
-import { RATES, PLANS, planOf } from '../shared/rates.js';
+import { RATES, planOf, ratesOf, plansOf } from '../shared/rates.js';
 import { percent, percentShort, thousands } from '../shared/format.js';
 import { BY_CODE } from '../shared/regions.js';
 
@@ -25,7 +25,7 @@ const rateClass = (doc) => (doc?.value == null ? 'rate-none' : doc.pass ? 'rate-
 /** A component's cell: its score 0–100 and its flag (偏少, 待报, 未报). */
 function componentCell(c) {
   if (!c) return '—';
-  const flag = c.flag && c.flag !== 'ok' ? h('span', { class: `flag flag-${c.flag}`, dataset: { flag: c.flag } }, t.flagNames[c.flag]) : null;
+  const flag = c.flag && c.flag !== 'ok' ? h('span', { class: `flag flag-${c.flag}`, dataset: { flag: c.flag } }, t.flagNames[c.flag] ?? String(c.flag)) : null;
   return h('span', { class: 'comp', dataset: { flag: c.flag ?? '' } }, (100 * c.value).toFixed(1), flag);
 }
 
@@ -43,7 +43,9 @@ export class RateTables {
 
   /** The tables' columns follow the region (plans of the rates, weighted components): built again if it changes. */
   build(state) {
-    const byPlan = PLANS.map((plan) => ({ plan, rates: RATES.filter((r) => planOf(state, r) === plan) }));
+    // The plans and rates: lists.js's, then any the state has that it does not know yet.
+    const byPlan = plansOf(state).map((plan) => ({ plan, rates: ratesOf(state).filter((r) => planOf(state, r) === plan) }))
+      .filter((g) => g.rates.length > 0);
     // The weighted components (state.weights), each in its half, in the program's order.
     const place = (c) => [PROGRESS.indexOf(c), RATES.indexOf(c)].map((i) => (i < 0 ? 99 : i));
     const components = Object.keys(state.weights ?? {}).sort((a, b) => {

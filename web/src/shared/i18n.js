@@ -2,6 +2,7 @@
 // fonts/subset.py reads this file (and the others in src/) to decide which
 // characters the shipped font must hold.
 import { BY_CODE } from './regions.js';
+import { COLOURS, CATEGORIES, PLANS, RATES, names } from './lists.js';
 
 const zh = {
   title: '首都中医治未病 · 实时指挥大屏',
@@ -30,8 +31,9 @@ const zh = {
   // The legend's unit (the tab above names the metric).
   mapLegend: { people: '单位：人/万人', index: '单位：分（0–100）', managed: '单位：人/万人', guardians: '单位：人/万人' },
   metricNote: '每15秒轮换',
-  colourNames: { green: '绿色 · 健康人', orange: '橙色 · 爱好者', pink: '粉色 · 家庭女主人', yellow: '黄色 · 老人', blue: '蓝色 · 已病患者' },
-  colourShort: { green: '绿色', orange: '橙色', pink: '粉色', yellow: '黄色', blue: '蓝色' },
+  // The program's lists (lists.js); a code they lack reads as itself.
+  colourNames: names(COLOURS, 'zh'),
+  colourShort: names(COLOURS, 'zh', 'short'),
   assessed: '已评估',
   persons: '人',
   targetNames: { people: '惠及人数', interactive: '线上互动', managed: '线上线下管理', guardians: '健康守护者' },
@@ -39,11 +41,7 @@ const zh = {
   etaReached: '目标已达成',
   etaNone: '暂无法预计',
   perMinute: (n) => `+${n} 人/分钟`,
-  categoryNames: {
-    idea_promotion: '传播理念', science_push: '科普推送', activity: '参与活动', learning: '学习知识',
-    skills_training: '技能培训', behaviour_contest: '行为评比', health_management: '健康管理',
-    patient_followup: '患教回访', treatment: '已病治疗', key_intervention: '重点干预',
-  },
+  categoryNames: names(CATEGORIES, 'zh'),
   times: '次',
   figureNames: { managed: '管理人数', interactive: '互动人数', services: '服务次数', trainees: '培训学员', guardians: '健康守护者', scans: '扫码次数' },
   coverKicker: '北京中医药治未病健康促进工程',
@@ -66,12 +64,8 @@ const zh = {
   planTime: (elapsed, deadline) => `时间进度 ${elapsed} · 期限 ${deadline}`,
   // 三案九率.
   rates: '三案九率',
-  planNames: { training: '培训方案', technical: '技术方案', implementation: '实施方案' },
-  rateNames: {
-    awareness: '知晓率', participation: '参与率', satisfaction: '满意率',
-    attainment: '达标率', improvement: '改善率', effectiveness: '有效率',
-    management: '管理率', control: '控制率', prevention: '防变率',
-  },
+  planNames: names(PLANS, 'zh'),
+  rateNames: names(RATES, 'zh'),
   rateNone: '待报',
   // A figure of fewer than k persons, not shown to viewers (docs/privacy.md).
   rateFew: '样本过少',
@@ -234,8 +228,9 @@ const en = {
   mapMetric: { people: 'People /10k', index: 'Index', managed: 'Managed /10k', guardians: 'Guardians /10k' },
   mapLegend: { people: 'per 10,000 residents', index: 'points (0–100)', managed: 'per 10,000 residents', guardians: 'per 10,000 residents' },
   metricNote: 'rotates every 15 s',
-  colourNames: { green: 'Green · healthy', orange: 'Orange · enthusiasts', pink: 'Pink · family carers', yellow: 'Yellow · elderly', blue: 'Blue · patients' },
-  colourShort: { green: 'Green', orange: 'Orange', pink: 'Pink', yellow: 'Yellow', blue: 'Blue' },
+  // The program's lists (lists.js); a code they lack reads as itself.
+  colourNames: names(COLOURS, 'en'),
+  colourShort: names(COLOURS, 'en', 'short'),
   assessed: 'assessed',
   persons: '',
   targetNames: { people: 'Reached', interactive: 'Interactive', managed: 'Managed', guardians: 'Guardians' },
@@ -243,11 +238,7 @@ const en = {
   etaReached: 'reached',
   etaNone: '—',
   perMinute: (n) => `+${n} /min`,
-  categoryNames: {
-    idea_promotion: 'Idea promotion', science_push: 'Science push', activity: 'Activities', learning: 'Learning',
-    skills_training: 'Skills training', behaviour_contest: 'Behaviour contests', health_management: 'Health management',
-    patient_followup: 'Patient follow-up', treatment: 'Treatment', key_intervention: 'Key intervention',
-  },
+  categoryNames: names(CATEGORIES, 'en'),
   times: '',
   figureNames: { managed: 'Managed', interactive: 'Interactive', services: 'Services', trainees: 'Trainees', guardians: 'Guardians', scans: 'Scans' },
   coverKicker: 'Capital TCM preventive-health programme',
@@ -265,12 +256,8 @@ const en = {
   planned: (n) => `plan ${n}`,
   planTime: (elapsed, deadline) => `time elapsed ${elapsed} · deadline ${deadline}`,
   rates: 'Nine rates',
-  planNames: { training: 'Training', technical: 'Technical', implementation: 'Implementation' },
-  rateNames: {
-    awareness: 'Awareness', participation: 'Participation', satisfaction: 'Satisfaction',
-    attainment: 'Attainment', improvement: 'Improvement', effectiveness: 'Effectiveness',
-    management: 'Management', control: 'Control', prevention: 'Prevention',
-  },
+  planNames: names(PLANS, 'en'),
+  rateNames: names(RATES, 'en'),
   rateNone: 'no data yet',
   rateFew: 'too few to show',
   hidden: 'too few',

@@ -10,12 +10,13 @@ import { Flop } from '../shared/flop.js';
 import { strings, districtName } from '../shared/i18n.js';
 import { thousands, share, dayTime, percent, percentShort } from '../shared/format.js';
 import { DISTRICTS } from '../shared/regions.js';
-import { RATES, PLANS, planOf, belowStandard, judged } from '../shared/rates.js';
+import { RATES, PLANS, planOf, ratesOf, plansOf, belowStandard, judged } from '../shared/rates.js';
+import { COLOURS as COLOUR_LIST, codes, withUnknown, hueOf, colourWheel } from '../shared/lists.js';
 import { basisValue } from '../wall/charts/ranking.js';
 
 const t = strings('zh');
 const $ = (id) => document.getElementById(id);
-const COLOURS = ['green', 'orange', 'pink', 'yellow', 'blue'];
+const COLOURS = codes(COLOUR_LIST);
 const TARGETS = ['people', 'interactive', 'managed', 'guardians'];
 const DISTRICT_FIGURES = ['scans', 'assessed', 'managed', 'interactive', 'services', 'guardians', 'scans_last_minute', 'index']
   .map((k) => [k, t.view.figures[k]]);
@@ -28,6 +29,8 @@ const token = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/'
 
 // ---- the portrait page, built once -------------------------------------------------
 const flop = new Flop($('v-flop'));
+// The mark: the five colours round a circle.
+document.querySelector('.v-mark').style.setProperty('--mark', colourWheel());
 
 const targetRows = new Map();
 for (const k of TARGETS) {
@@ -43,28 +46,34 @@ for (const k of TARGETS) {
   targetRows.set(k, { li, fill, pct, val });
 }
 
+// The colours (lists.js's; one it does not know yet is added when the state has it).
 const colourRows = new Map();
-for (const c of COLOURS) {
-  const seg = el('i', `seg ${c}`);
+function addColour(c) {
+  const seg = el('i', 'seg');
+  const swatch = el('i', 'swatch');
+  for (const e of [seg, swatch]) e.style.setProperty('--swatch', hueOf(c));
   $('v-colour-bar').append(seg);
   const count = el('b', 'tabular');
   const pct = el('span', 'v-c-pct tabular');
-  const li = el('li', `v-colour ${c}`, el('i', 'swatch'), el('span', 'v-c-name', t.colourNames[c]), count, pct);
+  const li = el('li', 'v-colour', swatch, el('span', 'v-c-name', t.colourNames[c]), count, pct);
   li.dataset.testid = `v-colour-${c}`;
+  li.dataset.colour = c;
   $('v-colours').append(li);
   colourRows.set(c, { seg, count, pct, li });
 }
+for (const c of COLOURS) addColour(c);
 
 // 三案九率: the scope's nine rates (the city's, or a district link's own), by plan.
 $('v-rates-title').textContent = t.rates;
 const rateLists = new Map();
-for (const plan of PLANS) {
+function addPlan(plan) {
   const list = el('ul', 'v-rate-list');
   $('v-rates').append(el('div', 'v-plan', el('div', 'v-plan-name', t.planNames[plan]), list));
   rateLists.set(plan, list);
 }
+for (const plan of PLANS) addPlan(plan);
 const rateRows = new Map();
-for (const rate of RATES) {
+function addRate(rate, state) {
   const fill = document.createElement('i');
   const std = el('i', 'v-std');
   const value = el('b', 'v-rate-value tabular');
@@ -73,9 +82,10 @@ for (const rate of RATES) {
   const li = el('li', 'v-rate', el('div', 'v-t-line', el('span', 'v-rate-name', t.rateNames[rate]), value),
     el('div', 'v-bar v-rate-bar', fill, std), el('div', 'v-rate-foot', sub, below));
   li.dataset.testid = `v-rate-${rate}`;
-  rateLists.get(planOf({}, rate)).append(li);
+  rateLists.get(planOf(state, rate)).append(li);
   rateRows.set(rate, { li, fill, std, value, sub, below });
 }
+for (const rate of RATES) addRate(rate, {});
 
 $('v-ranking-title').textContent = t.ranking;
 const rankRows = new Map();
@@ -133,8 +143,9 @@ function render(state) {
   }
 
   const colours = state.colours ?? {};
+  for (const c of withUnknown(COLOUR_LIST, colours)) if (!colourRows.has(c)) addColour(c);
   // A colour hidden for viewers (null) is not counted as 0: the total is the published one.
-  const assessed = state.totals?.assessed ?? COLOURS.reduce((s, c) => s + (colours[c] || 0), 0);
+  const assessed = state.totals?.assessed ?? [...colourRows.keys()].reduce((s, c) => s + (colours[c] || 0), 0);
   $('v-assessed').textContent = `${t.assessed} ${thousands(assessed)} ${t.persons}`;
   for (const [c, r] of colourRows) {
     const hidden = colours[c] === null;
@@ -155,6 +166,8 @@ function render(state) {
 }
 
 function renderRates(state, isCity) {
+  for (const plan of plansOf(state)) if (!rateLists.has(plan)) addPlan(plan);
+  for (const rate of ratesOf(state)) if (!rateRows.has(rate)) addRate(rate, state);
   for (const [rate, r] of rateRows) {
     const list = rateLists.get(planOf(state, rate));
     if (r.li.parentElement !== list) list.append(r.li);

@@ -1,10 +1,13 @@
 // Synthetic events (person ids p-XXXXXXXX only) and the figures they must
 // produce, worked out here independently of the server.
+import { COLOURS as COLOUR_LIST, codes } from '../../src/shared/lists.js';
+
 export const CODES = [
   '110101', '110102', '110105', '110106', '110107', '110108', '110109', '110111',
   '110112', '110113', '110114', '110115', '110116', '110117', '110118', '110119',
 ];
-export const COLOURS = ['green', 'orange', 'pink', 'yellow', 'blue'];
+// The five colours' codes, from the pages' own list.
+export const COLOURS = codes(COLOUR_LIST);
 
 /** RFC 3339 in Beijing time (+08:00), `msAgo` before now. */
 export function beijingTs(msAgo = 0) {
@@ -40,7 +43,7 @@ export function firstBatch(prefix) {
       ev({ kind: 'scan', district: code, person, channel: 'test' }, 20_000);
       if (k === 0) ev({ kind: 'scan', district: code, person, channel: 'test' }, 19_000);
       if (k % 2 === 0) {
-        const colour = COLOURS[assessedTurn % 5];
+        const colour = COLOURS[assessedTurn % COLOURS.length];
         assessedTurn += 1;
         ev({ kind: 'assess', district: code, person, colour }, 18_000);
         colours[colour] += 1;

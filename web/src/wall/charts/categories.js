@@ -1,24 +1,31 @@
-// The ten service categories (十类服务): service events per category.
+// The ten service categories (十类服务, lists.js): service events per
+// category. A category lists.js does not know yet is drawn too, by its code.
 import { ChartHost, TEXT, MUTED } from './echarts.js';
 import { echarts } from './echarts.js';
 import { thousands } from '../../shared/format.js';
+import { CATEGORIES as CATEGORY_LIST, codes, withUnknown } from '../../shared/lists.js';
 
-export const CATEGORIES = [
-  'idea_promotion', 'science_push', 'activity', 'learning', 'skills_training',
-  'behaviour_contest', 'health_management', 'patient_followup', 'treatment', 'key_intervention',
-];
+export const CATEGORIES = codes(CATEGORY_LIST);
 
 export class Categories {
   constructor(el, valuesEl, t) {
     this.t = t;
+    this.valuesEl = valuesEl;
     this.host = new ChartHost(el, () => this.base(), (s) => this.update(s));
     this.items = new Map();
-    for (const key of CATEGORIES) {
-      const li = document.createElement('li');
-      li.dataset.testid = `category-${key}`;
-      valuesEl.append(li);
-      this.items.set(key, li);
-    }
+    for (const key of CATEGORIES) this.add(key);
+  }
+
+  add(key) {
+    const li = document.createElement('li');
+    li.dataset.testid = `category-${key}`;
+    this.valuesEl.append(li);
+    this.items.set(key, li);
+  }
+
+  /** The categories drawn: lists.js's, then any other the state has. */
+  shown() {
+    return [...this.items.keys()];
   }
 
   base() {
@@ -29,7 +36,7 @@ export class Categories {
       yAxis: {
         type: 'category',
         inverse: true,
-        data: CATEGORIES.map((k) => this.t.categoryNames[k]),
+        data: this.shown().map((k) => this.t.categoryNames[k]),
         axisLine: { show: false },
         axisTick: { show: false },
         axisLabel: { color: TEXT, fontSize: 14, margin: 10 },
@@ -48,17 +55,22 @@ export class Categories {
           ]),
         },
         label: { show: true, position: 'right', color: MUTED, fontSize: 14, formatter: (p) => thousands(p.value) },
-        data: CATEGORIES.map(() => 0),
+        data: this.shown().map(() => 0),
       }],
     };
   }
 
   update(state) {
-    const values = CATEGORIES.map((k) => state.categories?.[k] || 0);
-    return { key: values.join(','), option: { series: [{ data: values }] } };
+    const keys = this.shown();
+    const values = keys.map((k) => state.categories?.[k] || 0);
+    const option = { series: [{ data: values }] };
+    // Only when a category was added: the axis names it.
+    if (keys.length !== CATEGORIES.length) option.yAxis = { data: keys.map((k) => this.t.categoryNames[k]) };
+    return { key: `${keys.length}:${values.join(',')}`, option };
   }
 
   render(state) {
+    for (const key of withUnknown(CATEGORY_LIST, state.categories)) if (!this.items.has(key)) this.add(key);
     this.host.render(state);
     for (const [key, li] of this.items) {
       const v = state.categories?.[key];

@@ -33,7 +33,8 @@ export function planStatus(t, tg) {
     case 'ahead': return gap > 0
       ? { level: 'ahead', label: t.planStatus.ahead, figure: thousands(gap) }
       : { level: 'on_track', label: t.planStatus.onTrack, figure: '' };
-    default: return { level: 'unknown', label: '', figure: '' };
+    // A status this page does not know yet: said by its code.
+    default: return { level: 'unknown', label: tg.status == null ? '' : String(tg.status), figure: '' };
   }
 }
 

@@ -1,62 +1,70 @@
 // 三案九率: the nine rates city-wide, in their three plans, each a bar
 // against its standard line, with the persons observed (n) and how many
 // districts are below the standard. A rate nobody was observed for says
-// 待报 (no data yet), never 0%. Rows are built once; a render sets text,
+// 待报 (no data yet), never 0%. Rows are built once (a rate or plan lists.js
+// does not know yet, when the state first has it); a render sets text,
 // widths and classes only.
-import { RATES, PLANS, planOf, belowStandard, judged } from '../../shared/rates.js';
+import { RATES, PLANS, planOf, ratesOf, plansOf, belowStandard, judged } from '../../shared/rates.js';
 import { percent, percentShort, thousands } from '../../shared/format.js';
 import { districtName } from '../../shared/i18n.js';
 
 export class Rates {
   constructor(root, lang, t) {
+    this.root = root;
     this.lang = lang;
     this.t = t;
     this.lists = new Map();
-    for (const plan of PLANS) {
-      const group = document.createElement('div');
-      group.className = 'rate-plan';
-      group.dataset.plan = plan;
-      const name = document.createElement('div');
-      name.className = 'rate-plan-name';
-      name.textContent = t.planNames[plan];
-      const list = document.createElement('ul');
-      list.className = 'rate-rows';
-      group.append(name, list);
-      root.append(group);
-      this.lists.set(plan, list);
-    }
+    for (const plan of PLANS) this.addPlan(plan);
     this.rows = new Map();
-    for (const rate of RATES) {
-      const li = document.createElement('li');
-      li.className = 'rate-row';
-      li.dataset.testid = `rate-${rate}`;
-      li.dataset.rate = rate;
-      const name = document.createElement('span');
-      name.className = 'rt-name';
-      name.textContent = t.rateNames[rate];
-      const bar = document.createElement('div');
-      bar.className = 'rt-bar';
-      const fill = document.createElement('i');
-      fill.className = 'rt-fill';
-      const std = document.createElement('i');
-      std.className = 'rt-std';
-      bar.append(fill, std);
-      const value = document.createElement('b');
-      value.className = 'rt-value tabular';
-      value.dataset.testid = `rate-${rate}-text`;
-      const sub = document.createElement('span');
-      sub.className = 'rt-sub tabular';
-      const below = document.createElement('span');
-      below.className = 'rt-below tabular';
-      below.dataset.testid = `rate-${rate}-below`;
-      li.append(name, bar, value, sub, below);
-      this.rows.set(rate, { li, fill, std, value, sub, below });
-    }
+    for (const rate of RATES) this.addRate(rate);
     this.place({});
+  }
+
+  addPlan(plan) {
+    const group = document.createElement('div');
+    group.className = 'rate-plan';
+    group.dataset.plan = plan;
+    const name = document.createElement('div');
+    name.className = 'rate-plan-name';
+    name.textContent = this.t.planNames[plan];
+    const list = document.createElement('ul');
+    list.className = 'rate-rows';
+    group.append(name, list);
+    this.root.append(group);
+    this.lists.set(plan, list);
+  }
+
+  addRate(rate) {
+    const li = document.createElement('li');
+    li.className = 'rate-row';
+    li.dataset.testid = `rate-${rate}`;
+    li.dataset.rate = rate;
+    const name = document.createElement('span');
+    name.className = 'rt-name';
+    name.textContent = this.t.rateNames[rate];
+    const bar = document.createElement('div');
+    bar.className = 'rt-bar';
+    const fill = document.createElement('i');
+    fill.className = 'rt-fill';
+    const std = document.createElement('i');
+    std.className = 'rt-std';
+    bar.append(fill, std);
+    const value = document.createElement('b');
+    value.className = 'rt-value tabular';
+    value.dataset.testid = `rate-${rate}-text`;
+    const sub = document.createElement('span');
+    sub.className = 'rt-sub tabular';
+    const below = document.createElement('span');
+    below.className = 'rt-below tabular';
+    below.dataset.testid = `rate-${rate}-below`;
+    li.append(name, bar, value, sub, below);
+    this.rows.set(rate, { li, fill, std, value, sub, below });
   }
 
   /** Puts each row in its plan's list (moved only when the region says otherwise). */
   place(state) {
+    for (const plan of plansOf(state)) if (!this.lists.has(plan)) this.addPlan(plan);
+    for (const rate of ratesOf(state)) if (!this.rows.has(rate)) this.addRate(rate);
     for (const [rate, row] of this.rows) {
       const list = this.lists.get(planOf(state, rate));
       if (row.li.parentElement !== list) list.append(row.li);
