@@ -452,8 +452,10 @@ mod tests {
                 agg.apply(events[i].clone());
             }
             // (20, "b") is the latest: blue, in district 0.
-            assert_eq!(agg.colours, [0, 0, 0, 0, 1]);
-            assert_eq!(agg.districts[0].colours, [0, 0, 0, 0, 1]);
+            let mut blue = [0; Colour::COUNT];
+            blue[Colour::Blue.index()] = 1;
+            assert_eq!(agg.colours, blue);
+            assert_eq!(agg.districts[0].colours, blue);
             assert_eq!(agg.districts[1].colours, [0; Colour::COUNT]);
             assert_eq!(agg.city.assessed, 1);
             assert_eq!(agg.districts[2].totals.assessed, 1);
