@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 
 -- Small settings that must survive a restart (the wall's launch moment).
+-- Months closed for the monthly review (封账): the review as it stood when
+-- closed, both levels, as its JSON answer (sql/review.sql, docs/review.md).
+-- An admin's reopening (audited) deletes the row; closing again stores anew.
+CREATE TABLE IF NOT EXISTS review_closed (
+    month       VARCHAR   PRIMARY KEY,  -- YYYY-MM
+    closed_at   TIMESTAMP NOT NULL,     -- Beijing time
+    closed_by   VARCHAR   NOT NULL,
+    figures     VARCHAR   NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS settings (
     key         VARCHAR   PRIMARY KEY,
     value       VARCHAR   NOT NULL,

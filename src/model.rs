@@ -135,6 +135,25 @@ choice!(
     (Implementation, "implementation", "实施方案"),
 ]);
 
+choice!(
+    /// The level a service team answers to (seed 000: city teams and the
+    /// districts' own).
+    TeamLevel, "level", [
+    (City, "city", "市级"),
+    (District, "district", "区级"),
+]);
+
+choice!(
+    /// A team's discipline: the two diseases and four methods (两病四法).
+    Discipline, "discipline", [
+    (Hypertension, "hypertension", "高血压"),
+    (Diabetes, "diabetes", "糖尿病"),
+    (Diet, "diet", "饮食调节"),
+    (Psychology, "psychology", "心理干预"),
+    (Exercise, "exercise", "医体结合"),
+    (NonDrug, "non_drug", "非药物疗法"),
+]);
+
 impl NineRate {
     pub fn plan(self) -> Plan {
         Plan::ALL[self.index() / 3]

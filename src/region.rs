@@ -14,10 +14,15 @@ use serde::Deserialize;
 
 use crate::model::{NineRate, Plan};
 
+mod teams;
+pub use teams::RegisteredTeam;
+
 /// Everything the server needs to know about the region.
 #[derive(Debug, Clone)]
 pub struct Region {
     pub name: String,
+    /// The team registry (teams.csv; empty when the region has none).
+    pub teams: Vec<RegisteredTeam>,
     pub districts: Vec<District>,
     /// The index's components and weights, in the file's order.
     pub weights: Vec<Weight>,
@@ -297,6 +302,8 @@ pub struct Files<'a> {
     pub milestones: &'a str,
     pub rates: &'a str,
     pub index: &'a str,
+    /// teams.csv, which a region may leave out.
+    pub teams: Option<&'a str>,
 }
 
 /// The six files of a region folder.
@@ -316,6 +323,7 @@ const BEIJING: Files<'static> = Files {
     milestones: include_str!("../fixtures/regions/beijing/milestones.csv"),
     rates: include_str!("../fixtures/regions/beijing/rates.csv"),
     index: include_str!("../fixtures/regions/beijing/index.csv"),
+    teams: Some(include_str!("../fixtures/regions/beijing/teams.csv")),
 };
 
 #[derive(Deserialize)]
@@ -391,6 +399,16 @@ impl Region {
                 })?,
             );
         }
+        let teams = match std::fs::read_to_string(dir.join("teams.csv")) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(RegionError::File {
+                    file: dir.join("teams.csv").display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -404,6 +422,7 @@ impl Region {
                 milestones: &texts[3],
                 rates: &texts[4],
                 index: &texts[5],
+                teams: teams.as_deref(),
             },
         )
     }
@@ -637,8 +656,13 @@ impl Region {
             return Err(file_error("index.csv", "cap: needs a number ≥ 1"));
         }
 
+        let teams = match files.teams {
+            Some(text) => teams::parse(text, |d| positions.get(d).copied())?,
+            None => Vec::new(),
+        };
         Ok(Region {
             name: name.to_string(),
+            teams,
             positions,
             targets: CityTargets {
                 people: plans[0].target,

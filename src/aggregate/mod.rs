@@ -17,6 +17,7 @@ pub mod index;
 mod intern;
 pub mod privacy;
 pub mod ranking;
+pub mod review;
 pub mod saved;
 pub mod state;
 pub mod tick;

@@ -379,7 +379,7 @@ fn rate_doc(count: RateCount, standard: f64) -> RateDoc {
 
 /// The nine rates of some district figures (or the city's sums);
 /// management is `managed` of a target population of `target_managed`.
-fn rates(
+pub(crate) fn rates(
     region: &Region,
     counts: &[RateCount; NineRate::COUNT],
     managed: u64,

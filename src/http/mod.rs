@@ -6,6 +6,7 @@ pub mod access;
 pub mod console;
 pub mod export;
 pub mod ingest;
+pub mod review;
 pub mod wall;
 pub mod ws;
 
@@ -95,6 +96,10 @@ pub fn app(state: AppState) -> Router {
             get(console::get_settings).put(console::put_settings),
         )
         .route("/api/v1/export", get(export::export))
+        .route("/api/v1/review", get(review::get_review))
+        .route("/api/v1/review/close", post(review::close))
+        .route("/api/v1/review/reopen", post(review::reopen))
+        .route("/api/v1/review/revisions", get(review::revisions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -245,7 +245,7 @@ impl Store {
     }
 
     /// Runs `f` on the side connection, off the async workers.
-    async fn side<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn side<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

@@ -27,6 +27,7 @@ mod loader;
 pub mod log;
 pub mod parquet;
 mod replay;
+pub mod review;
 mod rows;
 mod writer;
 
@@ -809,7 +810,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (colour_type.as_str(), tables.as_str(), types),
-            ("VARCHAR", "events,ingest_requests,rejected,settings", 0)
+            ("VARCHAR", "events,ingest_requests,rejected,review_closed,settings", 0)
         );
     }
 

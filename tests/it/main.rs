@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod privacy;
 mod resume;
+mod review;
 mod staff;
 mod state;
 mod websocket;

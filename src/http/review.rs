@@ -1,0 +1,285 @@
+//! The monthly review: `GET /api/v1/review`, closing and reopening a month
+//! (封账), and the revisions of a closed month (docs/review.md).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::access::{ApiError, Staff, StaffWrite, audit};
+use super::export::month_bounds;
+use crate::access::StaffRole;
+use crate::aggregate::review::{self, Level, Review};
+use crate::store::review::ClosedMonth;
+use crate::time;
+
+#[derive(Deserialize)]
+pub struct ReviewQuery {
+    month: Option<String>,
+    level: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct MonthBody {
+    month: Option<String>,
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(message.into())
+}
+
+/// A month that has begun: (month, its start, its end, the previous month's
+/// start), Beijing micros.
+fn month_of(month: Option<&str>) -> Result<(String, i64, i64, i64), ApiError> {
+    let month = month.ok_or_else(|| bad("month: required, as YYYY-MM"))?;
+    let (start, end) = month_bounds(month).ok_or_else(|| bad("month: a month as YYYY-MM"))?;
+    if start > time::now_beijing_micros() {
+        return Err(bad(format!("month: {month} has not begun")));
+    }
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("checked");
+    let previous = first - Duration::days(1);
+    let (before, _) = month_bounds(&format!("{:04}-{:02}", previous.year(), previous.month()))
+        .ok_or_else(|| bad("month: a month as YYYY-MM"))?;
+    Ok((month.to_string(), start, end, before))
+}
+
+fn level_of(level: Option<&str>) -> Result<Level, ApiError> {
+    match level.unwrap_or("district") {
+        "district" => Ok(Level::District),
+        "team" => Ok(Level::Team),
+        other => Err(bad(format!("level: one of team, district, got {other:?}"))),
+    }
+}
+
+/// Both levels of a month as they stand now.
+async fn compute(
+    app: &AppState,
+    month: &str,
+    start: i64,
+    end: i64,
+    before: i64,
+) -> Result<[Review; 2], ApiError> {
+    app.store.loaded().await;
+    let counts = app.store.review_counts(start, end, before).await?;
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("checked");
+    let last = time::from_beijing_micros(end - 1).date_naive();
+    let as_of = time::rfc3339_secs(end.min(time::now_beijing_micros()));
+    Ok([Level::Team, Level::District].map(|level| Review {
+        month: month.to_string(),
+        level: level.code(),
+        closed: false,
+        closed_at: None,
+        closed_by: None,
+        as_of: as_of.clone(),
+        rows: review::rows(&app.region, &counts, level, first, last),
+    }))
+}
+
+/// `GET /api/v1/review?month=YYYY-MM&level=team|district`: a closed month as
+/// it was closed, any other as it stands.
+pub async fn get_review(
+    State(app): State<AppState>,
+    Staff(_): Staff,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (month, start, end, before) = month_of(q.month.as_deref())?;
+    let level = level_of(q.level.as_deref())?;
+    if let Some(closed) = app.store.closed_month(month.clone()).await? {
+        return Ok(Json(frozen(&closed)?[level.code()].clone()));
+    }
+    let [team, district] = compute(&app, &month, start, end, before).await?;
+    let review = if level == Level::Team { team } else { district };
+    Ok(Json(serde_json::to_value(review).map_err(internal)?))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// The figures stored when the month was closed: `{"team": …, "district": …}`.
+fn frozen(closed: &ClosedMonth) -> Result<Value, ApiError> {
+    serde_json::from_str(&closed.figures).map_err(internal)
+}
+
+/// `POST /api/v1/review/close {"month"}`: freezes a month that has ended.
+pub async fn close(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    Json(body): Json<MonthBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (month, start, end, before) = month_of(body.month.as_deref())?;
+    let now = time::now_beijing_micros();
+    if end > now {
+        return Err(bad(format!(
+            "month: {month} is not over; a month is closed after its last day"
+        )));
+    }
+    if let Some(c) = app.store.closed_month(month.clone()).await? {
+        return Err(ApiError::Conflict(format!(
+            "month {month} is already closed (by {} at {})",
+            c.closed_by,
+            time::rfc3339_secs(c.closed_at)
+        )));
+    }
+    let closed_at = time::rfc3339_secs(now);
+    let figures = compute(&app, &month, start, end, before)
+        .await?
+        .map(|mut r| {
+            r.closed = true;
+            r.closed_at = Some(closed_at.clone());
+            r.closed_by = Some(p.actor.clone());
+            r
+        });
+    let [team, district] = figures;
+    let text = json!({"team": team, "district": district}).to_string();
+    let stored = app
+        .store
+        .close_month(ClosedMonth {
+            month: month.clone(),
+            closed_at: now,
+            closed_by: p.actor.clone(),
+            figures: text,
+        })
+        .await?;
+    if !stored {
+        return Err(ApiError::Conflict(format!(
+            "month {month} is already closed"
+        )));
+    }
+    audit(
+        &app.store,
+        &p.actor,
+        "review_close",
+        Some(&month),
+        Some(&address),
+        None,
+    )
+    .await;
+    Ok(Json(
+        json!({"month": month, "closed": true, "closed_at": closed_at, "closed_by": p.actor}),
+    ))
+}
+
+/// `POST /api/v1/review/reopen {"month"}`: admins only.
+pub async fn reopen(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    Json(body): Json<MonthBody>,
+) -> Result<Json<Value>, ApiError> {
+    if p.staff_role != Some(StaffRole::Admin) {
+        return Err(ApiError::Forbidden(
+            "a closed month is reopened by an admin only: this account's role is staff".into(),
+        ));
+    }
+    let (month, ..) = month_of(body.month.as_deref())?;
+    if !app.store.reopen_month(month.clone()).await? {
+        return Err(ApiError::Conflict(format!("month {month} is not closed")));
+    }
+    audit(
+        &app.store,
+        &p.actor,
+        "review_reopen",
+        Some(&month),
+        Some(&address),
+        None,
+    )
+    .await;
+    Ok(Json(json!({"month": month, "closed": false})))
+}
+
+/// `GET /api/v1/review/revisions?month=YYYY-MM`: the events of a closed
+/// month stored after it was closed, and what they change.
+pub async fn revisions(
+    State(app): State<AppState>,
+    Staff(_): Staff,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (month, start, end, before) = month_of(q.month.as_deref())?;
+    let Some(closed) = app.store.closed_month(month.clone()).await? else {
+        return Err(ApiError::Conflict(format!(
+            "month {month} is not closed: revisions are the events stored after a month was closed"
+        )));
+    };
+    app.store.loaded().await;
+    let late = app.store.revisions(start, end, closed.closed_at).await?;
+    let was = frozen(&closed)?;
+    let now = compute(&app, &month, start, end, before).await?;
+    let mut effects = Vec::new();
+    for review in &now {
+        let now_rows = serde_json::to_value(&review.rows).map_err(internal)?;
+        effects.extend(differences(
+            review.level,
+            &was[review.level]["rows"],
+            &now_rows,
+        ));
+    }
+    Ok(Json(json!({
+        "month": month,
+        "closed_at": time::rfc3339_secs(closed.closed_at),
+        "closed_by": closed.closed_by,
+        "events": late.iter().map(|r| r.events).sum::<u64>(),
+        "revisions": late.iter().map(|r| json!({
+            "district": r.district,
+            "team": (!r.team.is_empty()).then_some(&r.team),
+            "kind": r.kind,
+            "events": r.events,
+            "first_received": time::rfc3339_secs(r.first_received),
+            "last_received": time::rfc3339_secs(r.last_received),
+        })).collect::<Vec<_>>(),
+        "effects": effects,
+    })))
+}
+
+/// The figures of `now`'s rows that differ from `was`'s, row by row (a row
+/// is its team, or its district): managed, new, services, follow-ups, and
+/// each rate's value and n.
+fn differences(level: &str, was: &Value, now: &Value) -> Vec<Value> {
+    let key = |row: &Value| {
+        row.get("team")
+            .and_then(Value::as_str)
+            .or_else(|| row["district"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let empty = Vec::new();
+    let was_rows = was.as_array().unwrap_or(&empty);
+    let mut out = Vec::new();
+    for row in now.as_array().unwrap_or(&empty) {
+        let k = key(row);
+        let before = was_rows.iter().find(|r| key(r) == k);
+        let field = |v: Option<&Value>, path: &[&str]| -> Value {
+            let mut at = v;
+            for p in path {
+                at = at.and_then(|x| x.get(*p));
+            }
+            at.cloned().unwrap_or(Value::Null)
+        };
+        let mut paths: Vec<Vec<String>> = ["managed", "managed_new", "services", "followups"]
+            .iter()
+            .map(|f| vec![f.to_string()])
+            .collect();
+        if let Some(rates) = row["rates"].as_object() {
+            for rate in rates.keys() {
+                paths.push(vec!["rates".into(), rate.clone(), "value".into()]);
+                paths.push(vec!["rates".into(), rate.clone(), "n".into()]);
+            }
+        }
+        for path in paths {
+            let p: Vec<&str> = path.iter().map(String::as_str).collect();
+            let (a, b) = (field(before, &p), field(Some(row), &p));
+            if a != b {
+                out.push(json!({
+                    "level": level,
+                    "key": k,
+                    "name": row["name"],
+                    "field": p.join("."),
+                    "closed": a,
+                    "now": b,
+                }));
+            }
+        }
+    }
+    out
+}
