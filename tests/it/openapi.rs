@@ -308,6 +308,34 @@ async fn answers_fit_the_documented_shapes() {
         fits(&doc, "get", path, status, &body);
     }
 
+    // The monthly review of the fixture's month, closed, revised, reopened.
+    for path in [
+        "/api/v1/review?month=2017-06&level=team",
+        "/api/v1/review?month=2017-06&level=district",
+        "/api/v1/review?month=2017-06&level=town",
+        "/api/v1/review/revisions?month=2017-06",
+    ] {
+        let (status, body) = server.get_admin(path).await;
+        fits(&doc, "get", path.split('?').next().unwrap(), status, &body);
+    }
+    for (path, expected) in [
+        ("/api/v1/review/close", 200),
+        ("/api/v1/review/close", 409),
+        ("/api/v1/review/reopen", 200),
+        ("/api/v1/review/reopen", 409),
+        ("/api/v1/review/close", 200),
+    ] {
+        let (status, body) = server.post_admin(path, &json!({"month": "2017-06"})).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        fits(&doc, "post", path, status, &body);
+    }
+    let (status, body) = server.get_admin("/api/v1/review/revisions?month=2017-06").await;
+    assert_eq!(status, 200, "{body}");
+    fits(&doc, "get", "/api/v1/review/revisions", status, &body);
+    let (status, body) = server.get_admin("/api/v1/review?month=2017-06&level=team").await;
+    assert_eq!((status, &body["closed"]), (200, &json!(true)));
+    fits(&doc, "get", "/api/v1/review", status, &body);
+
     // Credentials, and what each reader sees.
     let mut tokens = Vec::new();
     for request in [
