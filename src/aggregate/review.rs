@@ -14,10 +14,16 @@ use crate::model::{Category, NineRate};
 use crate::region::Region;
 use crate::store::review::MonthCounts;
 
-/// The review of one month at one level.
+/// The review of one month (or quarter) at one level.
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
-    pub month: String,
+    /// `YYYY-MM`, for a month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    /// `YYYY-Qn`, for a quarter (its months' figures as they stand: the
+    /// quarter's end is the last month's, "this month" is the quarter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarter: Option<String>,
     pub level: &'static str,
     pub closed: bool,
     /// RFC 3339, when closed.

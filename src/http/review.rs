@@ -18,6 +18,7 @@ use crate::time;
 #[derive(Deserialize)]
 pub struct ReviewQuery {
     month: Option<String>,
+    quarter: Option<String>,
     level: Option<String>,
 }
 
@@ -45,6 +46,29 @@ fn month_of(month: Option<&str>) -> Result<(String, i64, i64, i64), ApiError> {
     Ok((month.to_string(), start, end, before))
 }
 
+/// A quarter that has begun, `YYYY-Qn`: (quarter, its first day, its
+/// start, its end, the previous quarter's start), Beijing micros.
+fn quarter_of(quarter: &str) -> Result<(String, NaiveDate, i64, i64, i64), ApiError> {
+    let wrong = || {
+        bad(format!(
+            "quarter: a quarter as YYYY-Qn (n 1 to 4), got {quarter:?}"
+        ))
+    };
+    let (year, n) = quarter.split_once("-Q").ok_or_else(wrong)?;
+    let (year, n): (i32, u32) = match (year.parse(), n.parse()) {
+        (Ok(y), Ok(n)) if year.len() == 4 && (1..=4).contains(&n) => (y, n),
+        _ => return Err(wrong()),
+    };
+    let first = NaiveDate::from_ymd_opt(year, 3 * n - 2, 1).ok_or_else(wrong)?;
+    let start = crate::region::midnight(first);
+    if start > time::now_beijing_micros() {
+        return Err(bad(format!("quarter: {quarter} has not begun")));
+    }
+    let end = crate::region::midnight(first + chrono::Months::new(3));
+    let before = crate::region::midnight(first - chrono::Months::new(3));
+    Ok((quarter.to_string(), first, start, end, before))
+}
+
 fn level_of(level: Option<&str>) -> Result<Level, ApiError> {
     match level.unwrap_or("district") {
         "district" => Ok(Level::District),
@@ -61,13 +85,27 @@ async fn compute(
     end: i64,
     before: i64,
 ) -> Result<[Review; 2], ApiError> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("checked");
+    compute_period(app, Some(month), None, first, start, end, before).await
+}
+
+/// Both levels of a month or a quarter starting on `first`.
+async fn compute_period(
+    app: &AppState,
+    month: Option<&str>,
+    quarter: Option<&str>,
+    first: NaiveDate,
+    start: i64,
+    end: i64,
+    before: i64,
+) -> Result<[Review; 2], ApiError> {
     app.store.loaded().await;
     let counts = app.store.review_counts(start, end, before).await?;
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("checked");
     let last = time::from_beijing_micros(end - 1).date_naive();
     let as_of = time::rfc3339_secs(end.min(time::now_beijing_micros()));
     Ok([Level::Team, Level::District].map(|level| Review {
-        month: month.to_string(),
+        month: month.map(str::to_string),
+        quarter: quarter.map(str::to_string),
         level: level.code(),
         closed: false,
         closed_at: None,
@@ -84,8 +122,18 @@ pub async fn get_review(
     Staff(_): Staff,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (month, start, end, before) = month_of(q.month.as_deref())?;
     let level = level_of(q.level.as_deref())?;
+    if let Some(quarter) = q.quarter.as_deref() {
+        if q.month.is_some() {
+            return Err(bad("month, quarter: send one of them"));
+        }
+        let (quarter, first, start, end, before) = quarter_of(quarter)?;
+        let [team, district] =
+            compute_period(&app, None, Some(&quarter), first, start, end, before).await?;
+        let review = if level == Level::Team { team } else { district };
+        return Ok(Json(serde_json::to_value(review).map_err(internal)?));
+    }
+    let (month, start, end, before) = month_of(q.month.as_deref())?;
     if let Some(closed) = app.store.closed_month(month.clone()).await? {
         return Ok(Json(frozen(&closed)?[level.code()].clone()));
     }

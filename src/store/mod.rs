@@ -810,7 +810,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             (colour_type.as_str(), tables.as_str(), types),
-            ("VARCHAR", "events,ingest_requests,rejected,review_closed,settings", 0)
+            (
+                "VARCHAR",
+                "events,ingest_requests,rejected,review_closed,settings",
+                0
+            )
         );
     }
 

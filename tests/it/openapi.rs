@@ -329,10 +329,14 @@ async fn answers_fit_the_documented_shapes() {
         assert_eq!(status, expected, "{path}: {body}");
         fits(&doc, "post", path, status, &body);
     }
-    let (status, body) = server.get_admin("/api/v1/review/revisions?month=2017-06").await;
+    let (status, body) = server
+        .get_admin("/api/v1/review/revisions?month=2017-06")
+        .await;
     assert_eq!(status, 200, "{body}");
     fits(&doc, "get", "/api/v1/review/revisions", status, &body);
-    let (status, body) = server.get_admin("/api/v1/review?month=2017-06&level=team").await;
+    let (status, body) = server
+        .get_admin("/api/v1/review?month=2017-06&level=team")
+        .await;
     assert_eq!((status, &body["closed"]), (200, &json!(true)));
     fits(&doc, "get", "/api/v1/review", status, &body);
 

@@ -328,6 +328,32 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
     );
     assert_eq!(fengtai["rank"], 1);
 
+    // The fourth quarter, for the district's quarterly meeting: its three
+    // months as they stand (December's enrolment too).
+    let (status, q4) = server
+        .get_admin("/api/v1/review?quarter=2026-Q4&level=team")
+        .await;
+    assert_eq!(status, 200, "{q4}");
+    assert_eq!((&q4["quarter"], q4.get("month")), (&json!("2026-Q4"), None));
+    let diabetes_q4 = row(&q4, "ft-zxy-diabetes");
+    assert_eq!(
+        [
+            &diabetes_q4["managed"],
+            &diabetes_q4["managed_new"],
+            &diabetes_q4["services"],
+            &diabetes_q4["followups"]
+        ],
+        [&json!(3), &json!(3), &json!(3), &json!(1)]
+    );
+    assert_eq!(
+        diabetes_q4["previous"],
+        json!({"managed": 0, "services": 0})
+    );
+    assert_eq!(
+        rate(diabetes_q4, "management"),
+        (json!(0.003), 1000, 0.6, json!(false))
+    );
+
     // Bad questions, each told why.
     for (path, status, error) in [
         ("/api/v1/review", 400, "month: required, as YYYY-MM"),
