@@ -19,6 +19,12 @@ pub async fn console() -> Response {
     asset("console.html", false)
 }
 
+/// `/console/review?month=YYYY-MM`: the monthly review, for print. Like the
+/// console it holds no data: it reads `/api/v1/review` with the session.
+pub async fn review() -> Response {
+    asset("review.html", false)
+}
+
 /// `/v/<token>`: a leader's link. The page holds no data: it asks for it
 /// with the token, and shows that the link ended if the server says so.
 pub async fn view() -> Response {

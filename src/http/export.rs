@@ -24,6 +24,47 @@ pub struct ExportQuery {
     month: Option<String>,
     level: Option<String>,
     format: Option<String>,
+    /// `zh` (the default) or `en`: the column headers' language.
+    headers: Option<String>,
+}
+
+/// A column's Chinese header, from its code (`rate_<code>`, `rate_<code>_n`
+/// and the colours from the program's lists).
+fn chinese(code: &str) -> String {
+    let fixed = match code {
+        "month" => "月份",
+        "as_of" => "数据截至",
+        "district" => "区划代码",
+        "name" => "区",
+        "team" => "团队",
+        "people" => "扫码人数",
+        "scans" => "扫码次数",
+        "assessed" => "评估人数",
+        "managed" => "管理人数",
+        "interactive" => "互动人数",
+        "services" => "服务次数",
+        "served" => "服务人数",
+        "trainees" => "培训学员",
+        "guardians" => "健康守护者",
+        "index" => "治未病指数",
+        "rank" => "排名",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.to_string();
+    }
+    if let Some(c) = Colour::parse(code) {
+        return format!("{}人数", c.chinese());
+    }
+    if let Some(rate) = code.strip_prefix("rate_") {
+        if let Some(r) = rate.strip_suffix("_n").and_then(NineRate::parse) {
+            return format!("{}样本数", r.chinese());
+        }
+        if let Some(r) = NineRate::parse(rate) {
+            return r.chinese().to_string();
+        }
+    }
+    code.to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +128,11 @@ pub async fn export(
         "parquet" => true,
         _ => return Err(bad("format: csv or parquet")),
     };
+    let in_chinese = match q.headers.as_deref().unwrap_or("zh") {
+        "zh" => true,
+        "en" => false,
+        _ => return Err(bad("headers: zh or en")),
+    };
     let as_of = end.min(now);
     let region = app.region.clone();
     let agg = Aggregator::new(region.districts.len(), as_of);
@@ -107,13 +153,30 @@ pub async fn export(
         let as_of = time::rfc3339_secs(as_of);
         // A spreadsheet's formulas are escaped in the CSV people open, not
         // in the Parquet file's values.
-        let csv = to_csv(&name, &as_of, &header, &rows, !parquet);
+        let named = |code: &str| {
+            if in_chinese {
+                chinese(code)
+            } else {
+                code.to_string()
+            }
+        };
+        let header: Vec<String> = header.iter().map(|h| named(h)).collect();
+        let csv = to_csv(
+            &name,
+            &as_of,
+            [named("month"), named("as_of")],
+            &header,
+            &rows,
+            !parquet,
+        );
         if parquet {
-            let text: &[&str] = match level {
+            let codes: &[&str] = match level {
                 Level::District => &["month", "as_of", "district", "name"],
                 Level::Team => &["month", "as_of", "district", "name", "team"],
             };
-            crate::store::parquet::from_csv(&csv, text).map_err(|e| e.to_string())
+            let text: Vec<String> = codes.iter().map(|c| named(c)).collect();
+            let text: Vec<&str> = text.iter().map(String::as_str).collect();
+            crate::store::parquet::from_csv(&csv, &text).map_err(|e| e.to_string())
         } else {
             Ok(csv)
         }
@@ -238,12 +301,13 @@ fn team_rows(f: &Figures) -> Table {
 fn to_csv(
     month: &str,
     as_of: &str,
+    first: [String; 2],
     header: &[String],
     rows: &[Vec<String>],
     escape: bool,
 ) -> Vec<u8> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let mut head = vec!["month".to_string(), "as_of".to_string()];
+    let mut head = first.to_vec();
     head.extend(header.iter().cloned());
     out.write_record(&head).expect("writing to memory");
     for row in rows {

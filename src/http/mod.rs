@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(web::index))
         .route("/console", get(web::console))
+        .route("/console/review", get(web::review))
         .route("/v/{token}", get(web::view))
         .route("/assets/{*path}", get(web::static_file))
         .route("/ws", get(ws::upgrade))

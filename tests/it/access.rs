@@ -898,7 +898,7 @@ async fn the_monthly_export_shows_the_numbers_of_the_state() {
     let r = server
         .client
         .get(format!(
-            "{}/api/v1/export?month=2017-06&level=district&format=csv",
+            "{}/api/v1/export?month=2017-06&level=district&format=csv&headers=en",
             server.url
         ))
         .bearer_auth(ADMIN_TOKEN)
@@ -907,6 +907,31 @@ async fn the_monthly_export_shows_the_numbers_of_the_state() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let csv = r.text().await.unwrap();
+    // The same file with its headers in Chinese (the default).
+    let r = server
+        .client
+        .get(format!("{}/api/v1/export?month=2017-06", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let chinese = r.text().await.unwrap();
+    let (head, body) = chinese.split_once('\n').unwrap();
+    assert_eq!(
+        head,
+        "月份,数据截至,区划代码,区,扫码人数,扫码次数,评估人数,管理人数,互动人数,服务次数,培训学员,健康守护者,\
+         绿色人数,橙色人数,粉色人数,黄色人数,蓝色人数,知晓率,知晓率样本数,参与率,参与率样本数,满意率,满意率样本数,\
+         达标率,达标率样本数,改善率,改善率样本数,有效率,有效率样本数,管理率,管理率样本数,控制率,控制率样本数,\
+         防变率,防变率样本数,治未病指数,排名"
+    );
+    assert_eq!(body, csv.split_once('\n').unwrap().1);
+    let (status, answer) = server
+        .get_admin("/api/v1/export?month=2017-06&headers=fr")
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("headers: zh or en"))
+    );
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -967,7 +992,7 @@ async fn the_monthly_export_shows_the_numbers_of_the_state() {
     let (teams, services): (i64, i64) = db
         .query_row(
             &format!(
-                "SELECT count(*), sum(services)::BIGINT FROM '{}'",
+                "SELECT count(*), sum(\"服务次数\")::BIGINT FROM '{}'",
                 path.display()
             ),
             [],
