@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// tick); a record naming a new one beyond it is rejected.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_teams_per_district: u64,
+    /// In a district the region's team registry (teams.csv) lists teams
+    /// for, refuse a record naming another team (by default it is stored,
+    /// and the monthly review shows it as unregistered).
+    #[arg(long)]
+    pub refuse_unregistered_teams: bool,
     /// The key partner systems send as `Authorization: Bearer …` to ingest.
     #[arg(long, env = "WEIBING_INGEST_KEY", hide_env_values = true)]
     pub ingest_key: Option<String>,
@@ -133,6 +138,7 @@ impl ServeArgs {
             max_rejected_per_key_day: self.max_rejected_per_key_day,
             max_rejected_bytes_per_key_day: self.max_rejected_bytes_per_key_day,
             max_teams_per_district: self.max_teams_per_district as usize,
+            refuse_unregistered_teams: self.refuse_unregistered_teams,
             ingest_key: self.ingest_key.clone(),
             admin_token: self.admin_token.clone(),
             admin_password: self.admin_password.clone(),

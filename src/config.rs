@@ -29,6 +29,8 @@ pub struct Config {
     pub max_rejected_bytes_per_key_day: u64,
     /// Team names a district may have.
     pub max_teams_per_district: usize,
+    /// Refuse teams the registry does not list, in districts it lists teams for.
+    pub refuse_unregistered_teams: bool,
     pub ingest_key: Option<String>,
     pub admin_token: Option<String>,
     /// Creates staff account `admin` at a start with no staff account.
@@ -83,6 +85,7 @@ impl Config {
             max_rejected_per_key_day: 100_000,
             max_rejected_bytes_per_key_day: 256 << 20,
             max_teams_per_district: 200,
+            refuse_unregistered_teams: false,
             ingest_key: Some("test-ingest-key-0123456789abcdefghij".into()),
             admin_token: Some("test-admin-token-0123456789abcdefghij".into()),
             admin_password: Some("test-password-1".into()),

@@ -153,11 +153,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         saved,
     };
     // The team names of the events stored (the figures hold every one).
-    let teams = Arc::new(ingest::teams::Teams::new(
+    let mut teams = ingest::teams::Teams::new(
         config.max_teams_per_district,
         region.districts.len(),
         agg.teams.iter().map(|t| (t.district, t.name.to_string())),
-    ));
+    );
+    if config.refuse_unregistered_teams {
+        teams = teams.refusing_unregistered(&region);
+    }
+    let teams = Arc::new(teams);
     let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, start, shared)?;
     let (engine, first, now) = tokio::task::spawn_blocking(move || {
         let now = time::now_beijing_micros();

@@ -2,7 +2,10 @@
 //! screen each tick, so a partner's typos (or a flood of made-up names)
 //! cannot grow the state without end. A district keeps every name it has;
 //! once it has [`Bounds::teams_per_district`](super::bounds::Bounds), a
-//! record naming a new team there is rejected, saying so.
+//! record naming a new team there is rejected, saying so. With
+//! `--refuse-unregistered-teams`, a district the region's team registry
+//! lists teams for takes only those (without it, another name is stored and
+//! the monthly review shows it as unregistered, for staff to review).
 
 use std::collections::HashSet;
 use std::sync::RwLock;
@@ -14,6 +17,8 @@ pub struct Teams {
     max: usize,
     /// Per district (by position in the region), the names seen.
     known: RwLock<Vec<HashSet<String>>>,
+    /// Per district, the registry's team ids, when only those are taken.
+    registered: Option<Vec<HashSet<String>>>,
 }
 
 impl Teams {
@@ -32,7 +37,19 @@ impl Teams {
         Teams {
             max,
             known: RwLock::new(sets),
+            registered: None,
         }
+    }
+
+    /// Takes only the registry's teams in a district the registry lists
+    /// teams for ([`Region::teams`]).
+    pub fn refusing_unregistered(mut self, region: &Region) -> Teams {
+        let mut registered = vec![HashSet::new(); region.districts.len()];
+        for t in &region.teams {
+            registered[t.district as usize].insert(t.id.clone());
+        }
+        self.registered = Some(registered);
+        self
     }
 
     /// Whether `team` may be named in `district`: a name it has, or a new
@@ -40,6 +57,21 @@ impl Teams {
     /// Refused: why, naming the field.
     pub fn admit(&self, region: &Region, district: u8, team: &str) -> Result<(), String> {
         let d = district as usize;
+        if let Some(ids) = self.registered.as_ref().and_then(|r| r.get(d))
+            && !ids.is_empty()
+            && !ids.contains(team)
+        {
+            let place = &region.districts[d];
+            let example = region
+                .teams
+                .iter()
+                .find(|t| t.district == district)
+                .map_or("", |t| t.id.as_str());
+            return Err(format!(
+                "team: {team:?} is not a registered team of {} ({}); send the id the region's teams.csv gives it (e.g. {example})",
+                place.name, place.code
+            ));
+        }
         {
             let known = self.known.read().expect("the teams' lock");
             match known.get(d) {
@@ -95,5 +127,23 @@ mod tests {
         // Another district has its own.
         assert_eq!(teams.admit(&region, dongcheng, "c"), Ok(()));
         assert_eq!(teams.count(dongcheng), 1);
+    }
+
+    #[test]
+    fn refusing_unregistered_teams_takes_only_the_registrys_in_its_districts() {
+        let region = Region::load("beijing").unwrap();
+        let fengtai = region.district_index("110106").unwrap();
+        let dongcheng = region.district_index("110101").unwrap();
+        let teams = Teams::new(200, region.districts.len(), []).refusing_unregistered(&region);
+        assert_eq!(teams.admit(&region, fengtai, "ft-zxy-diabetes"), Ok(()));
+        assert_eq!(
+            teams.admit(&region, fengtai, "ft-zxy-diabtes"),
+            Err("team: \"ft-zxy-diabtes\" is not a registered team of 丰台区 (110106); send the id the region's teams.csv gives it (e.g. ft-zxy-diabetes)".to_string())
+        );
+        // A district the registry lists no team for takes any name.
+        assert_eq!(teams.admit(&region, dongcheng, "dc-team-1"), Ok(()));
+        // Without the option, an unregistered name is taken (and reviewed).
+        let open = Teams::new(200, region.districts.len(), []);
+        assert_eq!(open.admit(&region, fengtai, "ft-zxy-diabtes"), Ok(()));
     }
 }
