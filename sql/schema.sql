@@ -59,6 +59,27 @@ CREATE TABLE IF NOT EXISTS review_closed (
     figures     VARCHAR   NOT NULL
 );
 
+-- 一帐三单 (seed 001): the items of the task list (任务单), the supervision
+-- list (督办单) and the feedback list (反馈单), each with who answers for it
+-- and its deadline (整改时限 for feedback). An item is open until staff mark
+-- it done; an open item past its deadline is overdue. Added and done by
+-- staff, audited (docs/review.md).
+CREATE TABLE IF NOT EXISTS ledger (
+    id          BIGINT    PRIMARY KEY,
+    list        VARCHAR   NOT NULL,   -- task, supervision, feedback
+    district    VARCHAR   NOT NULL,   -- region code
+    team        VARCHAR,              -- a registered team's id; NULL: the district's own
+    title       VARCHAR   NOT NULL,
+    owner       VARCHAR   NOT NULL,   -- who answers for it (a name or a post)
+    deadline    DATE      NOT NULL,   -- Beijing date
+    detail      VARCHAR,
+    created_at  TIMESTAMP NOT NULL,
+    created_by  VARCHAR   NOT NULL,
+    done_at     TIMESTAMP,
+    done_by     VARCHAR,
+    outcome     VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS settings (
     key         VARCHAR   PRIMARY KEY,
     value       VARCHAR   NOT NULL,

@@ -154,6 +154,15 @@ choice!(
     (NonDrug, "non_drug", "非药物疗法"),
 ]);
 
+choice!(
+    /// The three lists of 一帐三单 beside the work ledger (seed 001): tasks,
+    /// supervision items and feedback with a deadline for the correction.
+    LedgerList, "list", [
+    (Task, "task", "任务单"),
+    (Supervision, "supervision", "督办单"),
+    (Feedback, "feedback", "反馈单"),
+]);
+
 impl NineRate {
     pub fn plan(self) -> Plan {
         Plan::ALL[self.index() / 3]

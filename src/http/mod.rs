@@ -101,6 +101,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/close", post(review::close))
         .route("/api/v1/review/reopen", post(review::reopen))
         .route("/api/v1/review/revisions", get(review::revisions))
+        .route("/api/v1/ledger", get(review::ledger).post(review::add_item))
+        .route("/api/v1/ledger/{id}/done", post(review::item_done))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

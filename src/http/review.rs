@@ -331,3 +331,196 @@ fn differences(level: &str, was: &Value, now: &Value) -> Vec<Value> {
     }
     out
 }
+
+/// A new item of 一帐三单.
+#[derive(Deserialize)]
+pub struct NewItem {
+    list: Option<String>,
+    district: Option<String>,
+    team: Option<String>,
+    title: Option<String>,
+    owner: Option<String>,
+    deadline: Option<String>,
+    detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DoneBody {
+    outcome: Option<String>,
+}
+
+/// An item as answered: the stored fields, the list's Chinese name, and
+/// whether it is overdue (open, its deadline before `today`).
+fn item_json(item: &crate::store::ledger::LedgerItem, today: &str) -> Value {
+    let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
+    v["list_name"] = json!(crate::model::LedgerList::parse(&item.list).map_or("", |l| l.chinese()));
+    v["created_at"] = json!(time::rfc3339_secs(item.created_at));
+    v["done_at"] = json!(item.done_at.map(time::rfc3339_secs));
+    v["overdue"] = json!(item.done_at.is_none() && item.deadline.as_str() < today);
+    v
+}
+
+fn today() -> String {
+    time::from_beijing_micros(time::now_beijing_micros())
+        .date_naive()
+        .to_string()
+}
+
+/// Text of 1 to `max` characters without a phone or identity-card number.
+fn text(field: &str, value: Option<&str>, max: usize) -> Result<String, ApiError> {
+    let value = value.map(str::trim).unwrap_or("");
+    let n = value.chars().count();
+    if n == 0 || n > max {
+        return Err(bad(format!("{field}: 1 to {max} characters, got {n}")));
+    }
+    if let Some(kind) = crate::personal::identifier(value) {
+        return Err(bad(format!(
+            "{field}: looks like {kind}; no personal numbers here"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// `GET /api/v1/ledger`: every item of 一帐三单, open ones first by deadline,
+/// with the counts of open and overdue ones.
+pub async fn ledger(State(app): State<AppState>, Staff(_): Staff) -> Result<Json<Value>, ApiError> {
+    let items = app.store.ledger_items().await?;
+    let today = today();
+    let items: Vec<Value> = items.iter().map(|i| item_json(i, &today)).collect();
+    let open = items.iter().filter(|i| i["done_at"].is_null()).count();
+    let overdue = items.iter().filter(|i| i["overdue"] == true).count();
+    Ok(Json(
+        json!({"today": today, "open": open, "overdue": overdue, "items": items}),
+    ))
+}
+
+/// `POST /api/v1/ledger`: adds an item; audited.
+pub async fn add_item(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    Json(body): Json<NewItem>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let list = body
+        .list
+        .as_deref()
+        .and_then(crate::model::LedgerList::parse)
+        .ok_or_else(|| bad(crate::model::LedgerList::expected()))?;
+    let d = body
+        .district
+        .as_deref()
+        .and_then(|d| app.region.district_index(d))
+        .ok_or_else(|| bad("district: a district code or name of the region"))?;
+    let district = app.region.districts[d as usize].code.clone();
+    let team = match body
+        .team
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(t) => {
+            if !app
+                .region
+                .teams
+                .iter()
+                .any(|r| r.id == t && r.district == d)
+            {
+                return Err(bad(format!(
+                    "team: {t:?} is not a registered team of {} ({district})",
+                    app.region.districts[d as usize].name
+                )));
+            }
+            Some(t.to_string())
+        }
+    };
+    let title = text("title", body.title.as_deref(), 200)?;
+    let owner = text("owner", body.owner.as_deref(), 64)?;
+    let deadline = body.deadline.as_deref().unwrap_or("");
+    let deadline = NaiveDate::parse_from_str(deadline, "%Y-%m-%d")
+        .map_err(|_| bad(format!("deadline: a date as YYYY-MM-DD, got {deadline:?}")))?
+        .to_string();
+    let detail = match body
+        .detail
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(d) => Some(text("detail", Some(d), 2000)?),
+    };
+    let item = app
+        .store
+        .add_ledger_item(crate::store::ledger::LedgerItem {
+            id: 0,
+            list: list.code().to_string(),
+            district,
+            team,
+            title,
+            owner,
+            deadline,
+            detail,
+            created_at: time::now_beijing_micros(),
+            created_by: p.actor.clone(),
+            done_at: None,
+            done_by: None,
+            outcome: None,
+        })
+        .await?;
+    audit(
+        &app.store,
+        &p.actor,
+        "ledger_added",
+        Some(&item.id.to_string()),
+        Some(&address),
+        Some(format!("{} {}: {}", item.list, item.district, item.title)),
+    )
+    .await;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(item_json(&item, &today())),
+    ))
+}
+
+/// `POST /api/v1/ledger/{id}/done {"outcome"?}`: marks an open item done; audited.
+pub async fn item_done(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Json(body): Json<DoneBody>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::store::ledger::Done;
+    let outcome = match body
+        .outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(o) => Some(text("outcome", Some(o), 2000)?),
+    };
+    let now = time::now_beijing_micros();
+    match app
+        .store
+        .mark_ledger_done(id, now, p.actor.clone(), outcome)
+        .await?
+    {
+        Done::Missing => Err(ApiError::NotFound(format!("no ledger item {id}"))),
+        Done::Already(item) => Err(ApiError::Conflict(format!(
+            "ledger item {id} was done already (by {} at {})",
+            item.done_by.unwrap_or_default(),
+            item.done_at.map(time::rfc3339_secs).unwrap_or_default()
+        ))),
+        Done::Marked(item) => {
+            audit(
+                &app.store,
+                &p.actor,
+                "ledger_done",
+                Some(&id.to_string()),
+                Some(&address),
+                None,
+            )
+            .await;
+            Ok(Json(item_json(&item, &today())))
+        }
+    }
+}

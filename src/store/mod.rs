@@ -23,6 +23,7 @@ mod backup_sql;
 mod database;
 mod ids;
 pub mod index;
+pub mod ledger;
 mod loader;
 pub mod log;
 pub mod parquet;

@@ -340,6 +340,25 @@ async fn answers_fit_the_documented_shapes() {
     assert_eq!((status, &body["closed"]), (200, &json!(true)));
     fits(&doc, "get", "/api/v1/review", status, &body);
 
+    // 一帐三单.
+    let (status, body) = server
+        .post_admin(
+            "/api/v1/ledger",
+            &json!({"list": "supervision", "district": "110106", "title": "月度例会", "owner": "区办公室", "deadline": "2017-07-10"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    fits(&doc, "post", "/api/v1/ledger", status, &body);
+    let (status, body) = server
+        .post_admin("/api/v1/ledger", &json!({"list": "x"}))
+        .await;
+    fits(&doc, "post", "/api/v1/ledger", status, &body);
+    let (status, body) = server.post_admin("/api/v1/ledger/1/done", &json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    fits(&doc, "post", "/api/v1/ledger/{id}/done", status, &body);
+    let (status, body) = server.get_admin("/api/v1/ledger").await;
+    fits(&doc, "get", "/api/v1/ledger", status, &body);
+
     // Credentials, and what each reader sees.
     let mut tokens = Vec::new();
     for request in [

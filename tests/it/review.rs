@@ -551,3 +551,143 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
     );
     server.stop().await;
 }
+
+/// 一帐三单: items added with an owner and a deadline, overdue when open
+/// past it, done once; bad items told why; every change audited.
+#[tokio::test]
+async fn the_ledger_lists_counts_overdue_items_and_audits() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let (status, first) = server
+        .post_admin(
+            "/api/v1/ledger",
+            &json!({"list": "feedback", "district": "丰台区", "team": "ft-zxy-diabetes",
+                    "title": "回访记录缺失", "owner": "王主任", "deadline": "2026-11-30",
+                    "detail": "十一月患教回访记录未上传"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (
+            &first["id"],
+            &first["list"],
+            &first["list_name"],
+            &first["district"],
+            &first["team"],
+            &first["overdue"],
+            &first["done_at"]
+        ),
+        (
+            &json!(1),
+            &json!("feedback"),
+            &json!("反馈单"),
+            &json!(FENGTAI),
+            &json!("ft-zxy-diabetes"),
+            &json!(true),
+            &Value::Null
+        )
+    );
+    let (status, second) = server
+        .post_admin(
+            "/api/v1/ledger",
+            &json!({"list": "task", "district": "110106", "title": "十二月扫码推广", "owner": "区办公室", "deadline": "2099-01-31"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(
+        (&second["id"], &second["team"], &second["overdue"]),
+        (&json!(2), &Value::Null, &json!(false))
+    );
+
+    for (body, error) in [
+        (
+            json!({"list": "memo", "district": "110106", "title": "t", "owner": "o", "deadline": "2026-12-01"}),
+            "list: must be one of task, supervision, feedback",
+        ),
+        (
+            json!({"list": "task", "district": "110100", "title": "t", "owner": "o", "deadline": "2026-12-01"}),
+            "district: a district code or name of the region",
+        ),
+        (
+            json!({"list": "task", "district": "110106", "team": "ft-nobody", "title": "t", "owner": "o", "deadline": "2026-12-01"}),
+            "team: \"ft-nobody\" is not a registered team of 丰台区 (110106)",
+        ),
+        (
+            json!({"list": "task", "district": "110106", "title": "", "owner": "o", "deadline": "2026-12-01"}),
+            "title: 1 to 200 characters, got 0",
+        ),
+        (
+            json!({"list": "task", "district": "110106", "title": "t", "owner": "13912345678", "deadline": "2026-12-01"}),
+            "owner: looks like an 11-digit mobile phone number; no personal numbers here",
+        ),
+        (
+            json!({"list": "task", "district": "110106", "title": "t", "owner": "o", "deadline": "12/01/2026"}),
+            "deadline: a date as YYYY-MM-DD, got \"12/01/2026\"",
+        ),
+    ] {
+        let (status, answer) = server.post_admin("/api/v1/ledger", &body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some(error)),
+            "{body}"
+        );
+    }
+
+    let (status, ledger) = server.get_admin("/api/v1/ledger").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&ledger["open"], &ledger["overdue"]),
+        (&json!(2), &json!(1))
+    );
+    let ids: Vec<&Value> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert_eq!(ids, [&json!(1), &json!(2)], "open items by deadline");
+
+    let (status, done) = server
+        .post_admin("/api/v1/ledger/1/done", &json!({"outcome": "已补传"}))
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (&done["done_by"], &done["outcome"], &done["overdue"]),
+        (&json!("admin-token"), &json!("已补传"), &json!(false))
+    );
+    let (status, again) = server.post_admin("/api/v1/ledger/1/done", &json!({})).await;
+    assert_eq!(status, 409, "{again}");
+    let (status, _) = server.post_admin("/api/v1/ledger/9/done", &json!({})).await;
+    assert_eq!(status, 404);
+    let (_, ledger) = server.get_admin("/api/v1/ledger").await;
+    assert_eq!(
+        (&ledger["open"], &ledger["overdue"]),
+        (&json!(1), &json!(0))
+    );
+    let ids: Vec<&Value> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert_eq!(ids, [&json!(2), &json!(1)], "done items after open ones");
+
+    let (_, audit) = server.get_admin("/api/v1/audit").await;
+    let mut actions: Vec<(&str, &str)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("ledger_"))
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            ("ledger_added", "1"),
+            ("ledger_added", "2"),
+            ("ledger_done", "1")
+        ]
+    );
+    server.stop().await;
+}
