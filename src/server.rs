@@ -141,12 +141,29 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Box::new(move |now| access.ingest_keys(now))
     };
     let closes = crate::aggregate::history::Shared::default();
+    // The open items of 一帐三单, kept by the handlers from now on.
+    let open_items: crate::aggregate::alerts::OpenItems = Default::default();
+    *open_items.lock().expect("the open items' lock") = opened
+        .store
+        .ledger_items()
+        .await?
+        .into_iter()
+        .filter(|i| i.done_at.is_none())
+        .filter_map(|i| {
+            Some(crate::aggregate::alerts::OpenItem {
+                id: i.id,
+                district: region.district_index(&i.district)?,
+                deadline: i.deadline,
+            })
+        })
+        .collect();
     let shared = tick::Shared {
         wall: wall.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
         keys,
         closes: closes.clone(),
+        open_items: open_items.clone(),
     };
     let start = tick::Start {
         covered: opened.covered,
@@ -214,6 +231,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ingest_bounds: bounds,
         rejected_allowance,
         teams,
+        open_items,
         metrics: metrics.clone(),
         tick: config.tick,
     };

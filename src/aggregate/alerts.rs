@@ -17,8 +17,23 @@ const RECENT_MINUTES: i64 = 5;
 const EARLIER_MINUTES: i64 = 30;
 
 /// What the tick knows besides the figures.
+/// An open item of 一帐三单 (`store::ledger`): overdue once its deadline
+/// (YYYY-MM-DD, Beijing) is before today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenItem {
+    pub id: i64,
+    /// Position of its district in the region.
+    pub district: u8,
+    pub deadline: String,
+}
+
+/// The open items, kept by the handlers that add and close them.
+pub type OpenItems = std::sync::Arc<std::sync::Mutex<Vec<OpenItem>>>;
+
 pub struct Feed<'a> {
     pub now: i64,
+    /// The open items of 一帐三单.
+    pub open_items: &'a [OpenItem],
     /// Live ingest keys: (name, since when it could have sent: its creation or the start).
     pub keys: &'a [(String, i64)],
     /// The last request of each key.
@@ -96,6 +111,28 @@ impl Alerts {
                 format!("计算周期耗时{:.0}毫秒", feed.last_tick_ms),
             ));
         }
+        let today = time::from_beijing_micros(now).date_naive().to_string();
+        for (d, district) in region.districts.iter().enumerate() {
+            let mut overdue: Vec<&str> = feed
+                .open_items
+                .iter()
+                .filter(|i| i.district as usize == d && i.deadline.as_str() < today.as_str())
+                .map(|i| i.deadline.as_str())
+                .collect();
+            overdue.sort_unstable();
+            if let Some(earliest) = overdue.first() {
+                raised.push((
+                    format!("ledger_overdue:{}", district.code),
+                    "ledger_overdue",
+                    district.name.clone(),
+                    format!(
+                        "{}一帐三单逾期{}项，最早期限{earliest}",
+                        district.name,
+                        overdue.len()
+                    ),
+                ));
+            }
+        }
         let since = std::mem::take(&mut self.since);
         raised
             .into_iter()
@@ -157,8 +194,22 @@ mod tests {
         let last = HashMap::from([("env".to_string(), now - 60_000_000)]);
         let t = AlertThresholds::default();
         let mut alerts = Alerts::default();
+        let item = |id, district, deadline: &str| OpenItem {
+            id,
+            district,
+            deadline: deadline.into(),
+        };
+        // Today is 1970-01-01 here: two of 丰台's items are past their
+        // deadline; one is due today, 东城's tomorrow.
+        let open = [
+            item(1, 3, "1969-12-31"),
+            item(2, 3, "1969-12-30"),
+            item(3, 3, "1970-01-01"),
+            item(4, 0, "1970-01-02"),
+        ];
         let feed = Feed {
             now,
+            open_items: &open,
             keys: &keys,
             last_request: &last,
             rejected_last_minute: 100,
@@ -172,8 +223,14 @@ mod tests {
                 "district_drop:110106",
                 "key_silent:hospital-a",
                 "rejected_burst",
-                "tick_late"
+                "tick_late",
+                "ledger_overdue:110106"
             ]
+        );
+        assert_eq!(raised[4].place, "丰台区");
+        assert_eq!(
+            raised[4].message,
+            "丰台区一帐三单逾期2项，最早期限1969-12-30"
         );
         assert_eq!(raised[0].place, "丰台区");
         assert_eq!(
@@ -188,6 +245,7 @@ mod tests {
         let later = now + MICROS_PER_MINUTE;
         let feed = Feed {
             now: later,
+            open_items: &[],
             keys: &keys,
             last_request: &last,
             rejected_last_minute: 99,
@@ -216,6 +274,7 @@ mod tests {
         }
         let feed = Feed {
             now: later,
+            open_items: &[],
             keys: &keys,
             last_request: &last,
             rejected_last_minute: 0,

@@ -52,6 +52,8 @@ pub struct Shared {
     pub keys: LiveKeys,
     /// The index at month closes (`history::run` keeps it).
     pub closes: super::history::Shared,
+    /// The open items of 一帐三单 (overdue ones are alerts).
+    pub open_items: super::alerts::OpenItems,
 }
 
 pub struct TickEngine {
@@ -257,8 +259,15 @@ impl TickEngine {
                 activity.rejected_last_minute(now),
             )
         };
+        let open_items = self
+            .shared
+            .open_items
+            .lock()
+            .expect("the open items' lock")
+            .clone();
         let feed = alerts::Feed {
             now,
+            open_items: &open_items,
             keys: &keys,
             last_request: &last_request,
             rejected_last_minute,
@@ -268,7 +277,13 @@ impl TickEngine {
             .alerts
             .evaluate(&self.region, &self.agg, &feed, thresholds);
         let gauges = &self.shared.metrics.alerts;
-        for kind in ["district_drop", "key_silent", "rejected_burst", "tick_late"] {
+        for kind in [
+            "district_drop",
+            "key_silent",
+            "rejected_burst",
+            "tick_late",
+            "ledger_overdue",
+        ] {
             let n = raised.iter().filter(|a| a.kind == kind).count();
             gauges
                 .get_or_create(&AlertLabel { kind: kind.into() })

@@ -51,6 +51,8 @@ pub struct AppState {
     pub rejected_allowance: Arc<crate::ingest::bounds::Allowance>,
     /// The team names of each district, bounded.
     pub teams: Arc<crate::ingest::teams::Teams>,
+    /// The open items of 一帐三单 the tick raises overdue alerts for.
+    pub open_items: crate::aggregate::alerts::OpenItems,
     pub metrics: Arc<Metrics>,
     pub tick: std::time::Duration,
 }

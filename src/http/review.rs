@@ -466,6 +466,14 @@ pub async fn add_item(
             outcome: None,
         })
         .await?;
+    app.open_items
+        .lock()
+        .expect("the open items' lock")
+        .push(crate::aggregate::alerts::OpenItem {
+            id: item.id,
+            district: d,
+            deadline: item.deadline.clone(),
+        });
     audit(
         &app.store,
         &p.actor,
@@ -511,6 +519,10 @@ pub async fn item_done(
             item.done_at.map(time::rfc3339_secs).unwrap_or_default()
         ))),
         Done::Marked(item) => {
+            app.open_items
+                .lock()
+                .expect("the open items' lock")
+                .retain(|i| i.id != id);
             audit(
                 &app.store,
                 &p.actor,

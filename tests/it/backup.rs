@@ -12,12 +12,13 @@ use sha2::Digest;
 
 const PASSWORD: &str = "test-password-1";
 const TS: &str = "2017-06-28T10:00:00+08:00";
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "audit",
     "credential_addresses",
     "credentials",
     "events",
     "ingest_requests",
+    "ledger",
     "rejected",
     "review_closed",
     "sessions",
@@ -359,6 +360,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
         ("credentials", 4),
         ("events", 870),
         ("ingest_requests", 4),
+        ("ledger", 0),
         ("rejected", 3),
         ("review_closed", 0),
         ("sessions", 1),
