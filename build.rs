@@ -12,6 +12,7 @@ fn main() {
         "web/index.html",
         "web/console.html",
         "web/view.html",
+        "web/review.html",
         "web/src",
         "web/fonts",
         "web/vite.config.js",

@@ -1,6 +1,7 @@
-// `npm run build` writes dist/: three pages and their assets, which the
+// `npm run build` writes dist/: four pages and their assets, which the
 // weibing binary embeds: index.html (the wall, at /), console.html (the staff
-// console, at /console) and view.html (a leader's link, at /v/<token>).
+// console, at /console), review.html (the monthly review for print, at
+// /console/review) and view.html (a leader's link, at /v/<token>).
 import { defineConfig } from 'vite';
 
 export default defineConfig({
@@ -19,6 +20,7 @@ export default defineConfig({
       input: {
         index: 'index.html',
         console: 'console.html',
+        review: 'review.html',
         view: 'view.html',
       },
     },

@@ -106,5 +106,9 @@ export class Export {
     this.link.href = `/api/v1/export?${q}`;
     this.link.setAttribute('download', `weibing-${month}-${f.level.value}.${f.format.value}`);
     this.link.classList.toggle('disabled', !/^\d{4}-\d{2}$/.test(month));
+    // The printable review of the same month (/console/review), for the district.
+    const review = $('review-link');
+    review.href = `/console/review?${new URLSearchParams({ month })}`;
+    review.classList.toggle('disabled', !/^\d{4}-\d{2}$/.test(month));
   }
 }

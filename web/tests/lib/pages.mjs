@@ -20,6 +20,7 @@ const KEPT = ['content-security-policy', 'x-content-type-options', 'referrer-pol
 function pageFile(dist, pathname) {
   if (pathname === '/') return path.join(dist, 'index.html');
   if (pathname === '/console') return path.join(dist, 'console.html');
+  if (pathname === '/console/review') return path.join(dist, 'review.html');
   if (pathname.startsWith('/v/')) return path.join(dist, 'view.html');
   if (pathname.startsWith('/assets/') && !pathname.includes('..')) return path.join(dist, pathname);
   return null;
