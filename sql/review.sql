@@ -48,6 +48,39 @@ WHERE kind = 'service'
   AND ts >= make_timestamp($3::BIGINT) AND ts < make_timestamp($2::BIGINT)
 GROUP BY district, team, category;
 
+-- name: scans
+-- Scans this month whose channel names a team (a team's own QR code: the
+-- partner sends the team's id as the scan's channel), per district and
+-- channel; src/aggregate/review.rs keeps the channels that are team ids.
+SELECT district, channel, count(*) AS scans
+FROM events
+WHERE kind = 'scan' AND channel IS NOT NULL
+  AND ts >= make_timestamp($1::BIGINT) AND ts < make_timestamp($2::BIGINT)
+GROUP BY district, channel;
+
+-- name: guardians
+-- Persons certified as health guardians this month (their first
+-- certification), by the district where certified and by the team that
+-- manages them (their latest enrolment as of the month's end; '' for none)
+-- with that team's district.
+WITH certified AS (
+    SELECT person, district, min(ts) AS first_at
+    FROM events
+    WHERE kind = 'train' AND stage = 'certified' AND ts < make_timestamp($2::BIGINT)
+    GROUP BY person, district
+),
+manager AS (
+    SELECT person, district, team
+    FROM events
+    WHERE kind = 'enroll' AND ts < make_timestamp($2::BIGINT)
+    QUALIFY row_number() OVER (PARTITION BY person ORDER BY ts DESC, id DESC) = 1
+)
+SELECT c.district, coalesce(m.district, '') AS team_district, coalesce(m.team, '') AS team,
+       count(*) AS guardians
+FROM certified c LEFT JOIN manager m USING (person)
+WHERE c.first_at >= make_timestamp($1::BIGINT)
+GROUP BY ALL;
+
 -- name: team_rates
 -- The nine rates of each team's managed persons: a person is managed by the
 -- team of their latest enrolment (by event time, then id) as of the month's

@@ -66,6 +66,12 @@ pub struct Row {
     pub categories: BTreeMap<&'static str, u64>,
     /// Patient follow-ups (患教回访) this month.
     pub followups: u64,
+    /// Scans this month through the team's own QR code (a scan whose
+    /// channel is the team's id); for a district, through its teams' codes.
+    pub scans: u64,
+    /// Persons certified as health guardians this month: managed by the
+    /// team (by their latest enrolment), or certified in the district.
+    pub guardians: u64,
     /// The nine rates of its managed persons (team) or of the persons
     /// observed there (district), as of the month's end.
     pub rates: BTreeMap<&'static str, RateDoc>,
@@ -129,6 +135,8 @@ pub fn rows(
         services: 0,
         categories: Category::ALL.iter().map(|c| (c.code(), 0)).collect(),
         followups: 0,
+        scans: 0,
+        guardians: 0,
         rates: BTreeMap::new(),
         passed: 0,
         rank: 0,
@@ -248,6 +256,37 @@ pub fn rows(
                     row.followups += services;
                 }
             }
+        }
+    }
+    // A scan whose channel is a team's id (its own QR code): the team's, and
+    // its district's. The teams: the registry's and those with enrolments.
+    let is_team = |d: usize, id: &str| {
+        region
+            .teams
+            .iter()
+            .any(|t| t.district as usize == d && t.id == id)
+            || counts.managed.iter().any(|(district, team, ..)| {
+                team == id && districts.get(district.as_str()) == Some(&d)
+            })
+    };
+    for (district, channel, scans) in &counts.scans {
+        let Some(&d) = districts.get(district.as_str()) else {
+            continue;
+        };
+        if !is_team(d, channel) {
+            continue;
+        }
+        if let Some((_, row, _)) = key(district, channel).and_then(|k| rows.get_mut(&k)) {
+            row.scans += scans;
+        }
+    }
+    for (district, team_district, team, guardians) in &counts.guardians {
+        let target = match level {
+            Level::Team => key(team_district, team),
+            Level::District => key(district, ""),
+        };
+        if let Some((_, row, _)) = target.and_then(|k| rows.get_mut(&k)) {
+            row.guardians += guardians;
         }
     }
     let observed: Vec<(String, String, String, u64, u64)> = match level {

@@ -32,6 +32,11 @@ pub struct MonthCounts {
     pub team_rates: Vec<(String, String, String, u64, u64)>,
     /// (district, rate, n, yes).
     pub district_rates: Vec<(String, String, u64, u64)>,
+    /// (district, channel, scans this month).
+    pub scans: Vec<(String, String, u64)>,
+    /// (district where certified, the managing team's district and the
+    /// team, or "" and "", guardians certified this month).
+    pub guardians: Vec<(String, String, String, u64)>,
 }
 
 /// Events of a closed month stored after its closing, per district, team
@@ -105,6 +110,14 @@ fn counts(c: &Connection, start: i64, end: i64, before: i64) -> Result<MonthCoun
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?), u(r.get(4)?)))
         })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = c.prepare(&with_values("scans", &all))?;
+    out.scans = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, u(r.get(2)?))))?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = c.prepare(&with_values("guardians", &all))?;
+    out.guardians = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?))))?
         .collect::<Result<_, _>>()?;
     let mut stmt = c.prepare(&with_values("district_rates", &all))?;
     out.district_rates = stmt
@@ -213,6 +226,8 @@ mod tests {
             "services",
             "team_rates",
             "district_rates",
+            "scans",
+            "guardians",
             "revisions",
         ] {
             let s = statement(name);

@@ -93,6 +93,44 @@ fn history() -> Vec<Value> {
             true,
         ),
         outcome("r-12", "2026-11-20T09:00:00", "p-r000001", "control", false),
+        // Scans through the diabetes team's own QR code (its id as the
+        // channel), one through another channel; guardians certified: one
+        // the diabetes team manages, one nobody manages.
+        event(
+            "r-15",
+            "2026-11-21T09:00:00",
+            "scan",
+            "p-r000001",
+            json!({"channel": "ft-zxy-diabetes"}),
+        ),
+        event(
+            "r-16",
+            "2026-11-21T09:05:00",
+            "scan",
+            "p-r000007",
+            json!({"channel": "ft-zxy-diabetes"}),
+        ),
+        event(
+            "r-17",
+            "2026-11-21T09:10:00",
+            "scan",
+            "p-r000008",
+            json!({"channel": "wechat-share"}),
+        ),
+        event(
+            "r-18",
+            "2026-11-25T09:00:00",
+            "train",
+            "p-r000002",
+            json!({"stage": "certified"}),
+        ),
+        event(
+            "r-19",
+            "2026-11-26T09:00:00",
+            "train",
+            "p-r000008",
+            json!({"stage": "certified"}),
+        ),
         // December: not in November's figures.
         enroll(
             "r-13",
@@ -133,7 +171,7 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
     let dir = temp_dir();
     let server = TestServer::start(dir.path()).await;
     let answer = server.ndjson(&history()).await;
-    assert_eq!(answer["accepted"], 13, "{answer}");
+    assert_eq!(answer["accepted"], 18, "{answer}");
 
     // November, per team.
     let (status, nov) = server
@@ -192,6 +230,10 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
     assert_eq!(diabetes["categories"]["treatment"], 1);
     assert_eq!(diabetes["categories"]["health_management"], 0);
     assert_eq!(diabetes["previous"], json!({"managed": 1, "services": 1}));
+    assert_eq!(
+        (&diabetes["scans"], &diabetes["guardians"]),
+        (&json!(2), &json!(1))
+    );
     // Its managed persons: p-r000001 (awareness yes, control: latest no) and
     // p-r000002 (awareness no).
     assert_eq!(
@@ -312,6 +354,11 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
         [&json!(15000), &json!(4), &json!(3), &json!(2), &json!(1)]
     );
     assert_eq!(fengtai["previous"], json!({"managed": 1, "services": 1}));
+    // The district's scans through its teams' codes; guardians certified there.
+    assert_eq!(
+        (&fengtai["scans"], &fengtai["guardians"]),
+        (&json!(2), &json!(2))
+    );
     assert_eq!(
         rate(fengtai, "awareness"),
         (json!(0.6667), 3, 0.8, json!(false))
