@@ -3,8 +3,9 @@
 // (October and November 2026 in 丰台区, persons p-XXXXXXXX only), the page's
 // figures against the ones worked out there by hand and against the API
 // itself, the month closed (已封账) and a late event leaving it as it was,
-// the page without a session, the console's session, a screenshot and an
-// A4 PDF.
+// the fourth quarter (?quarter=2026-Q4: its three months, never closed, so
+// the late event is in it), the toolbar between month and quarter, the page
+// without a session, the console's session, screenshots and A4 PDFs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -66,6 +67,39 @@ async function rate(page, key, code) {
     value: await attr(page, id, 'data-value'),
     standard: await attr(page, id, 'data-standard'),
   };
+}
+
+/** Every team row of the page, in rank order, equal to the API's answer (`query`: month=… or quarter=…) figure by figure. */
+async function sameAsApi(page, query) {
+  const api = await call(server, 'GET', `/api/v1/review?${query}&level=team`);
+  assert.equal(api.status, 200);
+  const rows = api.body.rows.filter((r) => r.district === FENGTAI).sort((a, b) => a.rank - b.rank);
+  assert.equal(rows.length, 11);
+  const shown = await page.locator('[data-testid="teams"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.testid));
+  assert.deepEqual(shown, ['team-row-district', ...rows.map((r) => `team-row-${r.team}`)]);
+  for (const r of rows) {
+    const fields = { rank: String(r.rank), target: r.target, managed: r.managed, new: r.managed_new, services: r.services, followups: r.followups, passed: String(r.passed) };
+    for (const [field, want] of Object.entries(fields)) {
+      const value = field === 'rank' ? await cell(page, r.team, field) : await attr(page, `team-${r.team}-${field}`, 'data-value');
+      assert.equal(value, String(want), `${r.team} ${field}`);
+    }
+    for (const [code, doc] of Object.entries(r.rates)) {
+      const c = await rate(page, r.team, code);
+      assert.equal(c.value, doc.value == null ? '' : String(doc.value), `${r.team} ${code}`);
+      assert.equal(c.shown[1], `n ${doc.n.toLocaleString('en-US')}`, `${r.team} ${code} n`);
+      assert.equal(c.shown[2], doc.n === 0 ? '待报' : doc.pass ? '达标' : '未达标', `${r.team} ${code} verdict`);
+    }
+  }
+  return api.body;
+}
+
+/** The page printed to an A4 PDF in the artifacts: its number of pages. */
+async function printPdf(page, name) {
+  const file = path.join(ARTIFACTS, name);
+  await page.pdf({ path: file, format: 'A4', printBackground: true });
+  const pdf = fs.readFileSync(file);
+  assert.equal(pdf.subarray(0, 4).toString('latin1'), '%PDF');
+  return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-zA-Z])/g) ?? []).length;
 }
 
 before(async () => {
@@ -158,25 +192,7 @@ test('November 2026 in 丰台区: the figures of tests/it/review.rs, as the API 
   assert.deepEqual((await rate(page, u, 'management')).shown, ['—', 'n 0', '待报']);
 
   // Every team row, in rank order, equal to the API's answer figure by figure.
-  const api = await call(server, 'GET', `/api/v1/review?month=${MONTH}&level=team`);
-  assert.equal(api.status, 200);
-  const rows = api.body.rows.filter((r) => r.district === FENGTAI).sort((a, b) => a.rank - b.rank);
-  assert.equal(rows.length, 11);
-  const shown = await page.locator('[data-testid="teams"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.testid));
-  assert.deepEqual(shown, ['team-row-district', ...rows.map((r) => `team-row-${r.team}`)]);
-  for (const r of rows) {
-    const fields = { rank: String(r.rank), target: r.target, managed: r.managed, new: r.managed_new, services: r.services, followups: r.followups, passed: String(r.passed) };
-    for (const [field, want] of Object.entries(fields)) {
-      const value = field === 'rank' ? await cell(page, r.team, field) : await attr(page, `team-${r.team}-${field}`, 'data-value');
-      assert.equal(value, String(want), `${r.team} ${field}`);
-    }
-    for (const [code, doc] of Object.entries(r.rates)) {
-      const c = await rate(page, r.team, code);
-      assert.equal(c.value, doc.value == null ? '' : String(doc.value), `${r.team} ${code}`);
-      assert.equal(c.shown[1], `n ${doc.n.toLocaleString('en-US')}`, `${r.team} ${code} n`);
-      assert.equal(c.shown[2], doc.n === 0 ? '待报' : doc.pass ? '达标' : '未达标', `${r.team} ${code} verdict`);
-    }
-  }
+  await sameAsApi(page, `month=${MONTH}`);
 
   // The charts: a bar per team (its managed), a bar per rate (the district's), 待报 for satisfaction.
   assert.equal(await page.locator('[data-testid="chart-managed"] [data-testid^="chart-managed-"]').count(), 11);
@@ -191,6 +207,97 @@ test('November 2026 in 丰台区: the figures of tests/it/review.rs, as the API 
   assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(255, 255, 255)');
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-2026-11-print.png'), fullPage: true });
   await page.emulateMedia({ media: 'screen' });
+  assert.deepEqual(csp, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// The fourth quarter while November is open: October's three events,
+// November's nine and December's enrolment (r-13). 丰台区: p-r000001…4 and
+// p-r000006 managed, all five new to it this quarter, nothing the quarter
+// before; the services r-2 (health management), r-7 (follow-up), r-8
+// (treatment). The diabetes team: p-r000001, p-r000002 and p-r000006.
+const QUARTER = '2026-Q4';
+const QUARTER_END = Date.UTC(2027, 0, 1) - 8 * 3600e3;
+
+test('the fourth quarter of 2026 in 丰台区: its three months as they stand, for the quarterly meeting', async () => {
+  const { context, page, errors, csp } = await tokenPage();
+  await ready(page, reviewUrl(`?quarter=${QUARTER}`));
+
+  assert.equal(await page.title(), '首都中医治未病 · 季度考核报告 · 2026年第四季度 · 丰台区');
+  assert.equal(await text(page, 'review-title'), '季度考核报告 · 2026年第四季度 · 丰台区');
+  assert.equal(await page.evaluate(() => document.body.dataset.period), 'quarter');
+  assert.equal(await attr(page, 'review-status', 'data-closed'), 'false');
+  const status = await text(page, 'review-status');
+  assert.match(status, /^季度汇总 数据截至 \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+  assert.ok(status.endsWith(' · 季度不封账：按现有全部事件（含补报）计算，已封账月份以其月度报告为准'), status);
+  assert.equal(status.includes('本季度尚未结束，数字仍在变化'), Date.now() < QUARTER_END, status);
+  assert.match(await text(page, 'review-meta'), /^统计期 2026年10月1日至12月31日 · 服务团队 11 支 · 打印时间 /);
+
+  // The district.
+  assert.equal(await text(page, 'summary-text'),
+    '丰台区截至季末管理 5 人，目标 15,000 人（管理率 0.0%）；本季度新增 5 人，较上季度末 +5。'
+    + '本季度服务 3 次（上季度 0 次），其中患教回访 1 次。九率中 0 项达标，在全市 16 个区中排名第 1。');
+  assert.deepEqual(
+    await Promise.all(['summary-managed', 'summary-target', 'summary-new', 'summary-previous-managed', 'summary-services',
+      'summary-previous-services', 'summary-change-services', 'summary-followups', 'summary-passed', 'summary-rank'].map((id) => text(page, id))),
+    ['5', '15,000', '5', '0', '3', '0', '+3', '1', '0', '1'],
+  );
+  assert.deepEqual(
+    await Promise.all(['health_management', 'patient_followup', 'treatment'].map((c) => text(page, `summary-category-${c}`))),
+    ['1', '1', '1'], 'October\'s service is the quarter\'s',
+  );
+  assert.deepEqual(await rate(page, 'district', 'awareness'), { shown: ['66.7%', 'n 3', '未达标'], value: '0.6667', standard: '0.8' });
+  assert.deepEqual(await rate(page, 'district', 'control'), { shown: ['0.0%', 'n 1', '未达标'], value: '0', standard: '0.6' });
+  assert.deepEqual(await rate(page, 'district', 'management'), { shown: ['0.0%', 'n 15,000', '未达标'], value: '0.0003', standard: '0.6' });
+  // The words of a quarter.
+  const heads = await page.locator('[data-testid="teams"] thead th').allTextContents();
+  assert.deepEqual([heads[6], heads[10]], ['本季度新增', '较上季度']);
+
+  // tests/it/review.rs's quarter: the diabetes team 3 managed, 3 new, 3 services, 1 follow-up, management 0.003.
+  const d = 'ft-zxy-diabetes';
+  assert.deepEqual(
+    await Promise.all(['rank', 'target', 'managed', 'new', 'services', 'followups', 'passed', 'change-managed', 'change-services'].map((f) => cell(page, d, f))),
+    ['2', '1,000', '3', '3', '3', '1', '0', '+3', '+3'],
+  );
+  assert.deepEqual(await rate(page, d, 'management'), { shown: ['0.3%', 'n 1,000', '未达标'], value: '0.003', standard: '0.6' });
+  assert.deepEqual((await rate(page, d, 'awareness')).shown, ['50.0%', 'n 2', '未达标']);
+  assert.deepEqual((await rate(page, d, 'control')).shown, ['0.0%', 'n 1', '未达标']);
+  assert.deepEqual(
+    await Promise.all(['rank', 'managed', 'new', 'services', 'passed'].map((f) => cell(page, 'ft-youanmen-hypertension', f))),
+    ['1', '1', '1', '0', '1'],
+  );
+  assert.equal(await text(page, 'team-ft-unlisted-unregistered'), '未登记');
+  const answer = await sameAsApi(page, `quarter=${QUARTER}`);
+  assert.deepEqual([answer.quarter, answer.month], [QUARTER, undefined]);
+  assert.equal(await attr(page, `chart-managed-${d}`, 'data-value'), '3');
+
+  // The toolbar: the quarter chosen.
+  assert.deepEqual(
+    [await page.getByTestId('pick-kind').inputValue(), await page.getByTestId('pick-year').inputValue(), await page.getByTestId('pick-quarter').inputValue()],
+    ['quarter', '2026', '4'],
+  );
+  assert.equal(await page.getByTestId('pick-month').isVisible(), false);
+
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-2026-Q4.png'), fullPage: true });
+  await page.emulateMedia({ media: 'print' });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-2026-Q4-print.png'), fullPage: true });
+  const pages = await printPdf(page, `review-${QUARTER}.pdf`);
+  assert.ok(pages >= 1 && pages <= 4, `A4 pages: ${pages}`);
+  await page.emulateMedia({ media: 'screen' });
+
+  // Switched to a month, the month's report.
+  await page.getByTestId('pick-kind').selectOption('month');
+  await page.getByTestId('pick-month').fill(MONTH);
+  await page.getByTestId('pick-submit').click();
+  await page.waitForURL(/\?month=2026-11&district=110106$/);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  assert.equal(await text(page, 'review-title'), '月度考核报告 · 2026年11月 · 丰台区');
+  assert.equal(await cell(page, d, 'managed'), '2');
+  assert.deepEqual(
+    [await page.getByTestId('pick-kind').inputValue(), await page.getByTestId('pick-year').inputValue(), await page.getByTestId('pick-quarter').inputValue()],
+    ['month', '2026', '4'], 'the month\'s quarter ready to switch to',
+  );
   assert.deepEqual(csp, []);
   assert.deepEqual(errors, []);
   await context.close();
@@ -217,12 +324,34 @@ test('closed: the page says 已封账, by whom and when; a late event leaves it 
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-2026-11-closed.png'), fullPage: true });
   await page.emulateMedia({ media: 'print' });
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-2026-11-closed-print.png'), fullPage: true });
-  const file = path.join(ARTIFACTS, `review-${MONTH}.pdf`);
-  await page.pdf({ path: file, format: 'A4', printBackground: true });
-  const pdf = fs.readFileSync(file);
-  assert.equal(pdf.subarray(0, 4).toString('latin1'), '%PDF');
-  const pages = pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-zA-Z])/g) ?? [];
-  assert.ok(pages.length >= 1 && pages.length <= 4, `A4 pages: ${pages.length}`);
+  const pages = await printPdf(page, `review-${MONTH}.pdf`);
+  assert.ok(pages >= 1 && pages <= 4, `A4 pages: ${pages}`);
+  assert.deepEqual(csp, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a quarter is never closed: November\'s back-fill is in the quarter, not in the closed month; from the month to the quarter', async () => {
+  const { context, page, errors, csp } = await tokenPage();
+  await ready(page, reviewUrl(`?month=${MONTH}`));
+  assert.equal(await attr(page, 'review-status', 'data-closed'), 'true');
+  assert.equal(await cell(page, 'ft-zxy-diabetes', 'managed'), '2', 'November as closed');
+  // The toolbar, from the month to its quarter.
+  await page.getByTestId('pick-kind').selectOption('quarter');
+  assert.equal(await page.getByTestId('pick-month').isVisible(), false);
+  await page.getByTestId('pick-submit').click();
+  await page.waitForURL(/\?quarter=2026-Q4&district=110106$/);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  assert.equal(await text(page, 'review-title'), '季度考核报告 · 2026年第四季度 · 丰台区');
+  assert.equal(await attr(page, 'review-status', 'data-closed'), 'false');
+  // r-14 (p-r000005, 2026-11-15, the diabetes team), stored after November's close: in the quarter.
+  assert.deepEqual(
+    await Promise.all(['managed', 'new', 'services', 'followups', 'change-managed'].map((f) => cell(page, 'ft-zxy-diabetes', f))),
+    ['4', '4', '3', '1', '+4'],
+  );
+  assert.deepEqual((await rate(page, 'ft-zxy-diabetes', 'management')).shown, ['0.4%', 'n 1,000', '未达标']);
+  assert.deepEqual([await text(page, 'summary-managed'), await text(page, 'summary-new'), await text(page, 'summary-services')], ['6', '6', '3']);
+  await sameAsApi(page, `quarter=${QUARTER}`);
   assert.deepEqual(csp, []);
   assert.deepEqual(errors, []);
   await context.close();
@@ -237,6 +366,9 @@ test('the console\'s session reads it too; the console links to it; the previous
   await page.getByTestId('console').waitFor({ state: 'visible' });
   await page.getByTestId('export-month').fill(MONTH);
   assert.equal(await attr(page, 'review-link', 'href'), `/console/review?month=${MONTH}`);
+  assert.equal(await attr(page, 'review-quarter-link', 'href'), '/console/review?quarter=2026-Q4');
+  await page.getByTestId('export-month').fill('2026-03');
+  assert.equal(await attr(page, 'review-quarter-link', 'href'), '/console/review?quarter=2026-Q1');
 
   await ready(page, reviewUrl(''));
   const b = new Date(Date.now() + 8 * 3600e3);

@@ -1,7 +1,7 @@
 // The staff console (/console): login, then the live figures from the staff
 // state over /ws (the session cookie authenticates the socket), ingest
-// health, rejected records, access management, the wall, export, settings
-// and the audit trail. docs/api.md is the contract.
+// health, rejected records, the ledger (一帐三单), access management, the
+// wall, export, settings and the audit trail. docs/api.md is the contract.
 import './console.css';
 import { Live } from '../shared/live.js';
 import { socketUrl, showConnection, showFreshness, Throttle } from '../shared/connection.js';
@@ -16,8 +16,9 @@ import { Access } from './access.js';
 import { WallControl, Export } from './wall-export.js';
 import { Settings } from './settings.js';
 import { Audit } from './audit.js';
+import { Ledger } from './ledger.js';
 
-const TABS = ['overview', 'regions', 'access', 'wall', 'settings', 'audit'];
+const TABS = ['overview', 'regions', 'ledger', 'access', 'wall', 'settings', 'audit'];
 // The state's tables are redrawn at most this often; the counters at once.
 const TABLE_GAP_MS = 1000;
 
@@ -53,6 +54,7 @@ const wallControl = new WallControl();
 new Export();
 const settings = new Settings();
 const audit = new Audit();
+const ledger = new Ledger();
 
 // ---- live: the staff state --------------------------------------------------------
 let live = null;
@@ -80,6 +82,7 @@ function showTab(name) {
   }
   for (const p of document.querySelectorAll('#pages [data-page]')) p.hidden = p.dataset.page !== name;
   document.body.dataset.tab = name;
+  if (name === 'ledger') ledger.load();
   if (name === 'access') access.load();
   if (name === 'settings') settings.load();
   if (name === 'audit') audit.load();
@@ -128,6 +131,7 @@ function startConsole(session) {
 
 function stopConsole() {
   if ($('password').open) $('password').close();
+  ledger.stop();
   live?.stop();
   live = null;
   throttle.cancel();

@@ -1,5 +1,5 @@
 // The wall's launch moment (POST /api/v1/wall) and the monthly export link
-// (GET /api/v1/export).
+// (GET /api/v1/export), with the printable reports of its month and quarter.
 import { api } from './api.js';
 import { h, $, fullTime } from './dom.js';
 import { beijing } from '../shared/format.js';
@@ -110,5 +110,10 @@ export class Export {
     const review = $('review-link');
     review.href = `/console/review?${new URLSearchParams({ month })}`;
     review.classList.toggle('disabled', !/^\d{4}-\d{2}$/.test(month));
+    // The quarter the month falls in, for the district's quarterly meeting.
+    const m = /^(\d{4})-(\d{2})$/.exec(month);
+    const quarter = $('review-quarter-link');
+    quarter.href = m ? `/console/review?${new URLSearchParams({ quarter: `${m[1]}-Q${Math.floor((Number(m[2]) - 1) / 3) + 1}` })}` : '/console/review';
+    quarter.classList.toggle('disabled', !m);
   }
 }

@@ -2,7 +2,7 @@
 // fonts/subset.py reads this file (and the others in src/) to decide which
 // characters the shipped font must hold.
 import { BY_CODE } from './regions.js';
-import { COLOURS, CATEGORIES, PLANS, RATES, names } from './lists.js';
+import { COLOURS, CATEGORIES, PLANS, RATES, LEDGER_LISTS, names } from './lists.js';
 
 const zh = {
   title: '首都中医治未病 · 实时指挥大屏',
@@ -99,7 +99,7 @@ const zh = {
   // The staff console (/console).
   console: {
     counters: { people: '扫码人数', scans: '扫码次数', assessed: '已评估', managed: '管理人数', services: '服务次数' },
-    alertKinds: { district_drop: '区扫码放缓', key_silent: '数据接口静默', rejected_burst: '拒收激增', tick_late: '计算延迟' },
+    alertKinds: { district_drop: '区扫码放缓', key_silent: '数据接口静默', rejected_burst: '拒收激增', tick_late: '计算延迟', ledger_overdue: '台账逾期' },
     alertPlaces: { tick: '服务器' },
     alert: '告警',
     alerts: (n) => `告警 ${n} 条`,
@@ -160,9 +160,32 @@ const zh = {
         rejected_viewed: '查看拒收记录', audit_downloaded: '下载审计记录',
         user_disabled: '停用账号', user_enabled: '启用账号', user_sessions_ended: '结束账号的全部会话',
         user_unlocked: '解除登录锁定', password_changed: '修改密码', password_change_failed: '修改密码失败（当前密码错误）',
+        ledger_added: '新增台账事项', ledger_done: '办结台账事项',
       },
       readFailed: (why) => `读取失败：${why}`,
       none: '暂无记录',
+    },
+    ledger: {
+      lists: names(LEDGER_LISTS, 'zh'),
+      open: (n) => `未办结 ${n} 项`,
+      overdue: (n) => `逾期 ${n} 项`,
+      columns: { list: '类别', district: '所属区', team: '团队', title: '事项', owner: '责任人', deadline: '期限', status: '状态', action: '' },
+      ownItem: '区本级',
+      overdueDays: (d) => `逾期 ${d} 天`,
+      dueToday: '今日到期',
+      daysLeft: (d) => `还剩 ${d} 天`,
+      done: '已办结',
+      doneBy: (who, when) => `${who} · ${when}`,
+      outcome: '办结结果：',
+      noOutcome: '（未填写办结结果）',
+      created: (who, when) => `${who} 登记于 ${when}`,
+      finish: '办结',
+      none: '暂无事项',
+      addFailed: '未能添加：',
+      added: (list, title) => `已添加${list}「${title}」`,
+      doneFailed: '未能办结：',
+      doneTitle: (list, title) => `办结${list}「${title}」`,
+      readFailed: (why) => `读取失败：${why}`,
     },
     wallControl: {
       phase: '当前状态', before: '启动前（封面）', live: '已启动', title: '标题', countdown: '倒计时至', launched: '启动于',
@@ -298,7 +321,7 @@ const en = {
   },
   console: {
     counters: { people: 'People', scans: 'Scans', assessed: 'Assessed', managed: 'Managed', services: 'Services' },
-    alertKinds: { district_drop: 'District slowing', key_silent: 'Feed silent', rejected_burst: 'Rejections rising', tick_late: 'Tick late' },
+    alertKinds: { district_drop: 'District slowing', key_silent: 'Feed silent', rejected_burst: 'Rejections rising', tick_late: 'Tick late', ledger_overdue: 'Ledger overdue' },
     alertPlaces: { tick: 'server' },
     alert: 'Alert',
     alerts: (n) => `${n} alerts`,
@@ -359,9 +382,32 @@ const en = {
         rejected_viewed: 'Rejected records viewed', audit_downloaded: 'Audit trail downloaded',
         user_disabled: 'Account disabled', user_enabled: 'Account enabled', user_sessions_ended: "Account's sessions ended",
         user_unlocked: 'Sign-in lockout cleared', password_changed: 'Password changed', password_change_failed: 'Password change failed (wrong current password)',
+        ledger_added: 'Ledger item added', ledger_done: 'Ledger item done',
       },
       readFailed: (why) => `Could not read: ${why}`,
       none: 'No records',
+    },
+    ledger: {
+      lists: names(LEDGER_LISTS, 'en'),
+      open: (n) => `${n} open`,
+      overdue: (n) => `${n} overdue`,
+      columns: { list: 'List', district: 'District', team: 'Team', title: 'Item', owner: 'Owner', deadline: 'Deadline', status: 'Status', action: '' },
+      ownItem: "the district's own",
+      overdueDays: (d) => `overdue by ${d} days`,
+      dueToday: 'due today',
+      daysLeft: (d) => `${d} days left`,
+      done: 'Done',
+      doneBy: (who, when) => `${who} · ${when}`,
+      outcome: 'Outcome: ',
+      noOutcome: '(no outcome given)',
+      created: (who, when) => `added by ${who} at ${when}`,
+      finish: 'Done',
+      none: 'No items',
+      addFailed: 'Not added: ',
+      added: (list, title) => `Added ${list} "${title}"`,
+      doneFailed: 'Not done: ',
+      doneTitle: (list, title) => `Mark ${list} "${title}" done`,
+      readFailed: (why) => `Could not read: ${why}`,
     },
     wallControl: {
       phase: 'State', before: 'Before launch (cover)', live: 'Launched', title: 'Title', countdown: 'Counting down to', launched: 'Launched at',

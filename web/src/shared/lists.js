@@ -49,6 +49,13 @@ export const RATES = [
   { code: 'prevention', plan: 'implementation', name: { zh: '防变率', en: 'Prevention' } },
 ];
 
+/** The three lists of the ledger (一帐三单): tasks, supervision items, feedback with a deadline for the correction. */
+export const LEDGER_LISTS = [
+  { code: 'task', name: { zh: '任务单', en: 'Task' } },
+  { code: 'supervision', name: { zh: '督办单', en: 'Supervision' } },
+  { code: 'feedback', name: { zh: '反馈单', en: 'Feedback' } },
+];
+
 /** The codes of a list, in its order. */
 export const codes = (list) => list.map((v) => v.code);
 

@@ -69,3 +69,56 @@ export function verdict(rate) {
   if (!rate || rate.value == null || rate.n === 0) return { key: 'pending', text: '待报' };
   return rate.pass ? { key: 'pass', text: '达标' } : { key: 'fail', text: '未达标' };
 }
+
+export const QUARTER_REPORT = '季度考核报告';
+const QUARTER_NUMERALS = ['一', '二', '三', '四'];
+
+/** "2026-Q4" → {year: 2026, quarter: 4}, or null. */
+export function parseQuarter(text) {
+  const m = /^(\d{4})-Q([1-4])$/.exec(text ?? '');
+  return m ? { year: Number(m[1]), quarter: Number(m[2]) } : null;
+}
+
+/** "2026年第四季度" (the text itself when it is not a quarter). */
+export function quarterName(text) {
+  const q = parseQuarter(text);
+  return q ? `${q.year}年第${QUARTER_NUMERALS[q.quarter - 1]}季度` : String(text);
+}
+
+/** The quarter a month (1-based) falls in, as "YYYY-Qn". */
+export const quarterOf = (year, month) => `${year}-Q${Math.floor((month - 1) / 3) + 1}`;
+
+/** The months of a quarter: its first and last, 1-based ({first: 10, last: 12} for Q4). */
+export function quarterMonths(text) {
+  const q = parseQuarter(text);
+  return q ? { first: 3 * q.quarter - 2, last: 3 * q.quarter } : null;
+}
+
+/**
+ * What a report covers: a month ("2026-11") or a quarter ("2026-Q4"), with
+ * the words the page uses for it. null when the text is neither.
+ */
+export function periodOf(text) {
+  const m = parseMonth(text);
+  if (m) {
+    return {
+      kind: 'month', value: text, name: monthName(text), report: REPORT,
+      // The first and last day, "2026年11月1日至30日".
+      span: `${monthName(text)}1日至${lastDay(text)}日`,
+      end: Date.UTC(m.year, m.month, 1) - 8 * 3600e3,
+      this: '本月', previous: '上月', close: '月末', previousClose: '上月末',
+    };
+  }
+  const q = parseQuarter(text);
+  if (q) {
+    const { first, last } = quarterMonths(text);
+    const lastOfQuarter = new Date(Date.UTC(q.year, last, 0)).getUTCDate();
+    return {
+      kind: 'quarter', value: text, name: quarterName(text), report: QUARTER_REPORT,
+      span: `${q.year}年${first}月1日至${last}月${lastOfQuarter}日`,
+      end: Date.UTC(q.year, last, 1) - 8 * 3600e3,
+      this: '本季度', previous: '上季度', close: '季末', previousClose: '上季度末',
+    };
+  }
+  return null;
+}
