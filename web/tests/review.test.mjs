@@ -38,6 +38,13 @@ const HISTORY = [
   outcome('r-10', '2026-11-11T09:00:00', 'p-r000002', 'awareness', false),
   outcome('r-11', '2026-11-12T09:00:00', 'p-r000003', 'awareness', true),
   outcome('r-12', '2026-11-20T09:00:00', 'p-r000001', 'control', false),
+  // Two scans through the diabetes team's own QR code, one elsewhere; two
+  // guardians certified, one of them managed by the diabetes team.
+  event('r-15', '2026-11-21T09:00:00', 'scan', 'p-r000001', { channel: 'ft-zxy-diabetes' }),
+  event('r-16', '2026-11-21T09:05:00', 'scan', 'p-r000007', { channel: 'ft-zxy-diabetes' }),
+  event('r-17', '2026-11-21T09:10:00', 'scan', 'p-r000008', { channel: 'wechat-share' }),
+  event('r-18', '2026-11-25T09:00:00', 'train', 'p-r000002', { stage: 'certified' }),
+  event('r-19', '2026-11-26T09:00:00', 'train', 'p-r000008', { stage: 'certified' }),
   // December: not in November's figures.
   enroll('r-13', '2026-12-01T09:00:00', 'p-r000006', 'ft-zxy-diabetes'),
 ];
@@ -78,7 +85,7 @@ async function sameAsApi(page, query) {
   const shown = await page.locator('[data-testid="teams"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.testid));
   assert.deepEqual(shown, ['team-row-district', ...rows.map((r) => `team-row-${r.team}`)]);
   for (const r of rows) {
-    const fields = { rank: String(r.rank), target: r.target, managed: r.managed, new: r.managed_new, services: r.services, followups: r.followups, passed: String(r.passed) };
+    const fields = { rank: String(r.rank), target: r.target, managed: r.managed, new: r.managed_new, services: r.services, followups: r.followups, scans: r.scans, guardians: r.guardians, passed: String(r.passed) };
     for (const [field, want] of Object.entries(fields)) {
       const value = field === 'rank' ? await cell(page, r.team, field) : await attr(page, `team-${r.team}-${field}`, 'data-value');
       assert.equal(value, String(want), `${r.team} ${field}`);
@@ -163,8 +170,8 @@ test('November 2026 in 丰台区: the figures of tests/it/review.rs, as the API 
   assert.equal(await cell(page, d, 'institution'), '丰台中西医结合医院');
   assert.equal(await cell(page, d, 'discipline'), '糖尿病');
   assert.deepEqual(
-    await Promise.all(['rank', 'target', 'managed', 'new', 'services', 'followups', 'passed', 'change-managed', 'change-services'].map((f) => cell(page, d, f))),
-    ['2', '1,000', '2', '1', '2', '1', '0', '+1', '+1'],
+    await Promise.all(['rank', 'target', 'managed', 'new', 'services', 'followups', 'scans', 'guardians', 'passed', 'change-managed', 'change-services'].map((f) => cell(page, d, f))),
+    ['2', '1,000', '2', '1', '2', '1', '2', '1', '0', '+1', '+1'],
   );
   assert.deepEqual(await rate(page, d, 'awareness'), { shown: ['50.0%', 'n 2', '未达标'], value: '0.5', standard: '0.8' });
   assert.deepEqual(await rate(page, d, 'control'), { shown: ['0.0%', 'n 1', '未达标'], value: '0', standard: '0.6' });
@@ -252,7 +259,7 @@ test('the fourth quarter of 2026 in 丰台区: its three months as they stand, f
   assert.deepEqual(await rate(page, 'district', 'management'), { shown: ['0.0%', 'n 15,000', '未达标'], value: '0.0003', standard: '0.6' });
   // The words of a quarter.
   const heads = await page.locator('[data-testid="teams"] thead th').allTextContents();
-  assert.deepEqual([heads[6], heads[10]], ['本季度新增', '较上季度']);
+  assert.deepEqual([heads[6], heads[12]], ['本季度新增', '较上季度']);
 
   // tests/it/review.rs's quarter: the diabetes team 3 managed, 3 new, 3 services, 1 follow-up, management 0.003.
   const d = 'ft-zxy-diabetes';
