@@ -80,6 +80,23 @@ CREATE TABLE IF NOT EXISTS ledger (
     outcome     VARCHAR
 );
 
+-- The team registry as staff edit it in the console: a row here replaces the
+-- team of that id in the region's teams.csv, or adds one (docs/review.md).
+-- A team is retired by its active_to, never deleted. Audited (team_saved).
+CREATE TABLE IF NOT EXISTS team_registry (
+    id          VARCHAR   PRIMARY KEY,
+    name        VARCHAR   NOT NULL,
+    institution VARCHAR   NOT NULL,
+    district    VARCHAR   NOT NULL,   -- region code
+    level       VARCHAR   NOT NULL,   -- city, district
+    discipline  VARCHAR   NOT NULL,   -- hypertension, diabetes, diet, psychology, exercise, non_drug
+    target      BIGINT    NOT NULL,
+    active_from DATE      NOT NULL,
+    active_to   DATE,
+    edited_at   TIMESTAMP NOT NULL,
+    edited_by   VARCHAR   NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS settings (
     key         VARCHAR   PRIMARY KEY,
     value       VARCHAR   NOT NULL,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::model::{NineRate, Plan};
 
 mod teams;
-pub use teams::RegisteredTeam;
+pub use teams::{MAX_TARGET, RegisteredTeam, Registry, TeamFields, with_edits};
 
 /// Everything the server needs to know about the region.
 #[derive(Debug, Clone)]

@@ -175,8 +175,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         region.districts.len(),
         agg.teams.iter().map(|t| (t.district, t.name.to_string())),
     );
+    // The registry: the region's file with staff's edits over it.
+    let registry: crate::region::Registry =
+        Arc::new(std::sync::RwLock::new(crate::region::with_edits(
+            region.teams.clone(),
+            opened.store.team_edits(region.clone()).await?,
+        )));
     if config.refuse_unregistered_teams {
-        teams = teams.refusing_unregistered(&region);
+        let known = registry.read().expect("the registry's lock").clone();
+        teams = teams.refusing_unregistered(&region, &known);
     }
     let teams = Arc::new(teams);
     let mut engine = TickEngine::new(region.clone(), agg, accepted_rx, start, shared)?;
@@ -231,6 +238,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ingest_bounds: bounds,
         rejected_allowance,
         teams,
+        registry,
         open_items,
         metrics: metrics.clone(),
         tick: config.tick,

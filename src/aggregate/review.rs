@@ -106,10 +106,12 @@ impl Level {
     }
 }
 
-/// The rows of `level` for a month from its counts. `first_day` and
-/// `last_day` bound the month (for which registered teams were active).
+/// The rows of `level` for a month from its counts, with the registry's
+/// teams. `first_day` and `last_day` bound the month (for which registered
+/// teams were active).
 pub fn rows(
     region: &Region,
+    registry: &[crate::region::RegisteredTeam],
     counts: &MonthCounts,
     level: Level,
     first_day: chrono::NaiveDate,
@@ -162,8 +164,7 @@ pub fn rows(
             }
         }
         Level::Team => {
-            for t in region
-                .teams
+            for t in registry
                 .iter()
                 .filter(|t| t.active_between(first_day, last_day))
             {
@@ -261,8 +262,7 @@ pub fn rows(
     // A scan whose channel is a team's id (its own QR code): the team's, and
     // its district's. The teams: the registry's and those with enrolments.
     let is_team = |d: usize, id: &str| {
-        region
-            .teams
+        registry
             .iter()
             .any(|t| t.district as usize == d && t.id == id)
             || counts.managed.iter().any(|(district, team, ..)| {

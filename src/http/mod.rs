@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio::sync::Notify;
 
 use self::access::{Reader, Staff};
@@ -51,6 +51,8 @@ pub struct AppState {
     pub rejected_allowance: Arc<crate::ingest::bounds::Allowance>,
     /// The team names of each district, bounded.
     pub teams: Arc<crate::ingest::teams::Teams>,
+    /// The team registry: the region's file with staff's edits over it.
+    pub registry: crate::region::Registry,
     /// The open items of 一帐三单 the tick raises overdue alerts for.
     pub open_items: crate::aggregate::alerts::OpenItems,
     pub metrics: Arc<Metrics>,
@@ -104,6 +106,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/reopen", post(review::reopen))
         .route("/api/v1/review/revisions", get(review::revisions))
         .route("/api/v1/ledger", get(review::ledger).post(review::add_item))
+        .route("/api/v1/teams", get(review::teams))
+        .route("/api/v1/teams/{id}", put(review::save_team))
         .route("/api/v1/ledger/{id}/done", post(review::item_done))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

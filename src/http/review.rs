@@ -102,6 +102,7 @@ async fn compute_period(
     app.store.loaded().await;
     let counts = app.store.review_counts(start, end, before).await?;
     let last = time::from_beijing_micros(end - 1).date_naive();
+    let registry = app.registry.read().expect("the registry's lock").clone();
     let as_of = time::rfc3339_secs(end.min(time::now_beijing_micros()));
     Ok([Level::Team, Level::District].map(|level| Review {
         month: month.map(str::to_string),
@@ -111,7 +112,7 @@ async fn compute_period(
         closed_at: None,
         closed_by: None,
         as_of: as_of.clone(),
-        rows: review::rows(&app.region, &counts, level, first, last),
+        rows: review::rows(&app.region, &registry, &counts, level, first, last),
     }))
 }
 
@@ -535,4 +536,109 @@ pub async fn item_done(
             Ok(Json(item_json(&item, &today())))
         }
     }
+}
+
+/// A registered team as answered.
+fn team_json(app: &AppState, t: &crate::region::RegisteredTeam) -> Value {
+    let district = &app.region.districts[t.district as usize];
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "institution": t.institution,
+        "district": district.code,
+        "district_name": district.name,
+        "level": t.level.code(),
+        "discipline": t.discipline.code(),
+        "target": t.target,
+        "active_from": t.active_from.to_string(),
+        "active_to": t.active_to.map(|d| d.to_string()),
+        "edited_by": t.edited.as_ref().map(|(by, _)| by),
+        "edited_at": t.edited.as_ref().map(|(_, at)| time::rfc3339_secs(*at)),
+    })
+}
+
+/// `GET /api/v1/teams`: the team registry as it stands (the region's file
+/// with staff's edits over it).
+pub async fn teams(State(app): State<AppState>, Staff(_): Staff) -> Json<Value> {
+    let registry = app.registry.read().expect("the registry's lock").clone();
+    Json(json!({"teams": registry.iter().map(|t| team_json(&app, t)).collect::<Vec<_>>()}))
+}
+
+/// A team as the console sends it (its id is the path's).
+#[derive(Deserialize)]
+pub struct TeamBody {
+    name: Option<String>,
+    institution: Option<String>,
+    district: Option<String>,
+    level: Option<String>,
+    discipline: Option<String>,
+    /// Any JSON value: a number that is not a whole one is told as such.
+    target: Option<Value>,
+    active_from: Option<String>,
+    active_to: Option<String>,
+}
+
+/// `PUT /api/v1/teams/{id}`: adds a team to the registry or changes it;
+/// audited. A team is retired by its `active_to`, never deleted.
+pub async fn save_team(
+    State(app): State<AppState>,
+    StaffWrite(p, address): StaffWrite,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(body): Json<TeamBody>,
+) -> Result<Json<Value>, ApiError> {
+    let target = match body.target.as_ref().and_then(Value::as_u64) {
+        Some(n) if n <= crate::region::MAX_TARGET => n,
+        _ => {
+            return Err(bad(format!(
+                "target: a whole number from 0 to {}",
+                crate::region::MAX_TARGET
+            )));
+        }
+    };
+    let fields = crate::region::TeamFields {
+        id,
+        name: body.name.unwrap_or_default(),
+        institution: body.institution.unwrap_or_default(),
+        district: body.district.unwrap_or_default(),
+        level: body.level.unwrap_or_default(),
+        discipline: body.discipline.unwrap_or_default(),
+        target,
+        active_from: body.active_from.unwrap_or_default(),
+        active_to: body.active_to,
+    };
+    for (field, value) in [
+        ("id", &fields.id),
+        ("name", &fields.name),
+        ("institution", &fields.institution),
+    ] {
+        if let Some(kind) = crate::personal::identifier(value) {
+            return Err(bad(format!(
+                "{field}: looks like {kind}; no personal numbers here"
+            )));
+        }
+    }
+    let mut team = fields
+        .check(|d| app.region.district_index(d))
+        .map_err(bad)?;
+    let now = time::now_beijing_micros();
+    let district = app.region.districts[team.district as usize].code.clone();
+    app.store
+        .save_team(team.clone(), district.clone(), now, p.actor.clone())
+        .await?;
+    team.edited = Some((p.actor.clone(), now));
+    {
+        let mut registry = app.registry.write().expect("the registry's lock");
+        *registry = crate::region::with_edits(std::mem::take(&mut *registry), vec![team.clone()]);
+    }
+    app.teams.register(team.district, &team.id);
+    audit(
+        &app.store,
+        &p.actor,
+        "team_saved",
+        Some(&team.id),
+        Some(&address),
+        Some(format!("{} {} ({district})", team.name, team.institution)),
+    )
+    .await;
+    Ok(Json(team_json(&app, &team)))
 }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::RwLock;
 
-use crate::region::Region;
+use crate::region::{Region, RegisteredTeam};
 
 #[derive(Debug)]
 pub struct Teams {
@@ -18,7 +18,7 @@ pub struct Teams {
     /// Per district (by position in the region), the names seen.
     known: RwLock<Vec<HashSet<String>>>,
     /// Per district, the registry's team ids, when only those are taken.
-    registered: Option<Vec<HashSet<String>>>,
+    registered: Option<RwLock<Vec<HashSet<String>>>>,
 }
 
 impl Teams {
@@ -41,15 +41,27 @@ impl Teams {
         }
     }
 
-    /// Takes only the registry's teams in a district the registry lists
-    /// teams for ([`Region::teams`]).
-    pub fn refusing_unregistered(mut self, region: &Region) -> Teams {
+    /// Takes only the registry's teams (`registry`) in a district the
+    /// registry lists teams for.
+    pub fn refusing_unregistered(mut self, region: &Region, registry: &[RegisteredTeam]) -> Teams {
         let mut registered = vec![HashSet::new(); region.districts.len()];
-        for t in &region.teams {
+        for t in registry {
             registered[t.district as usize].insert(t.id.clone());
         }
-        self.registered = Some(registered);
+        self.registered = Some(RwLock::new(registered));
         self
+    }
+
+    /// A team staff added to the registry: taken from now on.
+    pub fn register(&self, district: u8, id: &str) {
+        if let Some(registered) = &self.registered
+            && let Some(set) = registered
+                .write()
+                .expect("the registered teams' lock")
+                .get_mut(district as usize)
+        {
+            set.insert(id.to_string());
+        }
     }
 
     /// Whether `team` may be named in `district`: a name it has, or a new
@@ -57,18 +69,17 @@ impl Teams {
     /// Refused: why, naming the field.
     pub fn admit(&self, region: &Region, district: u8, team: &str) -> Result<(), String> {
         let d = district as usize;
-        if let Some(ids) = self.registered.as_ref().and_then(|r| r.get(d))
-            && !ids.is_empty()
-            && !ids.contains(team)
-        {
+        let refused = self.registered.as_ref().and_then(|r| {
+            let sets = r.read().expect("the registered teams' lock");
+            let ids = sets.get(d)?;
+            let mut known: Vec<&String> = ids.iter().collect();
+            known.sort_unstable();
+            (!ids.is_empty() && !ids.contains(team)).then(|| known[0].clone())
+        });
+        if let Some(example) = refused {
             let place = &region.districts[d];
-            let example = region
-                .teams
-                .iter()
-                .find(|t| t.district == district)
-                .map_or("", |t| t.id.as_str());
             return Err(format!(
-                "team: {team:?} is not a registered team of {} ({}); send the id the region's teams.csv gives it (e.g. {example})",
+                "team: {team:?} is not a registered team of {} ({}); send a registered team's id (e.g. {example})",
                 place.name, place.code
             ));
         }
@@ -134,14 +145,18 @@ mod tests {
         let region = Region::load("beijing").unwrap();
         let fengtai = region.district_index("110106").unwrap();
         let dongcheng = region.district_index("110101").unwrap();
-        let teams = Teams::new(200, region.districts.len(), []).refusing_unregistered(&region);
+        let teams = Teams::new(200, region.districts.len(), [])
+            .refusing_unregistered(&region, &region.teams);
         assert_eq!(teams.admit(&region, fengtai, "ft-zxy-diabetes"), Ok(()));
         assert_eq!(
             teams.admit(&region, fengtai, "ft-zxy-diabtes"),
-            Err("team: \"ft-zxy-diabtes\" is not a registered team of 丰台区 (110106); send the id the region's teams.csv gives it (e.g. ft-zxy-diabetes)".to_string())
+            Err("team: \"ft-zxy-diabtes\" is not a registered team of 丰台区 (110106); send a registered team's id (e.g. ft-boaitang-diabetes)".to_string())
         );
         // A district the registry lists no team for takes any name.
         assert_eq!(teams.admit(&region, dongcheng, "dc-team-1"), Ok(()));
+        // A team staff register is taken from then on.
+        teams.register(fengtai, "ft-zxy-diabtes");
+        assert_eq!(teams.admit(&region, fengtai, "ft-zxy-diabtes"), Ok(()));
         // Without the option, an unregistered name is taken (and reviewed).
         let open = Teams::new(200, region.districts.len(), []);
         assert_eq!(open.admit(&region, fengtai, "ft-zxy-diabtes"), Ok(()));

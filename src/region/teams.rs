@@ -29,6 +29,29 @@ pub struct RegisteredTeam {
     pub active_from: NaiveDate,
     /// The last day it works (None while it does).
     pub active_to: Option<NaiveDate>,
+    /// Who last changed it in the console, and when (Beijing micros); None:
+    /// as the region's file has it.
+    #[serde(skip)]
+    pub edited: Option<(String, i64)>,
+}
+
+/// The registry as it stands: the region's file with staff's edits over it
+/// (`store::review`), shared by the handlers that read and change it.
+pub type Registry = std::sync::Arc<std::sync::RwLock<Vec<RegisteredTeam>>>;
+
+/// `teams` with `edited` over it: a team of the same id replaced in place,
+/// a new one added at the end.
+pub fn with_edits(
+    mut teams: Vec<RegisteredTeam>,
+    edited: Vec<RegisteredTeam>,
+) -> Vec<RegisteredTeam> {
+    for team in edited {
+        match teams.iter_mut().find(|t| t.id == team.id) {
+            Some(t) => *t = team,
+            None => teams.push(team),
+        }
+    }
+    teams
 }
 
 fn code<S: serde::Serializer, T: Copy + Into<&'static str>>(
@@ -57,20 +80,79 @@ impl RegisteredTeam {
     }
 }
 
-#[derive(Deserialize)]
-struct Row {
-    id: String,
-    name: String,
-    institution: String,
-    district: String,
-    level: String,
-    discipline: String,
-    target: u64,
-    active_from: String,
-    active_to: Option<String>,
+/// A team as written (a row of teams.csv, or the console's form).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamFields {
+    pub id: String,
+    pub name: String,
+    pub institution: String,
+    pub district: String,
+    pub level: String,
+    pub discipline: String,
+    pub target: u64,
+    pub active_from: String,
+    pub active_to: Option<String>,
 }
 
 const FILE: &str = "teams.csv";
+
+/// The most a team may be asked to manage.
+pub const MAX_TARGET: u64 = 1_000_000;
+
+impl TeamFields {
+    /// The team these fields make; why not, naming the field. `district`
+    /// finds a district's position by its code or name.
+    pub fn check(self, district: impl Fn(&str) -> Option<u8>) -> Result<RegisteredTeam, String> {
+        let chars = |field: &str, value: &str, max: usize| {
+            let n = value.trim().chars().count();
+            if n == 0 || n > max {
+                Err(format!("{field}: 1 to {max} characters, got {n}"))
+            } else {
+                Ok(value.trim().to_string())
+            }
+        };
+        let id = chars("id", &self.id, 64)?;
+        let name = chars("name", &self.name, 100)?;
+        let institution = chars("institution", &self.institution, 100)?;
+        let date = |field: &str, text: &str| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("{field}: {text:?} is not a date as YYYY-MM-DD"))
+        };
+        let active_from = date("active_from", &self.active_from)?;
+        let active_to = match self
+            .active_to
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            Some(t) => Some(date("active_to", t)?),
+            None => None,
+        };
+        if active_to.is_some_and(|to| to < active_from) {
+            return Err("active_to: before active_from".into());
+        }
+        if self.target > MAX_TARGET {
+            return Err(format!("target: a whole number from 0 to {MAX_TARGET}"));
+        }
+        Ok(RegisteredTeam {
+            district: district(&self.district).ok_or_else(|| {
+                format!(
+                    "district: {:?} is not a district of the region",
+                    self.district
+                )
+            })?,
+            level: TeamLevel::parse(&self.level).ok_or_else(TeamLevel::expected)?,
+            discipline: Discipline::parse(&self.discipline).ok_or_else(Discipline::expected)?,
+            id,
+            name,
+            institution,
+            target: self.target,
+            active_from,
+            active_to,
+            edited: None,
+        })
+    }
+}
 
 /// The registry's teams in the file's order; `district` finds a district's
 /// position by its code or name.
@@ -78,45 +160,15 @@ pub(super) fn parse(
     text: &str,
     district: impl Fn(&str) -> Option<u8>,
 ) -> Result<Vec<RegisteredTeam>, RegionError> {
-    let rows: Vec<Row> = read_csv(FILE, text)?;
+    let rows: Vec<TeamFields> = read_csv(FILE, text)?;
     let mut teams: Vec<RegisteredTeam> = Vec::with_capacity(rows.len());
     for r in rows {
-        let bad = |what: String| file_error(FILE, &format!("team {:?}: {what}", r.id));
-        if r.id.is_empty() || r.id.chars().count() > 64 {
-            return Err(bad("id: must be 1 to 64 characters".into()));
-        }
+        let id = r.id.clone();
+        let bad = |what: String| file_error(FILE, &format!("team {id:?}: {what}"));
         if teams.iter().any(|t| t.id == r.id) {
             return Err(bad("id: listed twice".into()));
         }
-        let date = |field: &str, text: &str| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| bad(format!("{field}: {text:?} is not a date as YYYY-MM-DD")))
-        };
-        let active_from = date("active_from", &r.active_from)?;
-        let active_to = match r.active_to.as_deref().filter(|t| !t.is_empty()) {
-            Some(t) => Some(date("active_to", t)?),
-            None => None,
-        };
-        if active_to.is_some_and(|to| to < active_from) {
-            return Err(bad("active_to: before active_from".into()));
-        }
-        teams.push(RegisteredTeam {
-            district: district(&r.district).ok_or_else(|| {
-                bad(format!(
-                    "district: {:?} is not a district of the region",
-                    r.district
-                ))
-            })?,
-            level: TeamLevel::parse(&r.level).ok_or_else(|| bad(TeamLevel::expected()))?,
-            discipline: Discipline::parse(&r.discipline)
-                .ok_or_else(|| bad(Discipline::expected()))?,
-            id: r.id.clone(),
-            name: r.name,
-            institution: r.institution,
-            target: r.target,
-            active_from,
-            active_to,
-        });
+        teams.push(r.check(&district).map_err(bad)?);
     }
     Ok(teams)
 }

@@ -813,7 +813,7 @@ mod tests {
             (colour_type.as_str(), tables.as_str(), types),
             (
                 "VARCHAR",
-                "events,ingest_requests,ledger,rejected,review_closed,settings",
+                "events,ingest_requests,ledger,rejected,review_closed,settings,team_registry",
                 0
             )
         );

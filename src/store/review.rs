@@ -240,3 +240,87 @@ mod tests {
         assert_eq!(counts(&conn, 0, 1, -1).unwrap(), MonthCounts::default());
     }
 }
+
+/// The registry's teams as staff changed them (`team_registry`), for a
+/// region: rows naming a district it lacks are left out.
+fn team_edits(
+    c: &Connection,
+    region: &crate::region::Region,
+) -> Result<Vec<crate::region::RegisteredTeam>, StoreError> {
+    let mut stmt = c.prepare(
+        "SELECT id, name, institution, district, level, discipline, target,
+                strftime(active_from, '%Y-%m-%d'), strftime(active_to, '%Y-%m-%d'),
+                epoch_us(edited_at), edited_by
+         FROM team_registry ORDER BY edited_at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            crate::region::TeamFields {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                institution: r.get(2)?,
+                district: r.get(3)?,
+                level: r.get(4)?,
+                discipline: r.get(5)?,
+                target: u(r.get(6)?),
+                active_from: r.get(7)?,
+                active_to: r.get(8)?,
+            },
+            r.get::<_, i64>(9)?,
+            r.get::<_, String>(10)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (fields, at, by) = row?;
+        match fields.check(|d| region.district_index(d)) {
+            Ok(mut team) => {
+                team.edited = Some((by, at));
+                out.push(team);
+            }
+            Err(why) => tracing::warn!(%why, "a team of team_registry is left out"),
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// The registry's teams as staff changed them.
+    pub async fn team_edits(
+        &self,
+        region: std::sync::Arc<crate::region::Region>,
+    ) -> Result<Vec<crate::region::RegisteredTeam>, StoreError> {
+        self.side(move |c| team_edits(c, &region)).await
+    }
+
+    /// Saves a team as staff set it (replacing an earlier edit of that id).
+    pub async fn save_team(
+        &self,
+        team: crate::region::RegisteredTeam,
+        district: String,
+        at: i64,
+        by: String,
+    ) -> Result<(), StoreError> {
+        self.side(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO team_registry VALUES
+                 (?, ?, ?, ?, ?, ?, ?, CAST(? AS DATE), CAST(? AS DATE), make_timestamp(?::BIGINT), ?)",
+                params![
+                    team.id,
+                    team.name,
+                    team.institution,
+                    district,
+                    team.level.code(),
+                    team.discipline.code(),
+                    team.target as i64,
+                    team.active_from.to_string(),
+                    team.active_to.map(|d| d.to_string()),
+                    at,
+                    by
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -12,7 +12,7 @@ use sha2::Digest;
 
 const PASSWORD: &str = "test-password-1";
 const TS: &str = "2017-06-28T10:00:00+08:00";
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "audit",
     "credential_addresses",
     "credentials",
@@ -23,6 +23,7 @@ const TABLES: [&str; 11] = [
     "review_closed",
     "sessions",
     "settings",
+    "team_registry",
     "users",
 ];
 
@@ -365,6 +366,7 @@ async fn a_restored_folder_serves_what_the_original_served() {
         ("review_closed", 0),
         ("sessions", 1),
         ("settings", 5),
+        ("team_registry", 0),
         ("users", 1),
     ]
     .iter()

@@ -358,6 +358,22 @@ async fn answers_fit_the_documented_shapes() {
     fits(&doc, "post", "/api/v1/ledger/{id}/done", status, &body);
     let (status, body) = server.get_admin("/api/v1/ledger").await;
     fits(&doc, "get", "/api/v1/ledger", status, &body);
+    // The team registry.
+    for body in [
+        json!({"name": "丰台区中医医院非药物疗法团队", "institution": "丰台区中医医院", "district": "110106",
+               "level": "district", "discipline": "non_drug", "target": 1000, "active_from": "2017-10-24"}),
+        json!({"name": "x"}),
+    ] {
+        let request = c
+            .put(url("/api/v1/teams/ft-team-10"))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .json(&body);
+        let (status, answer) = answer(request).await;
+        fits(&doc, "put", "/api/v1/teams/{id}", status, &answer);
+    }
+    let (status, body) = server.get_admin("/api/v1/teams").await;
+    assert_eq!(body["teams"][9]["edited_by"], "admin-token");
+    fits(&doc, "get", "/api/v1/teams", status, &body);
 
     // Credentials, and what each reader sees.
     let mut tokens = Vec::new();

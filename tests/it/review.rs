@@ -738,3 +738,138 @@ async fn the_ledger_lists_counts_overdue_items_and_audits() {
     );
     server.stop().await;
 }
+
+/// The team registry: the region's file, edited by staff (audited), kept
+/// across a restart, and what the review lists.
+#[tokio::test]
+async fn staff_edit_the_team_registry_and_the_review_follows() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path()).await;
+    let (status, listed) = server.get_admin("/api/v1/teams").await;
+    assert_eq!(status, 200);
+    let teams = listed["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 10);
+    assert_eq!(
+        teams[9],
+        json!({"id": "ft-team-10", "name": "第十支区级团队（待定）", "institution": "待定",
+               "district": FENGTAI, "district_name": "丰台区", "level": "district",
+               "discipline": "non_drug", "target": 1000, "active_from": "2017-10-24",
+               "active_to": null, "edited_by": null, "edited_at": null})
+    );
+    let put = |id: &str, body: Value| {
+        let request = server
+            .client
+            .put(format!("{}/api/v1/teams/{id}", server.url))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .json(&body);
+        crate::common::answer(request)
+    };
+    let team = |name: &str, target: i64| {
+        json!({"name": name, "institution": "丰台区中医医院", "district": "丰台区", "level": "district",
+               "discipline": "non_drug", "target": target, "active_from": "2026-11-01"})
+    };
+    // The placeholder named, and a team added.
+    let (status, saved) = put("ft-team-10", team("丰台区中医医院非药物疗法团队", 800)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        (
+            &saved["name"],
+            &saved["target"],
+            &saved["active_from"],
+            &saved["edited_by"]
+        ),
+        (
+            &json!("丰台区中医医院非药物疗法团队"),
+            &json!(800),
+            &json!("2026-11-01"),
+            &json!("admin-token")
+        )
+    );
+    let (status, _) = put("ft-zyy-nondrug-2", team("丰台区中医医院第二团队", 500)).await;
+    assert_eq!(status, 200);
+    for (id, body, error) in [
+        (
+            "ft-x",
+            team("甲", 1_000_001),
+            "target: a whole number from 0 to 1000000",
+        ),
+        (
+            "ft-x",
+            json!({"name": "甲", "institution": "乙", "district": "110106", "level": "street", "discipline": "diet", "target": 1, "active_from": "2026-11-01"}),
+            "level: must be one of city, district",
+        ),
+        (
+            "ft-x",
+            json!({"name": "", "institution": "乙", "district": "110106", "level": "city", "discipline": "diet", "target": 1, "active_from": "2026-11-01"}),
+            "name: 1 to 100 characters, got 0",
+        ),
+        (
+            "ft-x",
+            json!({"name": "甲", "institution": "乙", "district": "110100", "level": "city", "discipline": "diet", "target": 1, "active_from": "2026-11-01"}),
+            "district: \"110100\" is not a district of the region",
+        ),
+        (
+            "ft-x",
+            json!({"name": "甲", "institution": "乙", "district": "110106", "level": "city", "discipline": "diet", "target": 1, "active_from": "2026-11-01", "active_to": "2026-10-01"}),
+            "active_to: before active_from",
+        ),
+    ] {
+        let (status, answer) = put(id, body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some(error)),
+            "{id}"
+        );
+    }
+    // The review of November lists the teams as edited.
+    let (_, nov) = server
+        .get_admin("/api/v1/review?month=2026-11&level=team")
+        .await;
+    let ids: Vec<&str> = nov["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["team"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 11);
+    assert_eq!(ids[10], "ft-zyy-nondrug-2");
+    let tenth = row(&nov, "ft-team-10");
+    assert_eq!(
+        (&tenth["name"], &tenth["target"], &tenth["registered"]),
+        (
+            &json!("丰台区中医医院非药物疗法团队"),
+            &json!(800),
+            &json!(true)
+        )
+    );
+    // October: neither the renamed team (active from November) nor the new one.
+    let (_, oct) = server
+        .get_admin("/api/v1/review?month=2026-10&level=team")
+        .await;
+    assert_eq!(oct["rows"].as_array().unwrap().len(), 9);
+    server.stop().await;
+
+    // Kept across a restart, and audited.
+    let server = TestServer::start(dir.path()).await;
+    let (_, listed) = server.get_admin("/api/v1/teams").await;
+    let teams = listed["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 11);
+    assert_eq!(
+        (&teams[9]["name"], &teams[9]["edited_by"]),
+        (
+            &json!("丰台区中医医院非药物疗法团队"),
+            &json!("admin-token")
+        )
+    );
+    assert_eq!(teams[10]["id"], "ft-zyy-nondrug-2");
+    let (_, audit) = server.get_admin("/api/v1/audit").await;
+    let saved: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "team_saved")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(saved, ["ft-zyy-nondrug-2", "ft-team-10"]);
+    server.stop().await;
+}
