@@ -1,7 +1,8 @@
 // The staff console (/console): login, then the live figures from the staff
 // state over /ws (the session cookie authenticates the socket), ingest
-// health, rejected records, the ledger (一帐三单), access management, the
-// wall, export, settings and the audit trail. docs/api.md is the contract.
+// health, rejected records, the team registry (团队登记), the ledger
+// (一帐三单), access management, the wall, export, settings and the audit
+// trail. docs/api.md is the contract.
 import './console.css';
 import { Live } from '../shared/live.js';
 import { socketUrl, showConnection, showFreshness, Throttle } from '../shared/connection.js';
@@ -17,8 +18,9 @@ import { WallControl, Export } from './wall-export.js';
 import { Settings } from './settings.js';
 import { Audit } from './audit.js';
 import { Ledger } from './ledger.js';
+import { Registry } from './registry.js';
 
-const TABS = ['overview', 'regions', 'ledger', 'access', 'wall', 'settings', 'audit'];
+const TABS = ['overview', 'regions', 'registry', 'ledger', 'access', 'wall', 'settings', 'audit'];
 // The state's tables are redrawn at most this often; the counters at once.
 const TABLE_GAP_MS = 1000;
 
@@ -55,6 +57,7 @@ new Export();
 const settings = new Settings();
 const audit = new Audit();
 const ledger = new Ledger();
+const registry = new Registry();
 
 // ---- live: the staff state --------------------------------------------------------
 let live = null;
@@ -82,6 +85,7 @@ function showTab(name) {
   }
   for (const p of document.querySelectorAll('#pages [data-page]')) p.hidden = p.dataset.page !== name;
   document.body.dataset.tab = name;
+  if (name === 'registry') registry.load();
   if (name === 'ledger') ledger.load();
   if (name === 'access') access.load();
   if (name === 'settings') settings.load();
@@ -132,6 +136,7 @@ function startConsole(session) {
 function stopConsole() {
   if ($('password').open) $('password').close();
   ledger.stop();
+  registry.stop();
   live?.stop();
   live = null;
   throttle.cancel();

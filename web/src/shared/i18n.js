@@ -2,7 +2,7 @@
 // fonts/subset.py reads this file (and the others in src/) to decide which
 // characters the shipped font must hold.
 import { BY_CODE } from './regions.js';
-import { COLOURS, CATEGORIES, PLANS, RATES, LEDGER_LISTS, names } from './lists.js';
+import { COLOURS, CATEGORIES, PLANS, RATES, LEDGER_LISTS, TEAM_LEVELS, TEAM_DISCIPLINES, names } from './lists.js';
 
 const zh = {
   title: '首都中医治未病 · 实时指挥大屏',
@@ -161,6 +161,7 @@ const zh = {
         user_disabled: '停用账号', user_enabled: '启用账号', user_sessions_ended: '结束账号的全部会话',
         user_unlocked: '解除登录锁定', password_changed: '修改密码', password_change_failed: '修改密码失败（当前密码错误）',
         ledger_added: '新增台账事项', ledger_done: '办结台账事项',
+        team_saved: '保存团队登记',
       },
       readFailed: (why) => `读取失败：${why}`,
       none: '暂无记录',
@@ -185,6 +186,28 @@ const zh = {
       added: (list, title) => `已添加${list}「${title}」`,
       doneFailed: '未能办结：',
       doneTitle: (list, title) => `办结${list}「${title}」`,
+      readFailed: (why) => `读取失败：${why}`,
+    },
+    teams: {
+      levels: names(TEAM_LEVELS, 'zh'),
+      disciplines: names(TEAM_DISCIPLINES, 'zh'),
+      all: '全部',
+      count: (n, retired) => (retired > 0 ? `共 ${n} 支团队（已停用 ${retired} 支）` : `共 ${n} 支团队`),
+      group: (district, n) => `${district} · ${n} 支团队`,
+      columns: { team: '团队', institution: '所属机构', level: '层级', discipline: '专业', target: '目标人数', period: '起止日期', status: '状态', edited: '最近编辑', action: '' },
+      period: (from, to) => (to ? `${from} 至 ${to}` : `${from} 至今`),
+      active: '在用',
+      retired: '已停用',
+      future: '未开始',
+      fromFile: '来自区域文件',
+      edit: '编辑',
+      editTitle: (id) => `编辑团队 ${id}`,
+      none: '暂无登记团队',
+      noneHere: '该区暂无登记团队',
+      saveFailed: '未能保存：',
+      saved: (name) => `已保存团队「${name}」`,
+      idMissing: '请填写团队编号（事件的 team 字段所填）',
+      idTaken: (id, name) => `编号 ${id} 已是团队「${name}」：修改请用该行的“编辑”`,
       readFailed: (why) => `读取失败：${why}`,
     },
     wallControl: {
@@ -383,6 +406,7 @@ const en = {
         user_disabled: 'Account disabled', user_enabled: 'Account enabled', user_sessions_ended: "Account's sessions ended",
         user_unlocked: 'Sign-in lockout cleared', password_changed: 'Password changed', password_change_failed: 'Password change failed (wrong current password)',
         ledger_added: 'Ledger item added', ledger_done: 'Ledger item done',
+        team_saved: 'Team registry saved',
       },
       readFailed: (why) => `Could not read: ${why}`,
       none: 'No records',
@@ -407,6 +431,28 @@ const en = {
       added: (list, title) => `Added ${list} "${title}"`,
       doneFailed: 'Not done: ',
       doneTitle: (list, title) => `Mark ${list} "${title}" done`,
+      readFailed: (why) => `Could not read: ${why}`,
+    },
+    teams: {
+      levels: names(TEAM_LEVELS, 'en'),
+      disciplines: names(TEAM_DISCIPLINES, 'en'),
+      all: 'All',
+      count: (n, retired) => (retired > 0 ? `${n} teams (${retired} retired)` : `${n} teams`),
+      group: (district, n) => `${district} · ${n} teams`,
+      columns: { team: 'Team', institution: 'Institution', level: 'Level', discipline: 'Discipline', target: 'Target', period: 'Active', status: 'State', edited: 'Last edited', action: '' },
+      period: (from, to) => `${from} to ${to ?? 'now'}`,
+      active: 'Active',
+      retired: 'Retired',
+      future: 'Not yet active',
+      fromFile: "from the region's file",
+      edit: 'Edit',
+      editTitle: (id) => `Edit team ${id}`,
+      none: 'No teams registered',
+      noneHere: 'No teams registered in this district',
+      saveFailed: 'Not saved: ',
+      saved: (name) => `Saved team "${name}"`,
+      idMissing: 'Give the team id (what events send in team)',
+      idTaken: (id, name) => `Id ${id} is team "${name}" already: use its row's Edit`,
       readFailed: (why) => `Could not read: ${why}`,
     },
     wallControl: {

@@ -56,6 +56,22 @@ export const LEDGER_LISTS = [
   { code: 'feedback', name: { zh: '反馈单', en: 'Feedback' } },
 ];
 
+/** The registry's team levels (层级): city teams (市级) and district teams (区级). */
+export const TEAM_LEVELS = [
+  { code: 'city', name: { zh: '市级', en: 'City' } },
+  { code: 'district', name: { zh: '区级', en: 'District' } },
+];
+
+/** A team's discipline: the two diseases and four methods (两病四法). */
+export const TEAM_DISCIPLINES = [
+  { code: 'hypertension', name: { zh: '高血压', en: 'Hypertension' } },
+  { code: 'diabetes', name: { zh: '糖尿病', en: 'Diabetes' } },
+  { code: 'diet', name: { zh: '饮食调节', en: 'Diet' } },
+  { code: 'psychology', name: { zh: '心理干预', en: 'Psychological intervention' } },
+  { code: 'exercise', name: { zh: '医体结合', en: 'Medicine and exercise' } },
+  { code: 'non_drug', name: { zh: '非药物疗法', en: 'Non-drug therapies' } },
+];
+
 /** The codes of a list, in its order. */
 export const codes = (list) => list.map((v) => v.code);
 
