@@ -214,33 +214,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_statement_is_found_whole() {
-        for name in [
-            "managed",
-            "district_managed",
-            "services",
-            "team_rates",
-            "district_rates",
-            "scans",
-            "guardians",
-            "revisions",
-        ] {
-            let s = statement(name);
-            assert!(s.trim_end().ends_with(';'), "{name}");
-            assert!(!s.contains("-- name:"), "{name}");
-        }
-        // Each runs on the schema (types and tables as the store makes them).
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(&crate::store::schema_sql()).unwrap();
-        assert_eq!(counts(&conn, 0, 1, -1).unwrap(), MonthCounts::default());
-    }
-}
-
 /// The registry's teams as staff changed them (`team_registry`), for a
 /// region: rows naming a district it lacks are left out.
 fn team_edits(
@@ -322,5 +295,32 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_is_found_whole() {
+        for name in [
+            "managed",
+            "district_managed",
+            "services",
+            "team_rates",
+            "district_rates",
+            "scans",
+            "guardians",
+            "revisions",
+        ] {
+            let s = statement(name);
+            assert!(s.trim_end().ends_with(';'), "{name}");
+            assert!(!s.contains("-- name:"), "{name}");
+        }
+        // Each runs on the schema (types and tables as the store makes them).
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&crate::store::schema_sql()).unwrap();
+        assert_eq!(counts(&conn, 0, 1, -1).unwrap(), MonthCounts::default());
     }
 }
