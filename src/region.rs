@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 use crate::model::{NineRate, Plan};
 
+// By path, so that fuzz/ (which includes this file by path) finds it too.
+#[path = "region/teams.rs"]
 mod teams;
 pub use teams::{MAX_TARGET, RegisteredTeam, Registry, TeamFields, with_edits};
 
