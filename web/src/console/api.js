@@ -58,3 +58,22 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
   }
   return json;
 }
+
+/**
+ * GETs `path` for a section: its error line `errorEl` says why a read failed
+ * (`say(message)`) and is hidden once a read succeeds. Null when the read
+ * failed, or when the session ended (the sign-in takes over then).
+ */
+export async function read(path, errorEl, say) {
+  try {
+    const j = await api('GET', path);
+    errorEl.hidden = true;
+    return j;
+  } catch (e) {
+    if (e.status !== 401) {
+      errorEl.textContent = say(e.message);
+      errorEl.hidden = false;
+    }
+    return null;
+  }
+}

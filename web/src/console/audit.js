@@ -1,6 +1,6 @@
 // The audit trail: GET /api/v1/audit (newest first); the whole trail as CSV
 // is a plain link.
-import { api } from './api.js';
+import { read } from './api.js';
 import { h, $, fullTime, visible } from './dom.js';
 import { strings } from '../shared/i18n.js';
 
@@ -14,17 +14,8 @@ export class Audit {
   }
 
   async load() {
-    const err = $('audit-error');
-    let j;
-    try {
-      j = await api('GET', '/api/v1/audit?limit=200');
-    } catch (e) {
-      if (e.status === 401) return;
-      err.textContent = t.readFailed(e.message);
-      err.hidden = false;
-      return;
-    }
-    err.hidden = true;
+    const j = await read('/api/v1/audit?limit=200', $('audit-error'), t.readFailed);
+    if (!j) return;
     const rows = j.audit ?? [];
     const detail = (d) => (d == null ? '' : typeof d === 'string' ? d : JSON.stringify(d));
     $('audit-rows').replaceChildren(...(rows.length === 0

@@ -4,7 +4,7 @@
 // /api/v1/ledger/{id}/done closes one with its outcome. The server checks
 // every field and names the one it refuses: its message is shown as it is.
 // The list is read again after every change.
-import { api } from './api.js';
+import { api, read } from './api.js';
 import { h, $, fullTime } from './dom.js';
 import { DISTRICTS, BY_CODE } from '../shared/regions.js';
 import { LEDGER_LISTS } from '../shared/lists.js';
@@ -69,17 +69,8 @@ export class Ledger {
   /** Reads the items again (and, the first time, the registry's team names). */
   async load() {
     if (!this.teamsRead) this.readTeams();
-    const err = $('ledger-read-error');
-    let j;
-    try {
-      j = await api('GET', '/api/v1/ledger');
-    } catch (e) {
-      if (e.status === 401) return;
-      err.textContent = t.readFailed(e.message);
-      err.hidden = false;
-      return;
-    }
-    err.hidden = true;
+    const j = await read('/api/v1/ledger', $('ledger-read-error'), t.readFailed);
+    if (!j) return;
     this.render(j);
   }
 

@@ -5,7 +5,7 @@
 // retired by its active_to. The server checks every field and names the one
 // it refuses: its message is shown as it is. The list is read again after
 // every save.
-import { api } from './api.js';
+import { api, read } from './api.js';
 import { h, $, fullTime } from './dom.js';
 import { DISTRICTS, BY_CODE } from '../shared/regions.js';
 import { TEAM_LEVELS, TEAM_DISCIPLINES } from '../shared/lists.js';
@@ -112,17 +112,8 @@ export class Registry {
   }
 
   async load() {
-    const err = $('registry-read-error');
-    let j;
-    try {
-      j = await api('GET', '/api/v1/teams');
-    } catch (e) {
-      if (e.status === 401) return;
-      err.textContent = t.readFailed(e.message);
-      err.hidden = false;
-      return;
-    }
-    err.hidden = true;
+    const j = await read('/api/v1/teams', $('registry-read-error'), t.readFailed);
+    if (!j) return;
     this.teams = Array.isArray(j?.teams) ? j.teams : [];
     this.render();
   }
