@@ -181,67 +181,48 @@ pub fn rows(
             }
         }
     }
-    // A team the counts name but the registry does not: shown, unregistered.
-    let mut row_of = |district: &str, team: &str| -> Option<usize> {
-        let d = *districts.get(district)?;
-        let key = (
-            d,
-            if level == Level::Team {
-                team.to_string()
-            } else {
-                String::new()
-            },
-        );
-        if !rows.contains_key(&key) {
-            if level == Level::District {
-                return None;
-            }
-            let mut row = blank(d, 0);
-            row.team = Some(team.to_string());
-            row.name = team.to_string();
-            row.registered = Some(false);
-            rows.insert(key.clone(), (usize::MAX, row, Default::default()));
-        }
-        Some(d)
-    };
-    let mut known = Vec::new();
-    match level {
-        Level::Team => {
-            for (district, team, managed, new, before) in &counts.managed {
-                if row_of(district, team).is_some() {
-                    known.push((district.clone(), team.clone(), *managed, *new, *before));
-                }
-            }
-        }
-        Level::District => {
-            for (district, managed, new, before) in &counts.district_managed {
-                if row_of(district, "").is_some() {
-                    known.push((district.clone(), String::new(), *managed, *new, *before));
-                }
-            }
-        }
-    }
-    if level == Level::Team {
-        for (district, team, _, _, _) in &counts.services {
-            row_of(district, team);
-        }
-        for (district, team, _, _, _) in &counts.team_rates {
-            row_of(district, team);
-        }
-    }
+    // The row of a district's code and a team (the district's own at level district).
     let key = |district: &str, team: &str| -> Option<(usize, String)> {
         let d = *districts.get(district)?;
-        Some((
-            d,
-            if level == Level::Team {
-                team.to_string()
-            } else {
-                String::new()
-            },
-        ))
+        let team = match level {
+            Level::Team => team.to_string(),
+            Level::District => String::new(),
+        };
+        Some((d, team))
     };
-    for (district, team, managed, new, before) in known {
-        if let Some((_, row, _)) = key(&district, &team).and_then(|k| rows.get_mut(&k)) {
+    // A team the counts name but the registry does not: shown, unregistered.
+    if level == Level::Team {
+        let named = (counts.managed.iter().map(|(d, t, ..)| (d, t)))
+            .chain(counts.services.iter().map(|(d, t, ..)| (d, t)))
+            .chain(counts.team_rates.iter().map(|(d, t, ..)| (d, t)));
+        for (district, team) in named {
+            let Some(k) = key(district, team) else {
+                continue;
+            };
+            let d = k.0;
+            rows.entry(k).or_insert_with(|| {
+                let mut row = blank(d, 0);
+                row.team = Some(team.clone());
+                row.name = team.clone();
+                row.registered = Some(false);
+                (usize::MAX, row, Default::default())
+            });
+        }
+    }
+    let managed: Vec<(&str, &str, u64, u64, u64)> = match level {
+        Level::Team => counts
+            .managed
+            .iter()
+            .map(|(d, t, m, n, b)| (d.as_str(), t.as_str(), *m, *n, *b))
+            .collect(),
+        Level::District => counts
+            .district_managed
+            .iter()
+            .map(|(d, m, n, b)| (d.as_str(), "", *m, *n, *b))
+            .collect(),
+    };
+    for (district, team, managed, new, before) in managed {
+        if let Some((_, row, _)) = key(district, team).and_then(|k| rows.get_mut(&k)) {
             row.managed += managed;
             row.managed_new += new;
             row.previous.managed += before;
