@@ -78,12 +78,22 @@ fn u(v: i64) -> u64 {
     v.max(0) as u64
 }
 
+/// The rows of the statement `name` with `values`, each made by `row`.
+fn rows<T>(
+    c: &Connection,
+    name: &str,
+    values: &[i64],
+    row: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = c.prepare(&with_values(name, values))?;
+    let found = stmt.query_map([], row)?.collect::<Result<_, _>>()?;
+    Ok(found)
+}
+
 fn counts(c: &Connection, start: i64, end: i64, before: i64) -> Result<MonthCounts, StoreError> {
     let all = [start, end, before];
-    let mut out = MonthCounts::default();
-    let mut stmt = c.prepare(&with_values("managed", &all))?;
-    out.managed = stmt
-        .query_map([], |r| {
+    Ok(MonthCounts {
+        managed: rows(c, "managed", &all, |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -91,41 +101,26 @@ fn counts(c: &Connection, start: i64, end: i64, before: i64) -> Result<MonthCoun
                 u(r.get(3)?),
                 u(r.get(4)?),
             ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("district_managed", &all))?;
-    out.district_managed = stmt
-        .query_map([], |r| {
+        })?,
+        district_managed: rows(c, "district_managed", &all, |r| {
             Ok((r.get(0)?, u(r.get(1)?), u(r.get(2)?), u(r.get(3)?)))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("services", &all))?;
-    out.services = stmt
-        .query_map([], |r| {
+        })?,
+        services: rows(c, "services", &all, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?), u(r.get(4)?)))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("team_rates", &all))?;
-    out.team_rates = stmt
-        .query_map([], |r| {
+        })?,
+        team_rates: rows(c, "team_rates", &all, |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?), u(r.get(4)?)))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("scans", &all))?;
-    out.scans = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, u(r.get(2)?))))?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("guardians", &all))?;
-    out.guardians = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?))))?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(&with_values("district_rates", &all))?;
-    out.district_rates = stmt
-        .query_map([], |r| {
+        })?,
+        district_rates: rows(c, "district_rates", &all, |r| {
             Ok((r.get(0)?, r.get(1)?, u(r.get(2)?), u(r.get(3)?)))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(out)
+        })?,
+        scans: rows(c, "scans", &all, |r| {
+            Ok((r.get(0)?, r.get(1)?, u(r.get(2)?)))
+        })?,
+        guardians: rows(c, "guardians", &all, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, u(r.get(3)?)))
+        })?,
+    })
 }
 
 impl Store {
@@ -149,20 +144,16 @@ impl Store {
         closed_at: i64,
     ) -> Result<Vec<Revision>, StoreError> {
         self.side(move |c| {
-            let mut stmt = c.prepare(&with_values("revisions", &[start, end, closed_at]))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(Revision {
-                        district: r.get(0)?,
-                        team: r.get(1)?,
-                        kind: r.get(2)?,
-                        events: u(r.get(3)?),
-                        first_received: r.get(4)?,
-                        last_received: r.get(5)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
+            rows(c, "revisions", &[start, end, closed_at], |r| {
+                Ok(Revision {
+                    district: r.get(0)?,
+                    team: r.get(1)?,
+                    kind: r.get(2)?,
+                    events: u(r.get(3)?),
+                    first_received: r.get(4)?,
+                    last_received: r.get(5)?,
+                })
+            })
         })
         .await
     }
