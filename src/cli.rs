@@ -79,6 +79,30 @@ pub struct ServeArgs {
     /// Creates the staff account `admin` with this password at a start with no staff account.
     #[arg(long, env = "WEIBING_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    #[command(flatten)]
+    pub serving: ServingArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Save the live figures beside the database after this many new events
+    /// (at most once a minute, and when stopping), so a start replays only
+    /// the events stored after the save.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub save_every_events: u64,
+    /// Answered events wait in the ingest log at most this long before the
+    /// database holds them (a row group of events, or a console read, loads
+    /// them at once).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub load_every_ms: u64,
+    /// Move the region's whole calendar (targets.csv, milestones.csv) so the
+    /// program starts on this Beijing date (YYYY-MM-DD); the demo's default
+    /// is today, its launch day.
+    #[arg(long, value_name = "DATE")]
+    pub program_start: Option<chrono::NaiveDate>,
+}
+
+/// How a node (a primary or an edge) serves HTTP and websockets.
+#[derive(Debug, clap::Args)]
+pub struct ServingArgs {
     /// Mark the session cookie Secure (set it when a proxy serves HTTPS).
     #[arg(long)]
     pub secure_cookies: bool,
@@ -108,21 +132,63 @@ pub struct ServeArgs {
     /// hold connections open).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub header_timeout_ms: u64,
-    /// Save the live figures beside the database after this many new events
-    /// (at most once a minute, and when stopping), so a start replays only
-    /// the events stored after the save.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub save_every_events: u64,
-    /// Answered events wait in the ingest log at most this long before the
-    /// database holds them (a row group of events, or a console read, loads
-    /// them at once).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
-    pub load_every_ms: u64,
-    /// Move the region's whole calendar (targets.csv, milestones.csv) so the
-    /// program starts on this Beijing date (YYYY-MM-DD); the demo's default
-    /// is today, its launch day.
-    #[arg(long, value_name = "DATE")]
-    pub program_start: Option<chrono::NaiveDate>,
+}
+
+/// The primary's side of the NATS bus (docs/scale.md).
+#[derive(Debug, clap::Args)]
+pub struct NatsArgs {
+    /// Relay the viewers' figures and the links to edges over this NATS
+    /// server (with JetStream), e.g. nats://127.0.0.1:4222. Without it,
+    /// nothing is relayed and no NATS is needed.
+    #[arg(long = "nats", env = "WEIBING_NATS", value_name = "URL")]
+    pub url: Option<String>,
+    /// Copies of the bus's streams and bucket when this server makes them
+    /// (3 on a cluster of three NATS servers).
+    #[arg(long = "nats-replicas", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub replicas: u64,
+    /// The address edges send writes, sign-in and the console to (default:
+    /// http://<--listen>).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+/// `weibing edge`: a read-only node fed by a primary over NATS.
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// The NATS server (or any server of the cluster) the primary relays to.
+    #[arg(long, env = "WEIBING_NATS", value_name = "URL")]
+    pub nats: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// The primary's region (the same `--region`).
+    #[arg(long, default_value = "beijing")]
+    pub region: String,
+    /// Staff token, here only for reading `/metrics`.
+    #[arg(long, env = "WEIBING_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub serving: ServingArgs,
+}
+
+impl EdgeArgs {
+    fn config(&self) -> crate::config::EdgeConfig {
+        let s = &self.serving;
+        crate::config::EdgeConfig {
+            nats: self.nats.clone(),
+            listen: self.listen,
+            region: self.region.clone(),
+            admin_token: self.admin_token.clone(),
+            secure_cookies: s.secure_cookies,
+            trusted_proxies: s.trusted_proxies.clone(),
+            max_sockets_per_address: s.max_sockets_per_address as usize,
+            max_sockets_per_link: s.max_sockets_per_link as usize,
+            max_sockets: s.max_sockets as usize,
+            max_connections: s.max_connections as usize,
+            resyncs_per_minute: s.resyncs_per_minute as usize,
+            header_timeout: Duration::from_millis(s.header_timeout_ms),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -142,14 +208,19 @@ impl ServeArgs {
             ingest_key: self.ingest_key.clone(),
             admin_token: self.admin_token.clone(),
             admin_password: self.admin_password.clone(),
-            secure_cookies: self.secure_cookies,
-            trusted_proxies: self.trusted_proxies.clone(),
-            max_sockets_per_address: self.max_sockets_per_address as usize,
-            max_sockets_per_link: self.max_sockets_per_link as usize,
-            max_sockets: self.max_sockets as usize,
-            max_connections: self.max_connections as usize,
-            resyncs_per_minute: self.resyncs_per_minute as usize,
-            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            secure_cookies: self.serving.secure_cookies,
+            trusted_proxies: self.serving.trusted_proxies.clone(),
+            max_sockets_per_address: self.serving.max_sockets_per_address as usize,
+            max_sockets_per_link: self.serving.max_sockets_per_link as usize,
+            max_sockets: self.serving.max_sockets as usize,
+            max_connections: self.serving.max_connections as usize,
+            resyncs_per_minute: self.serving.resyncs_per_minute as usize,
+            header_timeout: Duration::from_millis(self.serving.header_timeout_ms),
+            nats: self.nats.url.clone().map(|url| crate::config::Nats {
+                url,
+                replicas: self.nats.replicas as usize,
+                public_url: self.nats.public_url.clone(),
+            }),
             save_every_events: self.save_every_events,
             save_min_interval: Duration::from_secs(60),
             load_every: Duration::from_millis(self.load_every_ms),
@@ -194,6 +265,9 @@ pub enum Command {
     User(UserCommand),
     /// Run the server.
     Serve(ServeArgs),
+    /// Run a read-only edge: the wall, the leaders' view and their
+    /// websockets, fed by a primary over NATS (no database, no person data).
+    Edge(EdgeArgs),
     /// Run the server with the launch simulator feeding it through the ingest API.
     Demo {
         #[command(flatten)]
@@ -289,6 +363,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let running = server::start(args.config()).await?;
             println!("weibing listening on http://{}", running.addr);
+            running.run_until_signal().await
+        }
+        Command::Edge(args) => {
+            let running = crate::edge::start(args.config()).await?;
+            println!("weibing edge listening on http://{}", running.addr);
             running.run_until_signal().await
         }
         Command::Demo { mut serve, replay } => {

@@ -65,6 +65,36 @@ pub struct Config {
     /// How often the index at month closes is brought up to date (a close
     /// is computed again only when events before its end arrived since).
     pub history_every: Duration,
+    /// Relay to edges over NATS (`--nats`).
+    pub nats: Option<Nats>,
+}
+
+/// The primary's side of the NATS bus.
+#[derive(Debug, Clone)]
+pub struct Nats {
+    pub url: String,
+    /// Copies of the streams and bucket this server makes.
+    pub replicas: usize,
+    /// Where edges send writes (default: http://<listen>).
+    pub public_url: Option<String>,
+}
+
+/// A read-only edge's settings (`weibing edge`).
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub nats: String,
+    pub listen: SocketAddr,
+    pub region: String,
+    /// For `/metrics` only.
+    pub admin_token: Option<String>,
+    pub secure_cookies: bool,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub max_sockets_per_address: usize,
+    pub max_sockets_per_link: usize,
+    pub max_sockets: usize,
+    pub max_connections: usize,
+    pub resyncs_per_minute: usize,
+    pub header_timeout: Duration,
 }
 
 impl Config {
@@ -102,6 +132,7 @@ impl Config {
             load_every: LOAD_EVERY,
             program_start: None,
             history_every: Duration::from_millis(500),
+            nats: None,
         }
     }
 }

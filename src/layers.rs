@@ -29,6 +29,7 @@ const LAYERS: &[&[&str]] = &[
     &["live", "web"],
     &["http"],
     &["server"],
+    &["edge"],
     &["cli"],
 ];
 

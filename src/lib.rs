@@ -37,6 +37,7 @@ pub mod access;
 pub mod aggregate;
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod hashing;
 pub mod http;
 pub mod ingest;

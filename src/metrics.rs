@@ -72,8 +72,144 @@ pub struct FanOut {
     pub refused_sockets: Counter,
 }
 
+impl FanOut {
+    /// The sockets' metrics, the same on a primary and an edge.
+    fn register(&self, registry: &mut Registry, clients: &Gauge) {
+        registry.register(
+            "websocket_clients",
+            "Websocket clients connected",
+            clients.clone(),
+        );
+        registry.register(
+            "websocket_bytes_sent",
+            "Bytes of messages sent to websocket clients",
+            self.bytes_sent.clone(),
+        );
+        registry.register(
+            "websocket_frames_sent",
+            "Messages sent to websocket clients",
+            self.frames_sent.clone(),
+        );
+        registry.register(
+            "websocket_dropped_slow_clients",
+            "Clients dropped because a send timed out",
+            self.dropped_slow_clients.clone(),
+        );
+        registry.register(
+            "websocket_lag_snapshots",
+            "Snapshots sent to clients that fell behind",
+            self.snapshots_for_laggards.clone(),
+        );
+        registry.register(
+            "websocket_refused_too_many",
+            "Websocket upgrades refused: the address, the link or wall token, or the server held as many sockets as it may",
+            self.refused_sockets.clone(),
+        );
+    }
+}
+
+/// What crosses the NATS bus (a primary's relay, an edge's follow).
+#[derive(Clone, Debug, Default)]
+pub struct BusCounts {
+    /// Messages published (primary) or received (edge).
+    pub messages: Counter,
+    pub bytes: Counter,
+    /// Snapshots published (primary) or taken (edge).
+    pub snapshots: Counter,
+    /// Publishes that failed (primary); gaps that made an edge take a snapshot.
+    pub failures: Counter,
+}
+
+impl BusCounts {
+    fn register(&self, registry: &mut Registry, side: &str) {
+        let (verb, failures) = if side == "relay" {
+            ("published", "Publishes the bus did not acknowledge")
+        } else {
+            (
+                "received",
+                "Gaps (a new epoch, a missed seq) that made the edge take a snapshot",
+            )
+        };
+        registry.register(
+            format!("bus_{side}_messages"),
+            format!("Deltas, heartbeats and snapshots {verb} on the NATS bus"),
+            self.messages.clone(),
+        );
+        registry.register(
+            format!("bus_{side}_bytes"),
+            format!("Bytes of the messages {verb} on the NATS bus"),
+            self.bytes.clone(),
+        );
+        registry.register(
+            format!("bus_{side}_snapshots"),
+            format!("Snapshots {verb} on the NATS bus"),
+            self.snapshots.clone(),
+        );
+        registry.register(
+            format!("bus_{side}_failures"),
+            failures,
+            self.failures.clone(),
+        );
+    }
+}
+
+/// An edge's metrics: its sockets and what it hears from the bus.
+pub struct EdgeMetrics {
+    registry: Registry,
+    pub fan_out: FanOut,
+    pub bus: BusCounts,
+    clients: Gauge,
+    /// Audiences whose primary is silent now.
+    pub stale_audiences: Gauge,
+    /// HTTP connections (src/serving.rs).
+    pub connections: crate::serving::Counts,
+}
+
+impl Default for EdgeMetrics {
+    fn default() -> EdgeMetrics {
+        let mut registry = Registry::with_prefix("weibing");
+        let fan_out = FanOut::default();
+        let clients = Gauge::default();
+        fan_out.register(&mut registry, &clients);
+        let bus = BusCounts::default();
+        bus.register(&mut registry, "edge");
+        let stale_audiences = Gauge::default();
+        registry.register(
+            "bus_edge_stale_audiences",
+            "Audiences whose primary has been silent for two ticks or more",
+            stale_audiences.clone(),
+        );
+        let connections = crate::serving::Counts::default();
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open now (websockets, once upgraded, are counted by the hubs)",
+            connections.open.clone(),
+        );
+        EdgeMetrics {
+            registry,
+            fan_out,
+            bus,
+            clients,
+            stale_audiences,
+            connections,
+        }
+    }
+}
+
+impl EdgeMetrics {
+    pub fn render(&self, clients: usize) -> String {
+        self.clients.set(clients as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String does not fail");
+        out
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// What the primary published on the NATS bus (`--nats`).
+    pub relay: BusCounts,
     pub accepted: Family<KeyLabel, Counter>,
     pub duplicates: Family<KeyLabel, Counter>,
     pub rejected: Family<KeyLabel, Counter>,
@@ -119,6 +255,8 @@ impl Metrics {
             Gauge::default(),
         );
         let tick_failures = Counter::default();
+        let relay = BusCounts::default();
+        relay.register(&mut registry, "relay");
         let connections = crate::serving::Counts::default();
         registry.register(
             "http_connections_open",
@@ -188,36 +326,7 @@ impl Metrics {
             "Ticks that failed (the last state stayed up)",
             tick_failures.clone(),
         );
-        registry.register(
-            "websocket_clients",
-            "Websocket clients connected",
-            clients.clone(),
-        );
-        registry.register(
-            "websocket_bytes_sent",
-            "Bytes of messages sent to websocket clients",
-            fan_out.bytes_sent.clone(),
-        );
-        registry.register(
-            "websocket_frames_sent",
-            "Messages sent to websocket clients",
-            fan_out.frames_sent.clone(),
-        );
-        registry.register(
-            "websocket_dropped_slow_clients",
-            "Clients dropped because a send timed out",
-            fan_out.dropped_slow_clients.clone(),
-        );
-        registry.register(
-            "websocket_lag_snapshots",
-            "Snapshots sent to clients that fell behind",
-            fan_out.snapshots_for_laggards.clone(),
-        );
-        registry.register(
-            "websocket_refused_too_many",
-            "Websocket upgrades refused: the address, the link or wall token, or the server held as many sockets as it may",
-            fan_out.refused_sockets.clone(),
-        );
+        fan_out.register(&mut registry, &clients);
         registry.register(
             "store_wal_bytes",
             "Size of DuckDB's write-ahead log",
@@ -235,6 +344,7 @@ impl Metrics {
         );
         Metrics {
             registry,
+            relay,
             accepted,
             duplicates,
             rejected,

@@ -218,7 +218,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    let state = AppState {
+    let region_arg = config.region.clone();
+    let mut state = AppState {
         hubs: hubs.clone(),
         store: opened.store,
         region,
@@ -242,7 +243,46 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         open_items,
         metrics: metrics.clone(),
         tick: config.tick,
+        bus: None,
     };
+    if let Some(nats) = &config.nats {
+        let client = crate::publish::bus::client(&nats.url, "weibing-primary").await?;
+        state.bus = Some(client.clone());
+        let info = crate::publish::bus::PrimaryInfo {
+            epoch,
+            tick_ms: config.tick.as_millis() as u64,
+            url: nats
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            districts: state
+                .region
+                .districts
+                .iter()
+                .map(|d| d.code.clone())
+                .collect(),
+        };
+        let (region, hubs, access) = (state.region.clone(), hubs.clone(), access.clone());
+        let (counts, replicas) = (metrics.relay.clone(), nats.replicas);
+        let mut shutdown = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let Some(bus) =
+                crate::publish::bus::Bus::when_up(client, Some(replicas), &mut shutdown).await
+            else {
+                return;
+            };
+            let relay = crate::publish::bus::Relay {
+                bus,
+                names: crate::publish::bus::Names::new(&region_arg),
+                region,
+                hubs,
+                access,
+                info,
+                counts,
+            };
+            relay.run(shutdown).await;
+        });
+    }
     tokio::spawn(expire_credentials(
         access,
         state.store.clone(),

@@ -292,6 +292,23 @@ pub struct Access {
     /// Held by a change across its store write and its memory update, so
     /// changes reach both in the same order.
     pub writes: tokio::sync::Mutex<()>,
+    /// Woken when a link or wall token is added or revoked (the edges'
+    /// copy follows it, `publish::bus`).
+    pub changed: tokio::sync::Notify,
+}
+
+/// A link or wall token as the edges know it (`publish::bus` carries it):
+/// its hash, never the token; no last use, no address, no creator.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeCredential {
+    pub kind: String,
+    /// SHA-256 of the token, in hex.
+    pub hash: String,
+    pub label: String,
+    pub scope: Option<String>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 pub fn hash(token: &str) -> [u8; 32] {
@@ -368,6 +385,67 @@ impl Access {
             }),
             limiter: limit::LoginLimiter::default(),
             writes: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The links and wall tokens, by id, as the edges are to know them
+    /// (ingest keys and staff never leave the primary).
+    pub fn for_edges(&self) -> Vec<(String, EdgeCredential)> {
+        let inner = self.inner.read().expect("access lock");
+        inner
+            .credentials
+            .iter()
+            .filter(|c| matches!(c.row.kind.as_str(), "link" | "wall"))
+            .map(|c| {
+                let credential = EdgeCredential {
+                    kind: c.row.kind.clone(),
+                    hash: hex(&c.hash),
+                    label: c.row.label.clone(),
+                    scope: c.row.scope.clone(),
+                    expires_at: c.row.expires_at,
+                    revoked_at: c.row.revoked_at,
+                };
+                (c.row.id.clone(), credential)
+            })
+            .collect()
+    }
+
+    /// An edge takes a credential from its primary: a new one is added, a
+    /// revocation ends the credential's sockets at once (`gone`: the
+    /// primary no longer lists it, which ends it too).
+    pub fn take_from_primary(&self, id: &str, credential: Option<EdgeCredential>, now: i64) {
+        let known = self
+            .inner
+            .read()
+            .expect("access lock")
+            .credentials
+            .iter()
+            .any(|c| c.row.id == id);
+        let Some(credential) = credential else {
+            self.revoke(id, "primary", now);
+            return;
+        };
+        if !known {
+            if !matches!(credential.kind.as_str(), "link" | "wall") {
+                return;
+            }
+            self.add_credential(CredentialRow {
+                id: id.to_string(),
+                kind: credential.kind,
+                label: credential.label,
+                scope: credential.scope,
+                token_hash: credential.hash,
+                created_at: 0,
+                created_by: "primary".into(),
+                expires_at: credential.expires_at,
+                revoked_at: credential.revoked_at,
+                revoked_by: credential.revoked_at.map(|_| "primary".into()),
+                last_used_at: None,
+                last_used_from: None,
+            });
+        } else if let Some(at) = credential.revoked_at {
+            self.revoke(id, "primary", at);
         }
     }
 
@@ -654,6 +732,7 @@ impl Access {
                 touched: 0,
                 row,
             });
+        self.changed.notify_one();
     }
 
     /// Whether an ingest key (or the env key) already has this name.
@@ -678,6 +757,7 @@ impl Access {
             c.row.revoked_at = Some(now);
             c.row.revoked_by = Some(by.to_string());
             c.ended.send_replace(Some(EndReason::Revoked));
+            self.changed.notify_one();
         }
         Some((listed(c, &self.region, now), was_active))
     }

@@ -104,9 +104,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A server state that names the proxies whose `X-Forwarded-For` is
+/// believed (a primary's and an edge's).
+pub trait Proxies {
+    fn trusted_proxies(&self) -> &[IpAddr];
+}
+
+impl Proxies for AppState {
+    fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.trusted_proxies
+    }
+}
+
 /// The caller's address: the TCP peer, or, when the peer is a proxy named
 /// by `--trusted-proxy`, what `X-Forwarded-For` says (see [`client_address`]).
-pub fn address(app: &AppState, parts: &Parts) -> String {
+pub fn address(app: &impl Proxies, parts: &Parts) -> String {
     let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -119,7 +131,7 @@ pub fn address(app: &AppState, parts: &Parts) -> String {
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok());
-    client_address(peer, forwarded, &app.trusted_proxies).to_string()
+    client_address(peer, forwarded, app.trusted_proxies()).to_string()
 }
 
 /// Who sent a request that reached us from `peer` with these
@@ -198,24 +210,8 @@ fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// that address is refused (429) until the window passes.
 pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let now = time::now_beijing_micros();
-    let (token, in_query) = match bearer(&parts.headers) {
-        Some(t) => (Some(t.to_string()), false),
-        None => (query_token(&parts.uri), true),
-    };
-    if let Some(token) = token {
-        let address = address(app, parts);
-        let clock = tokio::time::Instant::now();
-        if let Some(wait) = app.access.limiter.token_wait(&address, clock) {
-            return Err(ApiError::TooMany(Refused::Tokens(wait)));
-        }
-        // Staff's token never travels in a URL (logs, history, Referer).
-        if in_query && app.access.is_admin_token(&token) {
-            return Err(ApiError::TokenInQuery);
-        }
-        let Some((principal, used)) = app.access.reader(&token, &address, now) else {
-            app.access.limiter.token_failed(&address, clock);
-            return Err(ApiError::Unauthorized);
-        };
+    if let Some(found) = token_reader(&app.access, app, parts, now) {
+        let (principal, used) = found?;
         if let Some(used) = used {
             let (store, id, address) = (app.store.clone(), used.id, used.address);
             // The record of a use never delays the reader.
@@ -243,6 +239,34 @@ pub async fn who(app: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
         ));
     }
     Ok(principal)
+}
+
+/// Who a bearer or `?token=` token is (None: the request has no token),
+/// under the limit on tokens that open nothing; the use to record, if due.
+pub fn token_reader(
+    access: &crate::access::Access,
+    proxies: &impl Proxies,
+    parts: &Parts,
+    now: i64,
+) -> Option<Result<(Principal, Option<crate::access::Use>), ApiError>> {
+    let (token, in_query) = match bearer(&parts.headers) {
+        Some(t) => (t.to_string(), false),
+        None => (query_token(&parts.uri)?, true),
+    };
+    let address = address(proxies, parts);
+    let clock = tokio::time::Instant::now();
+    if let Some(wait) = access.limiter.token_wait(&address, clock) {
+        return Some(Err(ApiError::TooMany(Refused::Tokens(wait))));
+    }
+    // Staff's token never travels in a URL (logs, history, Referer).
+    if in_query && access.is_admin_token(&token) {
+        return Some(Err(ApiError::TokenInQuery));
+    }
+    let found = access.reader(&token, &address, now);
+    if found.is_none() {
+        access.limiter.token_failed(&address, clock);
+    }
+    Some(found.ok_or(ApiError::Unauthorized))
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
@@ -447,12 +471,9 @@ pub struct LoginRequest {
 /// A caller's address, for handlers that take no principal.
 pub struct Address(pub String);
 
-impl FromRequestParts<AppState> for Address {
+impl<S: Proxies + Send + Sync> FromRequestParts<S> for Address {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &S) -> Result<Self, Self::Rejection> {
         Ok(Address(address(app, parts)))
     }
 }
@@ -630,13 +651,15 @@ pub async fn session(Staff(p): Staff) -> Result<Response, ApiError> {
 }
 
 pub async fn me(State(app): State<AppState>, Reader(p): Reader) -> Response {
+    me_answer(&app.access, &p)
+}
+
+/// `GET /api/v1/me`'s answer for a reader (a primary's and an edge's).
+pub fn me_answer(access: &crate::access::Access, p: &Principal) -> Response {
     let now = time::now_beijing_micros();
-    let listed = p
-        .credential
-        .as_deref()
-        .and_then(|id| app.access.get(id, now));
+    let listed = p.credential.as_deref().and_then(|id| access.get(id, now));
     let body = match (p.role, listed) {
-        (Role::Admin, _) => serde_json::json!({"role": staff_role_code(&p), "name": p.actor}),
+        (Role::Admin, _) => serde_json::json!({"role": staff_role_code(p), "name": p.actor}),
         (Role::Viewer(_), Some(l)) => serde_json::json!({
             "role": "viewer", "label": l.label, "scope": l.scope,
             "scope_name": l.scope_name, "expires_at": l.expires_at,

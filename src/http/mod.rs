@@ -57,6 +57,8 @@ pub struct AppState {
     pub open_items: crate::aggregate::alerts::OpenItems,
     pub metrics: Arc<Metrics>,
     pub tick: std::time::Duration,
+    /// The NATS bus's client, when the figures are relayed to edges (`--nats`).
+    pub bus: Option<async_nats::Client>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -123,7 +125,7 @@ pub fn app(state: AppState) -> Router {
 /// Every answer: no inline scripts, no sniffing, no referrer (tokens live in
 /// URLs), no framing; nothing but hashed assets is cached. Behind HTTPS
 /// (`--secure-cookies`), browsers are told to use nothing else (HSTS).
-async fn security_headers(
+pub async fn security_headers(
     axum::extract::State(https): axum::extract::State<bool>,
     mut response: Response,
 ) -> Response {
@@ -186,6 +188,7 @@ async fn readyz(
         "last_tick_ms_ago": age_ms,
         "tick_ms": app.tick.as_millis() as u64,
         "epoch": app.hubs.epoch(),
+        "bus": app.bus.as_ref().map(|c| crate::publish::bus::state_code(c.connection_state())),
     });
     (status, axum::Json(body)).into_response()
 }

@@ -66,6 +66,19 @@ pub async fn upgrade(
     Reader(who): Reader,
     axum::extract::Query(query): axum::extract::Query<WsQuery>,
 ) -> Response {
+    open(ws, app.hubs.clone(), &app.sockets, &address, who, query)
+}
+
+/// Opens the socket of `who` on its audience's hub, within the bounds on
+/// sockets (a primary's and an edge's).
+pub fn open(
+    ws: WebSocketUpgrade,
+    hubs: Arc<Hubs>,
+    sockets: &Arc<crate::publish::limit::SocketLimit>,
+    address: &str,
+    who: crate::access::Principal,
+    query: WsQuery,
+) -> Response {
     let format = match query.delta.as_deref().map(DeltaFormat::parse) {
         None => DeltaFormat::Leaves,
         Some(Ok(format)) => format,
@@ -77,10 +90,10 @@ pub async fn upgrade(
                 .into_response();
         }
     };
-    let slot = match app.sockets.take(&address, who.credential.as_deref()) {
+    let slot = match sockets.take(address, who.credential.as_deref()) {
         Ok(slot) => slot,
         Err(full) => {
-            app.hubs.staff.fan_out.refused_sockets.inc();
+            hubs.staff.fan_out.refused_sockets.inc();
             let status = match full {
                 crate::publish::limit::Full::Total => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::TOO_MANY_REQUESTS,
@@ -89,11 +102,11 @@ pub async fn upgrade(
         }
     };
     let hub = HubOf {
-        hubs: app.hubs.clone(),
+        hubs,
         role: who.role,
     };
     let ended = who.ended;
-    let resyncs = app.sockets.bounds().resyncs_per_minute;
+    let resyncs = sockets.bounds().resyncs_per_minute;
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         // Clients send only small control frames (a resync is 17 bytes): a
@@ -155,6 +168,11 @@ where
     if !send(hub, &mut sink, snapshot).await {
         return Ended::SendFailed;
     }
+    if let Some(notice) = hub.stale_notice()
+        && !send(hub, &mut sink, notice).await
+    {
+        return Ended::SendFailed;
+    }
     let mut resyncs: std::collections::VecDeque<tokio::time::Instant> = Default::default();
     loop {
         tokio::select! {
@@ -180,7 +198,11 @@ where
                                 snapshot
                             }
                         },
-                        FrameKind::Heartbeat => frame.text,
+                        FrameKind::Heartbeat | FrameKind::Stale => frame.text,
+                        FrameKind::Snapshot => {
+                            at = frame.seq;
+                            frame.text
+                        }
                     },
                     Err(RecvError::Lagged(_)) => {
                         hub.fan_out.snapshots_for_laggards.inc();

@@ -10,7 +10,13 @@
 //! walls) and each district's links. What a socket receives is decided by
 //! which hub it subscribes to, on the server: a district link's socket never
 //! carries another district's figures.
+//!
+//! An edge's hub is a *mirror*: it is not fed states but the primary's own
+//! messages ([`Hub::reset`] with a snapshot, [`Hub::follow`] with a delta or
+//! heartbeat), which it applies to its copy and passes on as they came, byte
+//! for byte ([`bus`] carries them).
 
+pub mod bus;
 pub mod delta;
 pub mod limit;
 pub mod protocol;
@@ -35,6 +41,12 @@ const BROADCAST_FRAMES: usize = 64;
 pub enum FrameKind {
     Delta,
     Heartbeat,
+    /// A mirror took a new state from its primary (a new epoch, or after a
+    /// gap): every socket starts again from it.
+    Snapshot,
+    /// A mirror's primary fell silent: the sockets are told, and keep the
+    /// last state.
+    Stale,
 }
 
 /// One message for every socket, serialized once.
@@ -46,6 +58,8 @@ pub struct Frame {
     /// The same delta as RFC 6902 operations, made only while a socket of
     /// the hub asked for them ([`Hub::patch_socket`]).
     pub patch: Option<Utf8Bytes>,
+    /// The delta changed the document's shape (it has operations).
+    pub reshaped: bool,
 }
 
 /// How a socket wants its deltas (`/ws?delta=…`, docs/protocol.md).
@@ -79,7 +93,6 @@ impl Drop for PatchSocket<'_> {
 }
 
 pub struct Hub {
-    epoch: u64,
     // A std Mutex: held only to swap a few fields, never across an await.
     inner: Mutex<Inner>,
     frames: broadcast::Sender<Frame>,
@@ -90,11 +103,38 @@ pub struct Hub {
 }
 
 struct Inner {
+    /// Changes at every start of the primary (a mirror follows it).
+    epoch: u64,
     seq: u64,
     as_of: String,
     state: serde_json::Value,
     /// The snapshot message for (seq, as_of), made on first demand.
     snapshot: Option<Utf8Bytes>,
+    /// A mirror whose primary fell silent: the notice a socket gets.
+    stale: Option<Utf8Bytes>,
+}
+
+/// Why a mirror cannot take a message of its primary's: it asks for a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Gap {
+    #[error("the mirror has no state yet")]
+    Empty,
+    #[error("epoch {got}, the mirror is at epoch {at}")]
+    Epoch { at: u64, got: u64 },
+    #[error("seq {got} does not follow the mirror's {at}")]
+    Seq { at: u64, got: u64 },
+    #[error("not a message the primary sends: {0}")]
+    Message(String),
+}
+
+/// A snapshot, delta or heartbeat message's head, as a mirror reads it.
+#[derive(Debug, serde::Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: String,
+    epoch: u64,
+    seq: u64,
+    as_of: String,
 }
 
 impl Hub {
@@ -104,12 +144,13 @@ impl Hub {
         let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
         let (closing, _) = watch::channel(false);
         Hub {
-            epoch,
             inner: Mutex::new(Inner {
+                epoch,
                 seq: 1,
                 as_of: time::rfc3339(now_micros),
                 state: serde_json::to_value(state).expect("the state serializes"),
                 snapshot: None,
+                stale: None,
             }),
             frames,
             closing,
@@ -126,7 +167,7 @@ impl Hub {
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.inner.lock().expect("hub lock").epoch
     }
 
     /// Publishes the tick's state: a delta if it differs, else a heartbeat.
@@ -152,13 +193,14 @@ impl Hub {
                 kind: FrameKind::Heartbeat,
                 seq: inner.seq,
                 text: ServerMessage::Heartbeat {
-                    epoch: self.epoch,
+                    epoch: inner.epoch,
                     seq: inner.seq,
                     as_of: &inner.as_of,
                 }
                 .to_json()
                 .into(),
                 patch: None,
+                reshaped: false,
             }
         } else {
             let patch = (self.patch_sockets.load(Ordering::Relaxed) > 0)
@@ -170,7 +212,7 @@ impl Hub {
                 seq: inner.seq,
                 patch: patch.map(|patch| {
                     ServerMessage::Patch {
-                        epoch: self.epoch,
+                        epoch: inner.epoch,
                         seq: inner.seq,
                         as_of: &inner.as_of,
                         patch: &patch,
@@ -178,8 +220,9 @@ impl Hub {
                     .to_json()
                     .into()
                 }),
+                reshaped: !delta.ops.is_empty(),
                 text: ServerMessage::Delta {
-                    epoch: self.epoch,
+                    epoch: inner.epoch,
                     seq: inner.seq,
                     as_of: &inner.as_of,
                     set: delta.set_pairs(),
@@ -198,7 +241,7 @@ impl Hub {
         let mut inner = self.inner.lock().expect("hub lock");
         if inner.snapshot.is_none() {
             let text = ServerMessage::Snapshot {
-                epoch: self.epoch,
+                epoch: inner.epoch,
                 seq: inner.seq,
                 as_of: &inner.as_of,
                 state: &inner.state,
@@ -207,6 +250,164 @@ impl Hub {
             inner.snapshot = Some(text.into());
         }
         (inner.seq, inner.snapshot.clone().expect("just made"))
+    }
+
+    /// A mirror with no state yet: it takes its first from [`Hub::reset`].
+    pub fn mirror(fan_out: FanOut) -> Hub {
+        let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
+        let (closing, _) = watch::channel(false);
+        Hub {
+            inner: Mutex::new(Inner {
+                epoch: 0,
+                seq: 0,
+                as_of: String::new(),
+                state: serde_json::Value::Null,
+                snapshot: None,
+                stale: None,
+            }),
+            frames,
+            closing,
+            fan_out,
+            patch_sockets: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether the hub has a state to serve (a mirror may not yet).
+    pub fn has_state(&self) -> bool {
+        self.inner.lock().expect("hub lock").seq > 0
+    }
+
+    /// A mirror takes its primary's snapshot message: its state from now
+    /// on, and every socket starts again from these very bytes. A snapshot
+    /// of the same epoch older than the mirror's state is left unused (the
+    /// deltas after it bring the mirror no further back than it is).
+    pub fn reset(&self, text: Utf8Bytes) -> Result<(), Gap> {
+        let mut message: serde_json::Value =
+            serde_json::from_str(text.as_str()).map_err(|e| Gap::Message(e.to_string()))?;
+        let head = head(&message)?;
+        if head.kind != "snapshot" {
+            return Err(Gap::Message(format!("a {} is not a snapshot", head.kind)));
+        }
+        let mut inner = self.inner.lock().expect("hub lock");
+        if inner.seq > 0 && head.epoch == inner.epoch && head.seq <= inner.seq {
+            return Ok(());
+        }
+        inner.epoch = head.epoch;
+        inner.seq = head.seq;
+        inner.as_of = head.as_of;
+        inner.state = message["state"].take();
+        inner.snapshot = Some(text.clone());
+        inner.stale = None;
+        let _ = self.frames.send(Frame {
+            kind: FrameKind::Snapshot,
+            seq: head.seq,
+            text,
+            patch: None,
+            reshaped: true,
+        });
+        Ok(())
+    }
+
+    /// A mirror takes its primary's delta or heartbeat: applied to its
+    /// copy, then passed on to its sockets as it came. A message the copy
+    /// cannot take (another epoch, a missed seq) is a [`Gap`]: the caller
+    /// fetches a snapshot. A delta the mirror already has is skipped.
+    pub fn follow(&self, text: Utf8Bytes) -> Result<(), Gap> {
+        let message: serde_json::Value =
+            serde_json::from_str(text.as_str()).map_err(|e| Gap::Message(e.to_string()))?;
+        let head = head(&message)?;
+        let mut inner = self.inner.lock().expect("hub lock");
+        let at = inner.seq;
+        if at == 0 {
+            return Err(Gap::Empty);
+        }
+        if head.epoch != inner.epoch {
+            return Err(Gap::Epoch {
+                at: inner.epoch,
+                got: head.epoch,
+            });
+        }
+        let frame = match head.kind.as_str() {
+            "heartbeat" if head.seq == at => Frame {
+                kind: FrameKind::Heartbeat,
+                seq: at,
+                text,
+                patch: None,
+                reshaped: false,
+            },
+            "delta" if head.seq <= at => return Ok(()),
+            "delta" if head.seq == at + 1 => {
+                let before =
+                    (self.patch_sockets.load(Ordering::Relaxed) > 0).then(|| inner.state.clone());
+                if let Err(error) = delta::apply(&mut inner.state, &message) {
+                    // The copy is spoilt: nothing is served from it until
+                    // the snapshot the caller fetches now.
+                    inner.seq = 0;
+                    return Err(Gap::Message(error));
+                }
+                let patch = before.map(|before| {
+                    let patch = json_patch::diff(&before, &inner.state);
+                    ServerMessage::Patch {
+                        epoch: head.epoch,
+                        seq: head.seq,
+                        as_of: &head.as_of,
+                        patch: &patch,
+                    }
+                    .to_json()
+                    .into()
+                });
+                let reshaped = message["ops"].as_array().is_some_and(|ops| !ops.is_empty());
+                Frame {
+                    kind: FrameKind::Delta,
+                    seq: head.seq,
+                    text,
+                    patch,
+                    reshaped,
+                }
+            }
+            "heartbeat" | "delta" => return Err(Gap::Seq { at, got: head.seq }),
+            other => {
+                return Err(Gap::Message(format!(
+                    "a {other} is not a delta or heartbeat"
+                )));
+            }
+        };
+        inner.seq = frame.seq;
+        inner.as_of = head.as_of;
+        inner.snapshot = None;
+        inner.stale = None;
+        let _ = self.frames.send(frame);
+        Ok(())
+    }
+
+    /// A mirror whose primary fell silent tells its sockets (again at every
+    /// call, so that they know the socket itself is alive); they keep the
+    /// last state. The next delta or heartbeat ends it.
+    pub fn mark_stale(&self) {
+        let mut inner = self.inner.lock().expect("hub lock");
+        if inner.seq == 0 {
+            return;
+        }
+        let text: Utf8Bytes = ServerMessage::Stale {
+            epoch: inner.epoch,
+            seq: inner.seq,
+            as_of: &inner.as_of,
+        }
+        .to_json()
+        .into();
+        inner.stale = Some(text.clone());
+        let _ = self.frames.send(Frame {
+            kind: FrameKind::Stale,
+            seq: inner.seq,
+            text,
+            patch: None,
+            reshaped: false,
+        });
+    }
+
+    /// The stale notice a new socket gets after its snapshot, while stale.
+    pub fn stale_notice(&self) -> Option<Utf8Bytes> {
+        self.inner.lock().expect("hub lock").stale.clone()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
@@ -227,6 +428,10 @@ impl Hub {
     }
 }
 
+fn head(message: &serde_json::Value) -> Result<Head, Gap> {
+    <Head as serde::Deserialize>::deserialize(message).map_err(|e| Gap::Message(e.to_string()))
+}
+
 /// One hub per audience.
 pub struct Hubs {
     pub staff: Hub,
@@ -241,6 +446,27 @@ impl Hubs {
             staff: hub(&views.staff),
             city: hub(&views.city),
             districts: views.districts.iter().map(hub).collect(),
+        }
+    }
+
+    /// An edge's hubs: a mirror per viewer audience. Staff's stays empty
+    /// (staff read the primary).
+    pub fn mirrors(districts: usize, fan_out: FanOut) -> Hubs {
+        Hubs {
+            staff: Hub::mirror(fan_out.clone()),
+            city: Hub::mirror(fan_out.clone()),
+            districts: (0..districts)
+                .map(|_| Hub::mirror(fan_out.clone()))
+                .collect(),
+        }
+    }
+
+    /// The viewer hubs in `bus::audiences`' order: the city's, then each
+    /// district's.
+    pub fn viewer(&self, index: usize) -> &Hub {
+        match index {
+            0 => &self.city,
+            i => &self.districts[i - 1],
         }
     }
 
@@ -275,6 +501,78 @@ impl Hubs {
 
     fn all(&self) -> impl Iterator<Item = &Hub> {
         [&self.staff, &self.city].into_iter().chain(&self.districts)
+    }
+}
+
+#[cfg(test)]
+mod mirror {
+    use super::*;
+    use crate::aggregate::state::{self, Wall};
+
+    fn state_titled(title: &str) -> State {
+        let region = crate::region::Region::load("beijing").unwrap();
+        let agg = crate::aggregate::Aggregator::new(region.districts.len(), 0);
+        let wall = Wall {
+            title: title.into(),
+            ..Wall::default()
+        };
+        state::compute(&region, &agg, 0, wall)
+    }
+
+    #[test]
+    fn a_mirror_takes_only_what_follows_its_copy_and_says_why_not() {
+        let primary = Hub::new(7, &state_titled("t0"), 0, Default::default());
+        let mut frames = primary.subscribe();
+        let mirror = Hub::mirror(Default::default());
+        assert!(!mirror.has_state());
+        let first = primary.snapshot().1;
+        primary.publish(&state_titled("t1"), 1_000_000);
+        let delta2 = frames.try_recv().unwrap().text;
+        assert_eq!(mirror.follow(delta2.clone()), Err(Gap::Empty));
+        mirror.reset(first.clone()).unwrap();
+        primary.publish(&state_titled("t2"), 2_000_000);
+        let delta3 = frames.try_recv().unwrap().text;
+        assert_eq!(mirror.follow(delta3), Err(Gap::Seq { at: 1, got: 3 }));
+        mirror.follow(delta2.clone()).unwrap();
+        // Already had: skipped; an older snapshot: left unused.
+        assert_eq!(mirror.follow(delta2), Ok(()));
+        mirror.reset(first).unwrap();
+        assert_eq!(mirror.snapshot().0, 2);
+        // Another epoch (the primary started again).
+        let again = Hub::new(8, &state_titled("t9"), 0, Default::default());
+        let mut frames = again.subscribe();
+        again.publish(&state_titled("t9"), 9_000_000);
+        let heartbeat = frames.try_recv().unwrap().text;
+        assert_eq!(mirror.follow(heartbeat), Err(Gap::Epoch { at: 7, got: 8 }));
+        let mut sockets = mirror.subscribe();
+        mirror.reset(again.snapshot().1).unwrap();
+        let reset = sockets.try_recv().unwrap();
+        assert_eq!((reset.kind, reset.seq), (FrameKind::Snapshot, 1));
+        assert_eq!(mirror.snapshot(), again.snapshot());
+        assert_eq!(
+            mirror.follow(r#"{"type":"ended","reason":"x"}"#.into()),
+            Err(Gap::Message("missing field `epoch`".into()))
+        );
+    }
+
+    #[test]
+    fn a_stale_mirror_tells_its_sockets_until_the_next_message() {
+        let primary = Hub::new(7, &state_titled("t0"), 0, Default::default());
+        let mut frames = primary.subscribe();
+        let mirror = Hub::mirror(Default::default());
+        mirror.reset(primary.snapshot().1).unwrap();
+        let mut sockets = mirror.subscribe();
+        mirror.mark_stale();
+        let notice = sockets.try_recv().unwrap();
+        assert_eq!(notice.kind, FrameKind::Stale);
+        let as_of = crate::time::rfc3339(0);
+        let expected = format!(r#"{{"type":"stale","epoch":7,"seq":1,"as_of":"{as_of}"}}"#);
+        assert_eq!(notice.text.as_str(), expected);
+        assert_eq!(mirror.stale_notice().as_deref(), Some(expected.as_str()));
+        primary.publish(&state_titled("t0"), 1_000_000);
+        mirror.follow(frames.try_recv().unwrap().text).unwrap();
+        assert_eq!(sockets.try_recv().unwrap().kind, FrameKind::Heartbeat);
+        assert_eq!(mirror.stale_notice(), None);
     }
 }
 
@@ -316,6 +614,17 @@ mod properties {
                     (frames, seq, first["state"].clone())
                 })
                 .collect();
+            // A mirror of each hub, as an edge keeps one: the first
+            // snapshot's bytes, then every frame as it came.
+            let mirrors: Vec<(Hub, broadcast::Receiver<Frame>)> = hubs
+                .iter()
+                .map(|hub| {
+                    let frames = hub.subscribe();
+                    let mirror = Hub::mirror(Default::default());
+                    mirror.reset(hub.snapshot().1).unwrap();
+                    (mirror, frames)
+                })
+                .collect();
             let mut n = 0;
             for (t, tick) in ticks.into_iter().enumerate() {
                 for raw in tick {
@@ -338,12 +647,21 @@ mod properties {
                             delta::apply(doc, &message).unwrap();
                             *seq = frame.seq;
                         }
+                        FrameKind::Snapshot | FrameKind::Stale => {
+                            prop_assert!(false, "a primary's hub sends neither");
+                        }
                     }
                 }
                 let (last_seq, text) = hub.snapshot();
                 let last: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
                 prop_assert_eq!(*seq, last_seq);
                 prop_assert_eq!(&*doc, &last["state"]);
+            }
+            for (hub, (mirror, mut frames)) in hubs.iter().zip(mirrors) {
+                while let Ok(frame) = frames.try_recv() {
+                    prop_assert_eq!(mirror.follow(frame.text), Ok(()));
+                }
+                prop_assert_eq!(mirror.snapshot(), hub.snapshot(), "the same bytes at the same seq");
             }
         }
     }

@@ -32,6 +32,12 @@ pub enum ServerMessage<'a> {
         seq: u64,
         as_of: &'a str,
     },
+    /// An edge's primary fell silent: the state is the last one it had.
+    Stale {
+        epoch: u64,
+        seq: u64,
+        as_of: &'a str,
+    },
     Error {
         error: &'a str,
     },

@@ -4,6 +4,8 @@
 // that does not apply) asks for a fresh snapshot; until it comes, the last
 // picture stays up. The socket reconnects by itself with back-off, until the
 // server says the credential ended ({"type":"ended"}, or close code 4001).
+// An edge whose primary fell silent says so ({"type":"stale"}): the socket is
+// alive, the figures are not, until the next delta or heartbeat.
 import { applyDelta } from './delta.js';
 
 const BACKOFF_FIRST_MS = 500;
@@ -50,6 +52,8 @@ export class Live {
     this.spacings = [];
     this.counts = { snapshots: 0, deltas: 0, resyncs: 0, connects: 0 };
     this.status = { connected: false, stale: true, everConnected: false };
+    // The server said its own source fell silent (an edge's primary).
+    this.upstreamStale = false;
     this.retryTimer = 0;
     this.watchTimer = setInterval(() => this.watch(), 250);
   }
@@ -140,7 +144,7 @@ export class Live {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
     const silent = performance.now() - this.lastMessageAt;
     const tick = this.tickMs();
-    const stale = silent > Math.max(3 * tick, STALE_FLOOR_MS);
+    const stale = this.upstreamStale || silent > Math.max(3 * tick, STALE_FLOOR_MS);
     if (stale !== this.status.stale) this.setStatus({ stale });
     if (silent > Math.max(DEAD_TICKS * tick, DEAD_FLOOR_MS)) {
       // A half-open socket: close it and reconnect rather than freeze silently.
@@ -201,6 +205,7 @@ export class Live {
         this.awaitingSnapshot = false;
         this.attempt = 0;
         this.counts.snapshots += 1;
+        this.upstreamStale = false;
         this.setStatus({ stale: false });
         this.onState(this.state, { kind: 'snapshot', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
         break;
@@ -219,6 +224,7 @@ export class Live {
         this.seq = msg.seq;
         this.asOf = msg.as_of;
         this.counts.deltas += 1;
+        this.upstreamStale = false;
         this.setStatus({ stale: false });
         this.onState(this.state, { kind: 'delta', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
         break;
@@ -227,8 +233,16 @@ export class Live {
         if (this.awaitingSnapshot) return;
         if (msg.epoch !== this.epoch || msg.seq > this.seq) return this.resync();
         this.asOf = msg.as_of;
+        this.upstreamStale = false;
         this.setStatus({ stale: false });
         this.onState(this.state, { kind: 'heartbeat', epoch: this.epoch, seq: this.seq, asOf: this.asOf });
+        break;
+      case 'stale':
+        // Proves the socket alive (no reconnect), not the figures.
+        this.noteMessage(false);
+        if (this.awaitingSnapshot) return;
+        this.upstreamStale = true;
+        this.setStatus({ stale: true });
         break;
       case 'ended':
         // The link or wall token was revoked or expired: reconnecting is futile.

@@ -1,0 +1,338 @@
+//! An edge follows its primary over the bus: each viewer audience's
+//! snapshot then deltas into its mirror hub, the credentials into its
+//! access, and a watch on the primary's silence.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::kv::Operation;
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::access::{Access, EdgeCredential};
+use crate::metrics::EdgeMetrics;
+use crate::publish::Hubs;
+use crate::publish::bus::{self, Bus, Names, PrimaryInfo, ViewerHub};
+use crate::region::Region;
+use crate::time;
+
+/// The tick assumed until the primary's facts say otherwise.
+const DEFAULT_TICK_MS: u64 = 1_000;
+/// Silent for this many ticks, an audience is stale: within three ticks of
+/// the primary's last message, its sockets are told.
+const STALE_TICKS: u64 = 2;
+/// Silent for this many ticks, a follower asks the bus again.
+const SILENT_TICKS: u64 = 5;
+/// A follower that lost its place waits this long before it asks again.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// What the edge knows of its primary and of the bus.
+pub struct Link {
+    /// Milliseconds since `start` of each audience's last message.
+    heard: Vec<AtomicI64>,
+    start: tokio::time::Instant,
+    pub primary: RwLock<Option<PrimaryInfo>>,
+    tick_ms: AtomicU64,
+    /// The primary's districts are not this edge's region's.
+    pub wrong_region: AtomicBool,
+    pub client: RwLock<Option<async_nats::Client>>,
+}
+
+impl Link {
+    pub fn new(audiences: usize) -> Link {
+        Link {
+            heard: (0..audiences).map(|_| AtomicI64::new(i64::MIN)).collect(),
+            start: tokio::time::Instant::now(),
+            primary: RwLock::new(None),
+            tick_ms: AtomicU64::new(DEFAULT_TICK_MS),
+            wrong_region: AtomicBool::new(false),
+            client: RwLock::new(None),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.start.elapsed().as_millis() as i64
+    }
+
+    fn heard(&self, audience: usize) {
+        self.heard[audience].store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn tick_ms(&self) -> u64 {
+        self.tick_ms.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds since the quietest audience's last message (None
+    /// before every audience was heard once).
+    pub fn silent_ms(&self) -> Option<i64> {
+        let now = self.now_ms();
+        self.heard
+            .iter()
+            .map(|h| h.load(Ordering::Relaxed))
+            .try_fold(0, |most, at| (at != i64::MIN).then(|| most.max(now - at)))
+    }
+
+    /// The address of the primary, for refusals.
+    pub fn primary_url(&self) -> Option<String> {
+        let primary = self.primary.read().expect("the link's lock");
+        primary.as_ref().map(|p| p.url.clone())
+    }
+
+    pub fn bus_state(&self) -> &'static str {
+        let client = self.client.read().expect("the link's lock");
+        client
+            .as_ref()
+            .map_or("connecting", |c| bus::state_code(c.connection_state()))
+    }
+}
+
+/// Follows the primary until `shutdown`: every audience, the credentials,
+/// the watch on silence.
+pub async fn run(
+    client: async_nats::Client,
+    names: Names,
+    region: Arc<Region>,
+    edge: super::EdgeState,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let super::EdgeState {
+        hubs,
+        access,
+        link,
+        metrics,
+        ..
+    } = edge;
+    *link.client.write().expect("the link's lock") = Some(client.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(watch_silence(
+        hubs.clone(),
+        access.clone(),
+        link.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let Some(bus) = Bus::when_up(client, None, &mut shutdown).await else {
+        return;
+    };
+    for (index, audience) in bus::audiences(&region).into_iter().enumerate() {
+        let follower = Follower {
+            bus: bus.clone(),
+            delta: names.delta(&audience),
+            snapshot: names.snapshot(&audience),
+            hub: ViewerHub {
+                hubs: hubs.clone(),
+                index,
+            },
+            link: link.clone(),
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(follower.run(shutdown.clone()));
+    }
+    tasks.spawn(credentials(bus, names, region, access, link, shutdown));
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One audience's follower.
+struct Follower {
+    bus: Bus,
+    delta: String,
+    snapshot: String,
+    hub: ViewerHub,
+    link: Arc<Link>,
+    metrics: Arc<EdgeMetrics>,
+}
+
+impl Follower {
+    /// The last snapshot, then the deltas after it; a gap starts again.
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let follow = async {
+                let after = self.take_snapshot().await?;
+                self.follow_deltas(after).await
+            };
+            tokio::select! {
+                result = follow => {
+                    if let Err(why) = result {
+                        tracing::debug!(subject = %self.delta, %why, "following again from a snapshot");
+                    }
+                }
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// The audience's last snapshot into the hub; the stream sequence of the
+    /// last delta it holds.
+    async fn take_snapshot(&self) -> anyhow::Result<u64> {
+        let message = self
+            .bus
+            .snapshots
+            .get_last_raw_message_by_subject(&self.snapshot)
+            .await?;
+        let after = message
+            .headers
+            .get(bus::DELTA_SEQ)
+            .and_then(|v| v.as_str().parse().ok())
+            .unwrap_or(0);
+        self.metrics.bus.messages.inc();
+        self.metrics.bus.bytes.inc_by(message.payload.len() as u64);
+        self.metrics.bus.snapshots.inc();
+        self.hub.reset(text(&message.payload)?)?;
+        self.link.heard(self.hub.index);
+        Ok(after)
+    }
+
+    /// The deltas after stream sequence `after`, into the hub, until a gap.
+    async fn follow_deltas(&self, after: u64) -> anyhow::Result<()> {
+        let consumer = self
+            .bus
+            .deltas
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: self.delta.clone(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        loop {
+            // The primary speaks every tick: a longer silence may be a
+            // consumer the bus lost (NATS restarted), so it is made again.
+            let silence = Duration::from_millis((SILENT_TICKS * self.link.tick_ms()).max(1_000));
+            let Ok(message) = tokio::time::timeout(silence, messages.next()).await else {
+                anyhow::bail!("silent for {silence:?}");
+            };
+            let Some(message) = message else { break };
+            let message = message?;
+            self.metrics.bus.messages.inc();
+            self.metrics.bus.bytes.inc_by(message.payload.len() as u64);
+            self.link.heard(self.hub.index);
+            if let Err(gap) = self.hub.follow(text(&message.payload)?) {
+                self.metrics.bus.failures.inc();
+                anyhow::bail!("{gap}");
+            }
+        }
+        anyhow::bail!("the deltas ended")
+    }
+}
+
+fn text(payload: &[u8]) -> anyhow::Result<Utf8Bytes> {
+    Ok(String::from_utf8(payload.to_vec())?.into())
+}
+
+/// The bucket into the edge's access: links and wall tokens added,
+/// revoked or gone; the primary's facts.
+async fn credentials(
+    bus: Bus,
+    names: Names,
+    region: Arc<Region>,
+    access: Arc<Access>,
+    link: Arc<Link>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let prefix = names.credentials();
+    let districts: Vec<String> = region.districts.iter().map(|d| d.code.clone()).collect();
+    loop {
+        let watching = async {
+            let mut entries = bus
+                .bucket
+                .watch_with_history(format!("{}.>", names.namespace))
+                .await?;
+            while let Some(entry) = entries.next().await {
+                let entry = entry?;
+                let now = time::now_beijing_micros();
+                if entry.key == names.primary() {
+                    let info: PrimaryInfo = serde_json::from_slice(&entry.value)?;
+                    let wrong = info.districts != districts;
+                    if wrong {
+                        tracing::error!(
+                            "the primary's region has other districts than this edge's --region: nothing is served"
+                        );
+                    }
+                    link.wrong_region.store(wrong, Ordering::Relaxed);
+                    link.tick_ms.store(info.tick_ms.max(1), Ordering::Relaxed);
+                    *link.primary.write().expect("the link's lock") = Some(info);
+                } else if let Some(id) = entry.key.strip_prefix(&prefix) {
+                    let credential = match entry.operation {
+                        Operation::Put => {
+                            Some(serde_json::from_slice::<EdgeCredential>(&entry.value)?)
+                        }
+                        Operation::Delete | Operation::Purge => None,
+                    };
+                    access.take_from_primary(id, credential, now);
+                }
+            }
+            anyhow::Ok(())
+        };
+        // A watch does not always outlive the server it watched (NATS
+        // restarted): after a reconnect it is made again, from the start.
+        let reconnected = async {
+            let mut was_down = false;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                match bus.client.connection_state() {
+                    async_nats::connection::State::Connected if was_down => return,
+                    async_nats::connection::State::Connected => {}
+                    _ => was_down = true,
+                }
+            }
+        };
+        tokio::select! {
+            result = watching => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %format!("{e:#}"), "watching the credentials again");
+                }
+            }
+            _ = reconnected => tracing::info!("the bus is back: watching the credentials again"),
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Every quarter tick: an audience silent for [`STALE_TICKS`] ticks tells
+/// its sockets it is stale (again each tick it stays so); credentials that
+/// expired end their sockets.
+async fn watch_silence(
+    hubs: Arc<Hubs>,
+    access: Arc<Access>,
+    link: Arc<Link>,
+    metrics: Arc<EdgeMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let audiences = link.heard.len();
+    let mut told = vec![i64::MIN; audiences];
+    loop {
+        let tick = link.tick_ms() as i64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis((tick as u64 / 4).clamp(10, 250))) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        access.expire(time::now_beijing_micros());
+        let now = link.now_ms();
+        let mut stale = 0;
+        for (i, told) in told.iter_mut().enumerate() {
+            let heard = link.heard[i].load(Ordering::Relaxed);
+            if heard == i64::MIN || now - heard < STALE_TICKS as i64 * tick {
+                continue;
+            }
+            stale += 1;
+            if *told < heard || now - *told >= tick {
+                hubs.viewer(i).mark_stale();
+                *told = now;
+            }
+        }
+        metrics.stale_audiences.set(stale);
+    }
+}
