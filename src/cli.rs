@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `simulate`, `backup`, `restore`.
+//! The command line: `serve`, `edge`, `demo`, `simulate`, `user add`, `backup`, `restore`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -139,7 +139,8 @@ pub struct ServingArgs {
 pub struct NatsArgs {
     /// Relay the viewers' figures and the links to edges over this NATS
     /// server (with JetStream), e.g. nats://127.0.0.1:4222. Without it,
-    /// nothing is relayed and no NATS is needed.
+    /// nothing is relayed and no NATS is needed. Several servers of a
+    /// cluster: comma-separated.
     #[arg(long = "nats", env = "WEIBING_NATS", value_name = "URL")]
     pub url: Option<String>,
     /// Copies of the bus's streams and bucket when this server makes them
@@ -155,7 +156,8 @@ pub struct NatsArgs {
 /// `weibing edge`: a read-only node fed by a primary over NATS.
 #[derive(Debug, clap::Args)]
 pub struct EdgeArgs {
-    /// The NATS server (or any server of the cluster) the primary relays to.
+    /// The NATS server the primary relays to (several of a cluster:
+    /// comma-separated).
     #[arg(long, env = "WEIBING_NATS", value_name = "URL")]
     pub nats: String,
     /// Address to listen on.

@@ -274,15 +274,14 @@ async fn credentials(
         };
         // A watch does not always outlive the server it watched (NATS
         // restarted): after a reconnect it is made again, from the start.
+        let connects = || {
+            let statistics = bus.client.statistics();
+            statistics.connects.load(Ordering::Relaxed)
+        };
+        let watched_from = connects();
         let reconnected = async {
-            let mut was_down = false;
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                match bus.client.connection_state() {
-                    async_nats::connection::State::Connected if was_down => return,
-                    async_nats::connection::State::Connected => {}
-                    _ => was_down = true,
-                }
+            while connects() == watched_from {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         };
         tokio::select! {

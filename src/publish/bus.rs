@@ -144,7 +144,10 @@ pub fn state_code(state: async_nats::connection::State) -> &'static str {
 }
 
 /// A client that connects in the background and reconnects by itself.
+/// `url` may list several servers of a cluster, comma-separated (the client
+/// also learns the others from the one it reaches).
 pub async fn client(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
+    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
@@ -153,7 +156,7 @@ pub async fn client(url: &str, name: &str) -> anyhow::Result<async_nats::Client>
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((attempts as u64 * 100).min(1_000))
         })
-        .connect(url)
+        .connect(servers)
         .await
         .with_context(|| format!("--nats {url}"))
 }
