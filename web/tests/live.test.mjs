@@ -145,6 +145,25 @@ test('numbers set by leaf, in place; a leaf that does not exist asks for a snaps
   assert.deepEqual(socket().sent, [{ type: 'resync' }]);
 });
 
+test('an edge\'s stale notice shows stale, keeps the picture and the socket, until the next tick message', () => {
+  const statuses = [];
+  live.onStatus = (status) => statuses.push(status.stale);
+  socket().message(snap(7, 41));
+  socket().message({ type: 'stale', epoch: 7, seq: 41, as_of: '2017-06-28T10:59:58.000+08:00' });
+  assert.equal(live.status.stale, true);
+  assert.equal(live.state.totals.people, 10, 'the last state stays up');
+  // The watch does not take the notice's own freshness for live figures.
+  live.watch();
+  assert.equal(live.status.stale, true);
+  assert.equal(FakeSocket.all.length, 1, 'no reconnect: the socket itself is alive');
+  socket().message({ type: 'heartbeat', epoch: 7, seq: 41, as_of: '2017-06-28T11:00:02.000+08:00' });
+  assert.equal(live.status.stale, false);
+  live.watch();
+  assert.equal(live.status.stale, false);
+  assert.deepEqual(statuses, [false, true, false]);
+  assert.deepEqual(socket().sent, []);
+});
+
 test('errors and unknown messages change nothing', () => {
   socket().message(snap(7, 41));
   socket().message({ type: 'error', error: 'nope' });
