@@ -33,7 +33,7 @@ struct Args {
     /// The large cases: 10M events of history, 10,000 clients, longer windows.
     #[arg(long)]
     full: bool,
-    /// Scenarios to run (default: all): ingest, tick, latency, peer.
+    /// Scenarios to run (default: all): ingest, tick, latency, peer, edges.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Repetitions of each ingest case (median and spread are reported).
@@ -196,6 +196,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("peer") {
         results.insert("peer".into(), side_by_side(&plan, &mut source).await?);
+    }
+    if wanted("edges") {
+        results.insert("edges".into(), edges(&plan, &mut source).await?);
     }
     results.insert("seconds".into(), json!(started.elapsed().as_secs()));
     std::fs::create_dir_all(&args.out)?;
@@ -616,42 +619,8 @@ async fn latency(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
         let rss = server.rss_bytes();
         let per_client =
             (rss as f64 - rss_before as f64) / (clients - clients_before).max(1) as f64;
-        let mut samples = Vec::new();
-        let mut missed = 0usize;
-        for _ in 0..plan.rounds {
-            let pause = rand::rng().random_range(0..1000);
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            viewers.clear();
-            let expected = viewers.people_now() + 1;
-            marker += 1;
-            let line = json!({
-                "id": format!("bench-marker-{}-{marker}", source.seed), "ts": weibing::time::rfc3339(weibing::time::now_beijing_micros()),
-                "kind": "scan", "district": "110108", "person": format!("p-marker-{}-{marker:06}", source.seed),
-                "channel": "bench",
-            })
-            .to_string();
-            let sent = Instant::now();
-            let answer =
-                load::post(&server.client, &server.url, Format::Ndjson, line.into()).await?;
-            ensure!(answer.accepted == 1, "marker: {answer:?}");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let seq = loop {
-                if let Some(seq) = viewers.seq_counting(expected) {
-                    break seq;
-                }
-                if Instant::now() > deadline {
-                    bail!("no state counted the marker within 10 s");
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            };
-            viewers.wait_all(seq, Duration::from_secs(10)).await;
-            for reached in viewers.reached(seq) {
-                match reached {
-                    Some(at) => samples.push(at.duration_since(sent).as_secs_f64() * 1000.0),
-                    None => missed += 1,
-                }
-            }
-        }
+        let (mut samples, missed) =
+            markers(&server, &viewers, plan.rounds, source.seed, &mut marker).await?;
         let (p50, p99) = (
             percentile(&mut samples, 0.5),
             percentile(&mut samples, 0.99),
@@ -677,6 +646,208 @@ async fn latency(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
     viewers.close();
     server.stop()?;
     Ok(json!({"tick_ms": 1000, "history": 100_000, "levels": rows}))
+}
+
+/// `rounds` marker events, one at a time at a random moment of the tick:
+/// for each viewer, the milliseconds from the send to the moment it held a
+/// state counting the marker; and how many viewers missed one.
+async fn markers(
+    server: &Server,
+    viewers: &Viewers,
+    rounds: usize,
+    seed: u64,
+    marker: &mut u64,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let mut samples = Vec::new();
+    let mut missed = 0usize;
+    for _ in 0..rounds {
+        let pause = rand::rng().random_range(0..1000);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        viewers.clear();
+        let expected = viewers.people_now() + 1;
+        *marker += 1;
+        let line = json!({
+                "id": format!("bench-marker-{}-{marker}", seed), "ts": weibing::time::rfc3339(weibing::time::now_beijing_micros()),
+                "kind": "scan", "district": "110108", "person": format!("p-marker-{}-{marker:06}", seed),
+                "channel": "bench",
+            })
+            .to_string();
+        let sent = Instant::now();
+        let answer = load::post(&server.client, &server.url, Format::Ndjson, line.into()).await?;
+        ensure!(answer.accepted == 1, "marker: {answer:?}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let seq = loop {
+            if let Some(seq) = viewers.seq_counting(expected) {
+                break seq;
+            }
+            if Instant::now() > deadline {
+                bail!("no state counted the marker within 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        viewers.wait_all(seq, Duration::from_secs(10)).await;
+        for reached in viewers.reached(seq) {
+            match reached {
+                Some(at) => samples.push(at.duration_since(sent).as_secs_f64() * 1000.0),
+                None => missed += 1,
+            }
+        }
+    }
+    Ok((samples, missed))
+}
+
+// ---------------------------------------------------------------- edges
+
+/// Scenario 7: one primary relaying over NATS to two edges, the clients
+/// split over the edges: event to screen against the single node's in the
+/// same run (the same clients on the primary alone), memory per client on
+/// an edge, and what crosses NATS per tick.
+async fn edges(plan: &Plan, source: &mut Source) -> anyhow::Result<Value> {
+    println!("\n## 7. Through two edges over NATS against the single node (tick 1 s)");
+    let nats = match server::Nats::start() {
+        Ok(nats) => nats,
+        Err(e) => {
+            println!("SKIPPED: {e:#}");
+            return Ok(json!({"skipped": format!("{e:#}")}));
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    let (primary, _) =
+        Server::start_with(&plan.server, dir.path(), 1000, &["--nats", &nats.url]).await?;
+    let history = source.take(100_000, launch_morning(), 100_000, true);
+    let bodies = history
+        .chunks(10_000)
+        .map(|c| Format::Arrow.body(c))
+        .collect();
+    load::send_all(&primary.client, &primary.url, Format::Arrow, bodies, 2).await?;
+    let edges = [
+        server::Edge::start(&plan.server, &nats.url).await?,
+        server::Edge::start(&plan.server, &nats.url).await?,
+    ];
+    let token = primary.city_link().await?;
+    for edge in &edges {
+        let started = Instant::now();
+        while !primary
+            .client
+            .get(format!("{}/api/v1/snapshot", edge.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "the link on the edge"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    println!(
+        "{:>8} {:>19} {:>19} {:>14} {:>22} {:>36}",
+        "clients",
+        "edges p50 / p99",
+        "single p50 / p99",
+        "per client edge/single",
+        "relayed per tick",
+        "NATS server per tick in / out"
+    );
+    let mut rows = Vec::new();
+    let mut marker = 1_000_000u64;
+    for &clients in &plan.clients {
+        let rss_before: u64 = edges.iter().map(server::Edge::rss_bytes).sum();
+        let mut viewers = Viewers::new();
+        viewers
+            .grow_to(clients.div_ceil(2), &edges[0].ws_url(&token), None)
+            .await?;
+        viewers
+            .grow_to(clients, &edges[1].ws_url(&token), None)
+            .await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss: u64 = edges.iter().map(server::Edge::rss_bytes).sum();
+        let per_client = (rss as f64 - rss_before as f64) / clients as f64;
+        let (traffic_before, relay_before, window) = (
+            nats.traffic().await?,
+            relayed(&primary).await?,
+            Instant::now(),
+        );
+        let (mut through, missed) =
+            markers(&primary, &viewers, plan.rounds, source.seed, &mut marker).await?;
+        let (traffic, relay) = (nats.traffic().await?, relayed(&primary).await?);
+        // A 1 s tick: per second is per tick.
+        let ticks = window.elapsed().as_secs_f64();
+        viewers.close();
+        let mut single = Viewers::new();
+        let primary_before = primary.rss_bytes();
+        single
+            .grow_to(clients, &primary.ws_url(&token), None)
+            .await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let primary_per_client =
+            (primary.rss_bytes() as f64 - primary_before as f64) / clients as f64;
+        let (mut alone, missed_alone) =
+            markers(&primary, &single, plan.rounds, source.seed, &mut marker).await?;
+        single.close();
+        let per_tick = |a: u64, b: u64| (a - b) as f64 / ticks;
+        let nats_tick = json!({
+            "relayed_msgs": per_tick(relay.0, relay_before.0),
+            "relayed_bytes": per_tick(relay.1, relay_before.1),
+            "in_msgs": per_tick(traffic.in_msgs, traffic_before.in_msgs),
+            "out_msgs": per_tick(traffic.out_msgs, traffic_before.out_msgs),
+            "in_bytes": per_tick(traffic.in_bytes, traffic_before.in_bytes),
+            "out_bytes": per_tick(traffic.out_bytes, traffic_before.out_bytes),
+        });
+        let ms = |v: &mut Vec<f64>| (percentile(v, 0.5), percentile(v, 0.99));
+        let ((p50, p99), (s50, s99)) = (ms(&mut through), ms(&mut alone));
+        let f = |k: &str| nats_tick[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{:>8} {:>8.0} / {:>6.0}ms {:>8.0} / {:>6.0}ms {:>6.1} / {:>4.1}KiB {:>5.1} msgs {:>6.1} KiB {:>6.0} / {:>5.0} msgs {:>6.1} / {:>6.1} KiB",
+            clients,
+            p50,
+            p99,
+            s50,
+            s99,
+            per_client / 1024.0,
+            primary_per_client / 1024.0,
+            f("relayed_msgs"),
+            f("relayed_bytes") / 1024.0,
+            f("in_msgs"),
+            f("out_msgs"),
+            f("in_bytes") / 1024.0,
+            f("out_bytes") / 1024.0,
+        );
+        rows.push(json!({
+            "clients": clients,
+            "edges": {"samples": through.len(), "missed": missed, "ms": {"p50": p50, "p99": p99}},
+            "single": {"samples": alone.len(), "missed": missed_alone, "ms": {"p50": s50, "p99": s99}},
+            "edge_rss_bytes": rss, "edge_bytes_per_client": per_client,
+            "single_bytes_per_client": primary_per_client,
+            "nats_per_tick": nats_tick,
+        }));
+    }
+    drop(edges);
+    primary.stop()?;
+    Ok(json!({"tick_ms": 1000, "history": 100_000, "edges": 2, "audiences": 17, "levels": rows}))
+}
+
+/// What the primary published on the bus so far: (messages, bytes).
+async fn relayed(primary: &Server) -> anyhow::Result<(u64, u64)> {
+    let text = primary
+        .client
+        .get(format!("{}/metrics", primary.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    Ok((
+        sample("weibing_bus_relay_messages_total"),
+        sample("weibing_bus_relay_bytes_total"),
+    ))
 }
 
 // ---------------------------------------------------------------- peer

