@@ -41,7 +41,8 @@ pub const BUCKET: &str = "weibing-access";
 /// Deltas and heartbeats kept per audience: far more than a snapshot's
 /// interval holds at any tick the server takes (10 s at a 50 ms tick is 200).
 pub const DELTA_HISTORY: i64 = 1_000;
-/// A snapshot of each audience at least this often.
+/// A snapshot of each audience at least this often (and every half
+/// [`DELTA_HISTORY`] messages).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
 /// The header of a snapshot that names the stream sequence of the last
 /// delta published before it.
@@ -315,9 +316,13 @@ impl std::ops::Deref for ViewerHub {
     }
 }
 
-/// One audience: each frame of its hub to the delta subject, and a snapshot
-/// when due. A publish that fails (the bus is away) makes the next frame
-/// carry a snapshot too, so the edges, who saw a gap, find their way back.
+/// One audience: each frame of its hub to the delta subject, and after it,
+/// when due, the snapshot, which names that frame's stream sequence (so a
+/// snapshot always follows a delta the bus acknowledged: an edge that starts
+/// from it never reads the stream from its beginning, where an older
+/// epoch's messages are). A publish that fails (the bus is away) or a lag
+/// makes the next frame carry a snapshot too, so edges that saw a gap find
+/// their way back.
 async fn relay_audience(
     js: jetstream::Context,
     delta: String,
@@ -329,42 +334,51 @@ async fn relay_audience(
     let mut frames = hub.subscribe();
     let mut snapshot_due = true;
     let mut last_snapshot = tokio::time::Instant::now();
-    let mut last_delta: u64 = 0;
+    let mut since_snapshot: i64 = 0;
     loop {
         let frame = tokio::select! {
             frame = frames.recv() => frame,
             _ = shutdown.wait_for(|s| *s) => return,
         };
-        match frame {
-            Ok(frame) => {
-                let bytes = Bytes::from(frame.text.as_str().to_owned());
-                match publish(&js, delta.clone(), None, bytes, &counts).await {
-                    Ok(sequence) => last_delta = sequence,
-                    Err(e) => {
-                        tracing::warn!(subject = %delta, error = %e, "a delta did not reach the bus");
-                        snapshot_due = true;
-                        continue;
-                    }
-                }
-                snapshot_due |= frame.reshaped || last_snapshot.elapsed() >= SNAPSHOT_EVERY;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(RecvError::Lagged(_)) => {
+                snapshot_due = true;
+                continue;
             }
-            Err(RecvError::Lagged(_)) => snapshot_due = true,
             Err(RecvError::Closed) => return,
+        };
+        let bytes = Bytes::from(frame.text.as_str().to_owned());
+        let sequence = match publish(&js, delta.clone(), None, bytes, &counts).await {
+            Ok(sequence) => sequence,
+            Err(e) => {
+                tracing::warn!(subject = %delta, error = %e, "a delta did not reach the bus");
+                snapshot_due = true;
+                continue;
+            }
+        };
+        since_snapshot += 1;
+        // Half the history at most: an edge starting from the snapshot finds
+        // every delta after it still kept, whatever the tick.
+        snapshot_due |= frame.reshaped
+            || last_snapshot.elapsed() >= SNAPSHOT_EVERY
+            || since_snapshot >= DELTA_HISTORY / 2;
+        if !snapshot_due {
+            continue;
         }
-        if snapshot_due {
-            let (_, text) = hub.snapshot();
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(DELTA_SEQ, last_delta.to_string().as_str());
-            let bytes = Bytes::from(text.as_str().to_owned());
-            match publish(&js, snapshot.clone(), Some(headers), bytes, &counts).await {
-                Ok(_) => {
-                    counts.snapshots.inc();
-                    snapshot_due = false;
-                    last_snapshot = tokio::time::Instant::now();
-                }
-                Err(e) => {
-                    tracing::warn!(subject = %snapshot, error = %e, "a snapshot did not reach the bus")
-                }
+        let (_, text) = hub.snapshot();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(DELTA_SEQ, sequence.to_string().as_str());
+        let bytes = Bytes::from(text.as_str().to_owned());
+        match publish(&js, snapshot.clone(), Some(headers), bytes, &counts).await {
+            Ok(_) => {
+                counts.snapshots.inc();
+                snapshot_due = false;
+                last_snapshot = tokio::time::Instant::now();
+                since_snapshot = 0;
+            }
+            Err(e) => {
+                tracing::warn!(subject = %snapshot, error = %e, "a snapshot did not reach the bus")
             }
         }
     }

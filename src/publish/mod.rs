@@ -335,7 +335,10 @@ impl Hub {
                 patch: None,
                 reshaped: false,
             },
-            "delta" if head.seq <= at => return Ok(()),
+            // Older than the copy (the snapshot it started from was newer
+            // than the delta the snapshot names): already had.
+            "delta" | "heartbeat" if head.seq < at => return Ok(()),
+            "delta" if head.seq == at => return Ok(()),
             "delta" if head.seq == at + 1 => {
                 let before =
                     (self.patch_sockets.load(Ordering::Relaxed) > 0).then(|| inner.state.clone());
@@ -534,8 +537,16 @@ mod mirror {
         let delta3 = frames.try_recv().unwrap().text;
         assert_eq!(mirror.follow(delta3), Err(Gap::Seq { at: 1, got: 3 }));
         mirror.follow(delta2.clone()).unwrap();
-        // Already had: skipped; an older snapshot: left unused.
+        // Already had: skipped, a heartbeat of an older seq too; an older
+        // snapshot: left unused.
         assert_eq!(mirror.follow(delta2), Ok(()));
+        let old_heartbeat = ServerMessage::Heartbeat {
+            epoch: 7,
+            seq: 1,
+            as_of: "t",
+        };
+        assert_eq!(mirror.follow(old_heartbeat.to_json().into()), Ok(()));
+        assert_eq!(mirror.snapshot().0, 2);
         mirror.reset(first).unwrap();
         assert_eq!(mirror.snapshot().0, 2);
         // Another epoch (the primary started again).
@@ -553,6 +564,24 @@ mod mirror {
             mirror.follow(r#"{"type":"ended","reason":"x"}"#.into()),
             Err(Gap::Message("missing field `epoch`".into()))
         );
+    }
+
+    #[test]
+    fn a_mirror_makes_the_same_rfc_6902_patches_as_its_primary() {
+        let primary = Hub::new(7, &state_titled("t0"), 0, Default::default());
+        let _primary_patch = primary.patch_socket();
+        let mut frames = primary.subscribe();
+        let mirror = Hub::mirror(Default::default());
+        mirror.reset(primary.snapshot().1).unwrap();
+        let _mirror_patch = mirror.patch_socket();
+        let mut sockets = mirror.subscribe();
+        primary.publish(&state_titled("t1"), 1_000_000);
+        let sent = frames.try_recv().unwrap();
+        mirror.follow(sent.text.clone()).unwrap();
+        let passed = sockets.try_recv().unwrap();
+        assert_eq!(passed.text, sent.text, "the primary's bytes");
+        assert!(sent.patch.is_some());
+        assert_eq!(passed.patch, sent.patch);
     }
 
     #[test]
