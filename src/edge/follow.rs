@@ -21,9 +21,11 @@ use crate::time;
 
 /// The tick assumed until the primary's facts say otherwise.
 const DEFAULT_TICK_MS: u64 = 1_000;
-/// Silent for this many ticks, an audience is stale: within three ticks of
-/// the primary's last message, its sockets are told.
+/// Silent for this many ticks and [`STALE_GRACE_MS`], an audience is stale:
+/// within three ticks of the primary's last message, its sockets are told
+/// (the grace keeps a late tick on a busy primary from flashing the banner).
 const STALE_TICKS: u64 = 2;
+const STALE_GRACE_MS: u64 = 100;
 /// Silent for this many ticks, a follower asks the bus again.
 const SILENT_TICKS: u64 = 5;
 /// A follower that lost its place waits this long before it asks again.
@@ -63,6 +65,11 @@ impl Link {
 
     pub fn tick_ms(&self) -> u64 {
         self.tick_ms.load(Ordering::Relaxed)
+    }
+
+    /// Silent this long, an audience is stale.
+    pub fn stale_after_ms(&self) -> i64 {
+        (STALE_TICKS * self.tick_ms() + STALE_GRACE_MS) as i64
     }
 
     /// Milliseconds since the quietest audience's last message (None
@@ -119,6 +126,7 @@ pub async fn run(
     };
     for (index, audience) in bus::audiences(&region).into_iter().enumerate() {
         let follower = Follower {
+            consumed: AtomicU64::new(0),
             bus: bus.clone(),
             delta: names.delta(&audience),
             snapshot: names.snapshot(&audience),
@@ -137,6 +145,9 @@ pub async fn run(
 
 /// One audience's follower.
 struct Follower {
+    /// The stream sequence of the last delta taken from the bus, to go on
+    /// after it when a snapshot taken again is older than the copy.
+    consumed: std::sync::atomic::AtomicU64,
     bus: Bus,
     delta: String,
     snapshot: String,
@@ -168,8 +179,10 @@ impl Follower {
         }
     }
 
-    /// The audience's last snapshot into the hub; the stream sequence of the
-    /// last delta it holds.
+    /// The audience's last snapshot into the hub; the stream sequence to go
+    /// on after: the delta the snapshot names, or, when the copy is newer
+    /// than the snapshot, the last delta this follower took (messages read
+    /// again would be old news, not signs of a live primary).
     async fn take_snapshot(&self) -> anyhow::Result<u64> {
         let message = self
             .bus
@@ -184,9 +197,11 @@ impl Follower {
         self.metrics.bus.messages.inc();
         self.metrics.bus.bytes.inc_by(message.payload.len() as u64);
         self.metrics.bus.snapshots.inc();
-        self.hub.reset(text(&message.payload)?)?;
-        self.link.heard(self.hub.index);
-        Ok(after)
+        if self.hub.reset(text(&message.payload)?)? {
+            self.link.heard(self.hub.index);
+            return Ok(after);
+        }
+        Ok(after.max(self.consumed.load(Ordering::Relaxed)))
     }
 
     /// The deltas after stream sequence `after`, into the hub, until a gap.
@@ -214,10 +229,16 @@ impl Follower {
             let message = message?;
             self.metrics.bus.messages.inc();
             self.metrics.bus.bytes.inc_by(message.payload.len() as u64);
-            self.link.heard(self.hub.index);
-            if let Err(gap) = self.hub.follow(text(&message.payload)?) {
-                self.metrics.bus.failures.inc();
-                anyhow::bail!("{gap}");
+            if let Ok(info) = message.info() {
+                self.consumed.store(info.stream_sequence, Ordering::Relaxed);
+            }
+            match self.hub.follow(text(&message.payload)?) {
+                Ok(true) => self.link.heard(self.hub.index),
+                Ok(false) => {}
+                Err(gap) => {
+                    self.metrics.bus.failures.inc();
+                    anyhow::bail!("{gap}");
+                }
             }
         }
         anyhow::bail!("the deltas ended")
@@ -323,7 +344,7 @@ async fn watch_silence(
         let mut stale = 0;
         for (i, told) in told.iter_mut().enumerate() {
             let heard = link.heard[i].load(Ordering::Relaxed);
-            if heard == i64::MIN || now - heard < STALE_TICKS as i64 * tick {
+            if heard == i64::MIN || now - heard < link.stale_after_ms() {
                 continue;
             }
             stale += 1;

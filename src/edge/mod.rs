@@ -179,7 +179,7 @@ async fn readyz(State(edge): State<EdgeState>) -> Response {
         "bus": edge.link.bus_state(),
         "audiences": audiences.len(),
         "audiences_with_figures": with_state,
-        "stale": silent.is_some_and(|s| s >= 2 * tick_ms as i64),
+        "stale": silent.is_some_and(|s| s >= edge.link.stale_after_ms()),
         "last_message_ms_ago": silent,
         "tick_ms": tick_ms,
         "epoch": edge.hubs.city.epoch(),

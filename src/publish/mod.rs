@@ -281,7 +281,8 @@ impl Hub {
     /// on, and every socket starts again from these very bytes. A snapshot
     /// of the same epoch older than the mirror's state is left unused (the
     /// deltas after it bring the mirror no further back than it is).
-    pub fn reset(&self, text: Utf8Bytes) -> Result<(), Gap> {
+    /// Whether it was taken.
+    pub fn reset(&self, text: Utf8Bytes) -> Result<bool, Gap> {
         let mut message: serde_json::Value =
             serde_json::from_str(text.as_str()).map_err(|e| Gap::Message(e.to_string()))?;
         let head = head(&message)?;
@@ -290,7 +291,7 @@ impl Hub {
         }
         let mut inner = self.inner.lock().expect("hub lock");
         if inner.seq > 0 && head.epoch == inner.epoch && head.seq <= inner.seq {
-            return Ok(());
+            return Ok(false);
         }
         inner.epoch = head.epoch;
         inner.seq = head.seq;
@@ -305,14 +306,16 @@ impl Hub {
             patch: None,
             reshaped: true,
         });
-        Ok(())
+        Ok(true)
     }
 
     /// A mirror takes its primary's delta or heartbeat: applied to its
     /// copy, then passed on to its sockets as it came. A message the copy
     /// cannot take (another epoch, a missed seq) is a [`Gap`]: the caller
-    /// fetches a snapshot. A delta the mirror already has is skipped.
-    pub fn follow(&self, text: Utf8Bytes) -> Result<(), Gap> {
+    /// fetches a snapshot. What the mirror already has (a delta of its seq
+    /// or before, a heartbeat before its seq or no newer than its time) is
+    /// skipped. Whether it was taken: news of the primary.
+    pub fn follow(&self, text: Utf8Bytes) -> Result<bool, Gap> {
         let message: serde_json::Value =
             serde_json::from_str(text.as_str()).map_err(|e| Gap::Message(e.to_string()))?;
         let head = head(&message)?;
@@ -328,6 +331,8 @@ impl Hub {
             });
         }
         let frame = match head.kind.as_str() {
+            // RFC 3339 times of one zone compare as text.
+            "heartbeat" if head.seq == at && head.as_of <= inner.as_of => return Ok(false),
             "heartbeat" if head.seq == at => Frame {
                 kind: FrameKind::Heartbeat,
                 seq: at,
@@ -337,8 +342,8 @@ impl Hub {
             },
             // Older than the copy (the snapshot it started from was newer
             // than the delta the snapshot names): already had.
-            "delta" | "heartbeat" if head.seq < at => return Ok(()),
-            "delta" if head.seq == at => return Ok(()),
+            "delta" | "heartbeat" if head.seq < at => return Ok(false),
+            "delta" if head.seq == at => return Ok(false),
             "delta" if head.seq == at + 1 => {
                 let before =
                     (self.patch_sockets.load(Ordering::Relaxed) > 0).then(|| inner.state.clone());
@@ -380,7 +385,7 @@ impl Hub {
         inner.snapshot = None;
         inner.stale = None;
         let _ = self.frames.send(frame);
-        Ok(())
+        Ok(true)
     }
 
     /// A mirror whose primary fell silent tells its sockets (again at every
@@ -539,15 +544,28 @@ mod mirror {
         mirror.follow(delta2.clone()).unwrap();
         // Already had: skipped, a heartbeat of an older seq too; an older
         // snapshot: left unused.
-        assert_eq!(mirror.follow(delta2), Ok(()));
+        assert_eq!(mirror.follow(delta2), Ok(false));
         let old_heartbeat = ServerMessage::Heartbeat {
             epoch: 7,
             seq: 1,
             as_of: "t",
         };
-        assert_eq!(mirror.follow(old_heartbeat.to_json().into()), Ok(()));
+        assert_eq!(mirror.follow(old_heartbeat.to_json().into()), Ok(false));
+        // A heartbeat of its seq is news only if newer than its time.
+        let heartbeat_at = |micros| {
+            let as_of = crate::time::rfc3339(micros);
+            let heartbeat = ServerMessage::Heartbeat {
+                epoch: 7,
+                seq: 2,
+                as_of: &as_of,
+            };
+            mirror.follow(heartbeat.to_json().into())
+        };
+        assert_eq!(heartbeat_at(500_000), Ok(false));
+        assert_eq!(heartbeat_at(1_000_000), Ok(false));
+        assert_eq!(heartbeat_at(1_500_000), Ok(true));
         assert_eq!(mirror.snapshot().0, 2);
-        mirror.reset(first).unwrap();
+        assert_eq!(mirror.reset(first), Ok(false));
         assert_eq!(mirror.snapshot().0, 2);
         // Another epoch (the primary started again).
         let again = Hub::new(8, &state_titled("t9"), 0, Default::default());
@@ -688,7 +706,7 @@ mod properties {
             }
             for (hub, (mirror, mut frames)) in hubs.iter().zip(mirrors) {
                 while let Ok(frame) = frames.try_recv() {
-                    prop_assert_eq!(mirror.follow(frame.text), Ok(()));
+                    prop_assert_eq!(mirror.follow(frame.text), Ok(true));
                 }
                 prop_assert_eq!(mirror.snapshot(), hub.snapshot(), "the same bytes at the same seq");
             }

@@ -27,7 +27,8 @@ export function connectionState(status) {
  * @param {object} o
  * @param {object} o.status Live#status
  * @param {object|null} o.live the Live (for its last state and as-of time)
- * @param {object} o.t strings: connLive, connConnecting, connDown, stale(hms), staleNone
+ * @param {object} o.t strings: connLive, connConnecting, connDown, connWaiting, stale(hms),
+ *   staleNone, staleWaiting(hms), staleWaitingNone
  * @param {HTMLElement} o.badge gets data-state
  * @param {HTMLElement} o.badgeText gets the words
  * @param {HTMLElement} o.banner shown when stale
@@ -36,12 +37,18 @@ export function connectionState(status) {
 export function showConnection({ status, live, t, badge, badgeText, banner, bannerText = banner }) {
   const state = connectionState(status);
   badge.dataset.state = state;
-  badgeText.textContent = state === 'live' ? t.connLive : state === 'connecting' ? t.connConnecting : t.connDown;
+  // Connected, but the server said its own source is silent (an edge whose
+  // primary stopped): waiting, not reconnecting.
+  const waiting = state === 'stale' && status.connected && live?.upstreamStale === true;
+  badgeText.textContent = state === 'live' ? t.connLive
+    : state === 'connecting' ? t.connConnecting
+      : waiting ? t.connWaiting : t.connDown;
   const stale = state === 'stale' && live?.state != null;
   banner.hidden = !stale;
   if (stale) {
     const ms = Date.parse(live.asOf ?? '');
-    bannerText.textContent = Number.isNaN(ms) ? t.staleNone : t.stale(hms(ms));
+    const [none, at] = waiting ? [t.staleWaitingNone, t.staleWaiting] : [t.staleNone, t.stale];
+    bannerText.textContent = Number.isNaN(ms) ? none : at(hms(ms));
   }
   return { state, stale };
 }
