@@ -44,6 +44,8 @@ pub const DELTA_HISTORY: i64 = 1_000;
 /// A snapshot of each audience at least this often (and every half
 /// [`DELTA_HISTORY`] messages).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+/// How long the relay waits for the bus to acknowledge a publish.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 /// The header of a snapshot that names the stream sequence of the last
 /// delta published before it.
 pub const DELTA_SEQ: &str = "Weibing-Delta-Seq";
@@ -166,7 +168,11 @@ impl Bus {
     /// The streams and bucket on `client`'s server, made with `replicas`
     /// copies when missing (3 on a cluster of three).
     pub async fn open(client: async_nats::Client, replicas: usize) -> anyhow::Result<Bus> {
-        let js = jetstream::new(client.clone());
+        let mut js = jetstream::new(client.clone());
+        // A publish not acknowledged within this is taken for failed (the
+        // next frame then carries a snapshot): the library's 5 s kept the
+        // relay from following the hub for that long after NATS came back.
+        js.set_timeout(PUBLISH_TIMEOUT);
         let deltas = js
             .get_or_create_stream(stream::Config {
                 name: DELTAS.into(),
