@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -118,15 +117,7 @@ fn spawn_edge(nats: &str) -> (Binary, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the edge starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("weibing edge listening on ")
-        .expect("the address line")
-        .to_string();
+    let url = listening(&mut child, "weibing edge listening on ");
     (Binary(child), url)
 }
 

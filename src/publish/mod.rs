@@ -141,14 +141,25 @@ impl Hub {
     /// A hub whose first state (seq 1) is `state`. `epoch` must differ from
     /// every earlier start's (the start time in milliseconds does).
     pub fn new(epoch: u64, state: &State, now_micros: i64, fan_out: FanOut) -> Hub {
+        let state = serde_json::to_value(state).expect("the state serializes");
+        Hub::holding(epoch, 1, time::rfc3339(now_micros), state, fan_out)
+    }
+
+    fn holding(
+        epoch: u64,
+        seq: u64,
+        as_of: String,
+        state: serde_json::Value,
+        fan_out: FanOut,
+    ) -> Hub {
         let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
         let (closing, _) = watch::channel(false);
         Hub {
             inner: Mutex::new(Inner {
                 epoch,
-                seq: 1,
-                as_of: time::rfc3339(now_micros),
-                state: serde_json::to_value(state).expect("the state serializes"),
+                seq,
+                as_of,
+                state,
                 snapshot: None,
                 stale: None,
             }),
@@ -254,22 +265,7 @@ impl Hub {
 
     /// A mirror with no state yet: it takes its first from [`Hub::reset`].
     pub fn mirror(fan_out: FanOut) -> Hub {
-        let (frames, _) = broadcast::channel(BROADCAST_FRAMES);
-        let (closing, _) = watch::channel(false);
-        Hub {
-            inner: Mutex::new(Inner {
-                epoch: 0,
-                seq: 0,
-                as_of: String::new(),
-                state: serde_json::Value::Null,
-                snapshot: None,
-                stale: None,
-            }),
-            frames,
-            closing,
-            fan_out,
-            patch_sockets: AtomicUsize::new(0),
-        }
+        Hub::holding(0, 0, String::new(), serde_json::Value::Null, fan_out)
     }
 
     /// Whether the hub has a state to serve (a mirror may not yet).

@@ -276,7 +276,6 @@ impl Drop for Binary {
 /// The real binary serving `dir` on a free port (tick 200 ms unless `extra`
 /// sets it), and its address.
 pub fn spawn_binary(dir: &Path, extra: &[&str]) -> (Binary, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weibing"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(if extra.contains(&"--tick-ms") {
@@ -293,16 +292,20 @@ pub fn spawn_binary(dir: &Path, extra: &[&str]) -> (Binary, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
+    let url = listening(&mut child, "weibing listening on ");
+    (Binary(child), url)
+}
+
+/// The address a started binary prints first, after `prefix`.
+pub fn listening(child: &mut std::process::Child, prefix: &str) -> String {
+    use std::io::{BufRead, BufReader};
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("weibing listening on ")
-        .expect("the address line")
-        .to_string();
-    (Binary(child), url)
+    let url = line.trim().strip_prefix(prefix);
+    url.unwrap_or_else(|| panic!("{prefix}…, not {line:?}"))
+        .to_string()
 }
 
 /// An NDJSON post to the ingest API of the server at `url`, as the partner

@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { startServer, tempDataDir, ingest, ingestRaw, snapshot, until, wallToken, binaryPath } from './lib/server.mjs';
+import { startServer, tempDataDir, ingest, ingestRaw, snapshot, until, wallToken, spawnListening } from './lib/server.mjs';
 import { pagesProxy } from './lib/pages.mjs';
 import { launch, openPage, screenshot, text, attr } from './lib/browser.mjs';
 import { CODES, COLOURS, firstBatch, moreScans } from './lib/data.mjs';
@@ -113,28 +113,8 @@ const EDGE_LISTENING = /^weibing edge listening on (http:\/\/\S+)/;
  */
 async function startEdge({ nats, adminToken }) {
   const env = { ...process.env, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
-  const proc = own(spawn(binaryPath(), ['edge', '--nats', nats, '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const log = [];
-  const keep = (line) => {
-    log.push(line);
-    if (log.length > 200) log.shift();
-  };
-  readline.createInterface({ input: proc.stderr }).on('line', keep);
-  const inner = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the edge did not say where it listens within 30 s:\n${log.join('\n')}`)), 30_000);
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      keep(line);
-      const m = EDGE_LISTENING.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1].replace(/\/$/, ''));
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the edge exited (${code ?? signal}) before listening:\n${log.join('\n')}`));
-    });
-  });
+  const { proc, log, url: inner } = await spawnListening(['edge', '--nats', nats, '--listen', '127.0.0.1:0'], env, EDGE_LISTENING, 'the edge');
+  own(proc);
   const dist = process.env.WEIBING_WEB_DIST;
   const proxy = dist ? await pagesProxy({ dist: path.resolve(dist), backend: inner }) : null;
   return {

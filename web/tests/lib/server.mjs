@@ -62,6 +62,41 @@ export async function startServer({ dataDir, port = 0, tickMs = 200, ingestKey, 
   return startBinary({ dataDir, port, tickMs, ingestKey, adminToken, adminPassword, more });
 }
 
+/**
+ * Spawns the weibing binary with `args` and `env`; resolves once a line of its
+ * stdout matches `pattern` (its first group: the address it listens on), with
+ * the process and its last 200 lines of output. `what` names it in errors.
+ */
+export async function spawnListening(args, env, pattern, what) {
+  const proc = spawn(binaryPath(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  const keep = (line) => {
+    log.push(line);
+    if (log.length > 200) log.shift();
+  };
+  readline.createInterface({ input: proc.stderr }).on('line', keep);
+  const lines = readline.createInterface({ input: proc.stdout });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${what} did not say where it listens within 30 s:\n${log.join('\n')}`));
+    }, 30_000);
+    lines.on('line', (line) => {
+      keep(line);
+      const m = pattern.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before listening:\n${log.join('\n')}`));
+    });
+  });
+  return { proc, log, url };
+}
+
 async function startBinary({ dataDir, port, tickMs, ingestKey, adminToken, adminPassword, more }) {
   const bin = binaryPath();
   if (!fs.existsSync(bin)) {
@@ -74,32 +109,7 @@ async function startBinary({ dataDir, port, tickMs, ingestKey, adminToken, admin
   const env = { ...process.env, WEIBING_INGEST_KEY: ingestKey, WEIBING_ADMIN_TOKEN: adminToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
   if (adminPassword) env.WEIBING_ADMIN_PASSWORD = adminPassword;
   else delete env.WEIBING_ADMIN_PASSWORD;
-  const proc = spawn(bin, args, {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = [];
-  const keep = (line) => {
-    log.push(line);
-    if (log.length > 200) log.shift();
-  };
-  readline.createInterface({ input: proc.stderr }).on('line', keep);
-  const lines = readline.createInterface({ input: proc.stdout });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`weibing did not say where it listens within 30 s:\n${log.join('\n')}`)), 30_000);
-    lines.on('line', (line) => {
-      keep(line);
-      const m = LISTENING.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1].replace(/\/$/, ''));
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`weibing exited (${code ?? signal}) before listening:\n${log.join('\n')}`));
-    });
-  });
+  const { proc, log, url } = await spawnListening(args, env, LISTENING, 'weibing');
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     url,
