@@ -307,7 +307,7 @@ pub async fn start(config: EdgeConfig) -> anyhow::Result<RunningEdge> {
         metrics.connections.clone(),
         shutdown_rx,
     ));
-    tracing::info!(%addr, nats = %config.nats, "edge serving");
+    tracing::info!(%addr, nats = %bus::redacted(&config.nats), "edge serving");
     Ok(RunningEdge {
         addr,
         state,

@@ -148,10 +148,22 @@ pub fn state_code(state: async_nats::connection::State) -> &'static str {
 
 /// A client that connects in the background and reconnects by itself.
 /// `url` may list several servers of a cluster, comma-separated (the client
-/// also learns the others from the one it reaches).
+/// also learns the others from the one it reaches), and carry an account as
+/// `nats://user:password@host:port` (the first one given is used).
 pub async fn client(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
-    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
-    async_nats::ConnectOptions::new()
+    let shown = redacted(url);
+    let servers = url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("--nats {shown}"))?;
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(account) = servers.iter().find(|s| s.has_user_pass()) {
+        let user = account.username().unwrap_or_default().to_string();
+        let password = account.password().unwrap_or_default().to_string();
+        options = options.user_and_password(user, password);
+    }
+    options
         .name(name)
         .retry_on_initial_connect()
         // Back within a second of the server's return (the library's own
@@ -161,7 +173,26 @@ pub async fn client(url: &str, name: &str) -> anyhow::Result<async_nats::Client>
         })
         .connect(servers)
         .await
-        .with_context(|| format!("--nats {url}"))
+        .with_context(|| format!("--nats {shown}"))
+}
+
+/// `url` without the passwords it carries, for logs and errors.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|u| match (u.split_once("://"), u.rsplit_once('@')) {
+            (Some((scheme, _)), Some((account, host))) => {
+                let user = account
+                    .split_once("://")
+                    .map_or(account, |(_, a)| a)
+                    .split(':')
+                    .next()
+                    .unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => u.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Bus {
@@ -493,6 +524,15 @@ mod tests {
         assert_eq!(names.snapshot("city"), "weibing.beijing.city.snapshot");
         assert_eq!(names.credential("a1b2c3"), "beijing.credential.a1b2c3");
         assert_eq!(names.primary(), "beijing.primary");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        assert_eq!(
+            redacted("nats://weibing:s3cret@nats1:4222, nats://nats2:4222"),
+            "nats://weibing:***@nats1:4222, nats://nats2:4222"
+        );
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
     }
 
     #[test]
