@@ -26,8 +26,12 @@ const DEFAULT_TICK_MS: u64 = 1_000;
 /// (the grace keeps a late tick on a busy primary from flashing the banner).
 const STALE_TICKS: u64 = 2;
 const STALE_GRACE_MS: u64 = 100;
-/// Silent for this many ticks, a follower asks the bus again.
-const SILENT_TICKS: u64 = 5;
+/// Silent this long (and at least 30 ticks), a follower asks the bus again
+/// (after a reconnect it does at once: an ordered consumer does not always
+/// outlive the server it was made on). Not sooner: while the primary is away
+/// every follower of every edge would make a consumer each time.
+const SILENT: Duration = Duration::from_secs(30);
+const SILENT_TICKS: u32 = 30;
 /// A follower that lost its place waits this long before it asks again.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -217,13 +221,16 @@ impl Follower {
                 ..Default::default()
             })
             .await?;
+        let since = connects(&self.bus.client);
         let mut messages = consumer.messages().await?;
         loop {
-            // The primary speaks every tick: a longer silence may be a
-            // consumer the bus lost (NATS restarted), so it is made again.
-            let silence = Duration::from_millis((SILENT_TICKS * self.link.tick_ms()).max(1_000));
-            let Ok(message) = tokio::time::timeout(silence, messages.next()).await else {
-                anyhow::bail!("silent for {silence:?}");
+            let silence = SILENT.max(Duration::from_millis(self.link.tick_ms()) * SILENT_TICKS);
+            let message = tokio::select! {
+                message = tokio::time::timeout(silence, messages.next()) => match message {
+                    Ok(message) => message,
+                    Err(_) => anyhow::bail!("silent for {silence:?}"),
+                },
+                _ = reconnected(&self.bus.client, since) => anyhow::bail!("the bus reconnected"),
             };
             let Some(message) = message else { break };
             let message = message?;
@@ -242,6 +249,18 @@ impl Follower {
             }
         }
         anyhow::bail!("the deltas ended")
+    }
+}
+
+/// How many times the client connected (the first time included).
+fn connects(client: &async_nats::Client) -> u64 {
+    client.statistics().connects.load(Ordering::Relaxed)
+}
+
+/// Resolves once the client connected again after its `since`-th connect.
+async fn reconnected(client: &async_nats::Client, since: u64) {
+    while connects(client) == since {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -295,23 +314,16 @@ async fn credentials(
         };
         // A watch does not always outlive the server it watched (NATS
         // restarted): after a reconnect it is made again, from the start.
-        let connects = || {
-            let statistics = bus.client.statistics();
-            statistics.connects.load(Ordering::Relaxed)
-        };
-        let watched_from = connects();
-        let reconnected = async {
-            while connects() == watched_from {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
+        let watched_from = connects(&bus.client);
         tokio::select! {
             result = watching => {
                 if let Err(e) = result {
                     tracing::warn!(error = %format!("{e:#}"), "watching the credentials again");
                 }
             }
-            _ = reconnected => tracing::info!("the bus is back: watching the credentials again"),
+            _ = reconnected(&bus.client, watched_from) => {
+                tracing::info!("the bus is back: watching the credentials again");
+            }
             _ = shutdown.wait_for(|s| *s) => return,
         }
         tokio::select! {
