@@ -580,16 +580,8 @@ async fn a_month_per_team_and_district_closed_revised_and_reopened() {
 
     // Closing and reopening are in the audit trail.
     let (_, audit) = server.get_admin("/api/v1/audit").await;
-    let mut actions: Vec<(&str, &str)> = audit["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"].as_str().unwrap().starts_with("review_"))
-        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
-        .collect();
-    actions.sort_unstable();
     assert_eq!(
-        actions,
+        audited(&audit, "review_"),
         [
             ("review_close", "2026-11"),
             ("review_close", "2026-11"),
@@ -720,16 +712,8 @@ async fn the_ledger_lists_counts_overdue_items_and_audits() {
     assert_eq!(ids, [&json!(2), &json!(1)], "done items after open ones");
 
     let (_, audit) = server.get_admin("/api/v1/audit").await;
-    let mut actions: Vec<(&str, &str)> = audit["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"].as_str().unwrap().starts_with("ledger_"))
-        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
-        .collect();
-    actions.sort_unstable();
     assert_eq!(
-        actions,
+        audited(&audit, "ledger_"),
         [
             ("ledger_added", "1"),
             ("ledger_added", "2"),
@@ -872,4 +856,18 @@ async fn staff_edit_the_team_registry_and_the_review_follows() {
         .collect();
     assert_eq!(saved, ["ft-zyy-nondrug-2", "ft-team-10"]);
     server.stop().await;
+}
+
+/// The audit trail's (action, target) pairs whose action starts with
+/// `prefix`, sorted.
+fn audited<'a>(audit: &'a Value, prefix: &str) -> Vec<(&'a str, &'a str)> {
+    let mut pairs: Vec<(&str, &str)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with(prefix))
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    pairs.sort_unstable();
+    pairs
 }
