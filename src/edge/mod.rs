@@ -145,19 +145,10 @@ async fn ws(
 }
 
 async fn snapshot(State(edge): State<EdgeState>, EdgeReader(who): EdgeReader) -> Response {
-    let hub = match hub_of(&edge, who.role) {
-        Ok(hub) => hub,
-        Err(unserved) => return unserved.answer(&edge),
-    };
-    let (_, text) = hub.snapshot();
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        text.as_str().to_string(),
-    )
-        .into_response()
+    match hub_of(&edge, who.role) {
+        Ok(hub) => crate::http::snapshot_answer(hub),
+        Err(unserved) => unserved.answer(&edge),
+    }
 }
 
 async fn me(State(edge): State<EdgeState>, EdgeReader(who): EdgeReader) -> Response {
@@ -167,17 +158,17 @@ async fn me(State(edge): State<EdgeState>, EdgeReader(who): EdgeReader) -> Respo
 /// Ready when every audience has its figures (a stale edge is still ready:
 /// it serves the last ones and says so); the facts beside.
 async fn readyz(State(edge): State<EdgeState>) -> Response {
-    let audiences = bus_audiences(&edge.hubs);
-    let with_state = audiences.iter().filter(|h| h.has_state()).count();
+    let audiences = edge.hubs.districts.len() + 1;
+    let with_state = edge.hubs.viewers().filter(|h| h.has_state()).count();
     let wrong_region = edge.link.wrong_region.load(Ordering::Relaxed);
-    let ready = with_state == audiences.len() && !wrong_region;
+    let ready = with_state == audiences && !wrong_region;
     let silent = edge.link.silent_ms();
     let tick_ms = edge.link.tick_ms();
     let body = serde_json::json!({
         "ready": ready,
         "role": "edge",
         "bus": edge.link.bus_state(),
-        "audiences": audiences.len(),
+        "audiences": audiences,
         "audiences_with_figures": with_state,
         "stale": silent.is_some_and(|s| s >= edge.link.stale_after_ms()),
         "last_message_ms_ago": silent,
@@ -192,10 +183,6 @@ async fn readyz(State(edge): State<EdgeState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
-}
-
-fn bus_audiences(hubs: &Hubs) -> Vec<&crate::publish::Hub> {
-    (0..=hubs.districts.len()).map(|i| hubs.viewer(i)).collect()
 }
 
 /// `/metrics`, for the admin token the edge was started with.

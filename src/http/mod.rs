@@ -158,8 +158,14 @@ pub async fn security_headers(
 async fn snapshot(
     axum::extract::State(app): axum::extract::State<AppState>,
     Reader(who): Reader,
-) -> impl IntoResponse {
-    let (_, text) = app.hubs.of(who.role).snapshot();
+) -> Response {
+    snapshot_answer(app.hubs.of(who.role))
+}
+
+/// `GET /api/v1/snapshot`'s answer: the hub's snapshot message (a
+/// primary's and an edge's).
+pub fn snapshot_answer(hub: &crate::publish::Hub) -> Response {
+    let (_, text) = hub.snapshot();
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -167,6 +173,7 @@ async fn snapshot(
         ],
         text.as_str().to_string(),
     )
+        .into_response()
 }
 
 /// Ready when the store takes commands and the tick ran within three ticks.

@@ -474,6 +474,11 @@ impl Hubs {
         }
     }
 
+    /// The viewer hubs, in [`Hubs::viewer`]'s order.
+    pub fn viewers(&self) -> impl Iterator<Item = &Hub> {
+        std::iter::once(&self.city).chain(&self.districts)
+    }
+
     pub fn publish(&self, views: &Views, now_micros: i64) {
         self.staff.publish(&views.staff, now_micros);
         self.city.publish(&views.city, now_micros);
@@ -504,7 +509,7 @@ impl Hubs {
     }
 
     fn all(&self) -> impl Iterator<Item = &Hub> {
-        [&self.staff, &self.city].into_iter().chain(&self.districts)
+        std::iter::once(&self.staff).chain(self.viewers())
     }
 }
 
