@@ -162,6 +162,21 @@ async fn create(client: &reqwest::Client, primary: &str, body: Value) -> Value {
     created
 }
 
+/// Waits until `token`, just made on the primary, opens the snapshot on
+/// every edge (the bucket carries it there within milliseconds).
+async fn works_on(client: &reqwest::Client, edges: &[&str], token: &str) {
+    let made = Instant::now();
+    for edge in edges {
+        while snapshot_text(client, edge, token).await.0 != 200 {
+            assert!(
+                made.elapsed() < Duration::from_secs(10),
+                "the credential reaches {edge}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// A snapshot's raw bytes as `url` answers them for `token`.
 async fn snapshot_text(client: &reqwest::Client, url: &str, token: &str) -> (u16, String) {
     let r = client
@@ -293,24 +308,14 @@ async fn two_edges_serve_the_primarys_bytes_its_links_and_nothing_of_a_person() 
     )
     .await;
     let token = link["token"].as_str().unwrap().to_string();
-    for edge in [&a, &b] {
-        loop {
-            if snapshot_text(&client, edge, &token).await.0 == 200 {
-                break;
-            }
-            assert!(
-                made.elapsed() < Duration::from_secs(10),
-                "the link reaches {edge}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
+    works_on(&client, &[&a, &b], &token).await;
     println!(
         "a new link worked on both edges {:?} after it was made",
         made.elapsed()
     );
     let wall = create(&client, &p, json!({"kind": "wall", "label": "主会场"})).await;
     let wall_token = wall["token"].as_str().unwrap().to_string();
+    works_on(&client, &[&a, &b], &wall_token).await;
 
     let mut on_a = Screen::open(&a, &token).await;
     let mut on_b = Screen::open(&b, &token).await;
@@ -490,6 +495,7 @@ async fn edges_say_stale_when_nats_or_the_primary_is_gone_and_follow_its_next_ep
     ready(&client, &b).await;
     let wall = create(&client, &p, json!({"kind": "wall", "label": "主会场"})).await;
     let token = wall["token"].as_str().unwrap().to_string();
+    works_on(&client, &[&a, &b], &token).await;
     let (status, _) = answer(ndjson_post(&client, &p, scans("s", 40))).await;
     assert_eq!(status, 200);
     let mut screens = vec![
